@@ -1,0 +1,42 @@
+package auth
+
+import "context"
+
+// Principal is who a request acts as. The zero value is the anonymous
+// principal.
+type Principal struct {
+	UserID int64
+	Name   string
+	Kind   string // "user", "robot", or "" for anonymous
+	// Role is the principal's global role on every repository.
+	Role Role
+	// TokenID is set when the request authenticated with a token.
+	TokenID int64
+}
+
+// Anonymous reports whether p carries no identity.
+func (p Principal) Anonymous() bool { return p.UserID == 0 }
+
+// IsAdmin reports whether p administers the whole server.
+func (p Principal) IsAdmin() bool { return p.Role == Admin }
+
+// String names p for logs and the audit trail.
+func (p Principal) String() string {
+	if p.Anonymous() {
+		return "anonymous"
+	}
+	return p.Name
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// From returns the principal in ctx, or the anonymous principal.
+func From(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}

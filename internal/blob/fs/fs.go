@@ -1,0 +1,218 @@
+// Package fs is the filesystem blob driver: blobs live under
+// <root>/blobs/sha256/<2 hex>/<64 hex>, staged writes under <root>/staging.
+// A write goes to a staging file, is fsynced, and is renamed into place, so a
+// crash at any instant leaves either no blob or the whole blob.
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/errs"
+)
+
+// Driver stores blobs in a local directory tree.
+type Driver struct {
+	root string
+}
+
+// New returns a driver rooted at dir, creating its directories.
+func New(dir string) (*Driver, error) {
+	d := &Driver{root: dir}
+	for _, sub := range []string{d.blobDir(), d.stagingDir()} {
+		if err := os.MkdirAll(sub, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *Driver) blobDir() string    { return filepath.Join(d.root, "blobs", "sha256") }
+func (d *Driver) stagingDir() string { return filepath.Join(d.root, "staging") }
+
+func (d *Driver) path(dg blob.Digest) string {
+	h := dg.Hex()
+	return filepath.Join(d.blobDir(), h[:2], h)
+}
+
+// Stage creates a staging file with a random name.
+func (d *Driver) Stage(ctx context.Context) (blob.StagedWriter, error) {
+	var b [16]byte
+	rand.Read(b[:])
+	f, err := os.OpenFile(filepath.Join(d.stagingDir(), hex.EncodeToString(b[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{d: d, f: f}, nil
+}
+
+type writer struct {
+	d    *Driver
+	f    *os.File
+	done bool
+}
+
+func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
+	if w.done {
+		return errors.New("fs: writer already finished")
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	final := w.d.path(dg)
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	// Rename replaces an existing file atomically; a concurrent writer of
+	// the same digest has written the same bytes.
+	if err := os.Rename(w.f.Name(), final); err != nil {
+		return err
+	}
+	w.done = true
+	return syncDir(dir)
+}
+
+func (w *writer) Cancel(ctx context.Context) error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.f.Close()
+	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// Open returns the blob's file positioned at offset. The file is an
+// io.Seeker, so the Store seeks it in place.
+func (d *Driver) Open(ctx context.Context, dg blob.Digest, offset int64) (io.ReadCloser, error) {
+	f, err := os.Open(d.path(dg))
+	if err != nil {
+		return nil, notFound(err, dg)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func notFound(err error, dg blob.Digest) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return errs.Wrap(err, errs.NotFound, "blob %s not found", dg)
+	}
+	return err
+}
+
+// Stat reports the blob's size and commit time.
+func (d *Driver) Stat(ctx context.Context, dg blob.Digest) (blob.Stat, error) {
+	fi, err := os.Stat(d.path(dg))
+	if err != nil {
+		return blob.Stat{}, notFound(err, dg)
+	}
+	return blob.Stat{Digest: dg, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete removes the blob's file.
+func (d *Driver) Delete(ctx context.Context, dg blob.Digest) error {
+	if err := os.Remove(d.path(dg)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Walk visits every blob file; stray files that are not named by a digest
+// are skipped.
+func (d *Driver) Walk(ctx context.Context, fn func(blob.Stat) error) error {
+	shards, err := os.ReadDir(d.blobDir())
+	if err != nil {
+		return err
+	}
+	for _, shard := range shards {
+		if !shard.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(d.blobDir(), shard.Name()))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			dg, err := blob.ParseDigest("sha256:" + e.Name())
+			if err != nil || !strings.HasPrefix(e.Name(), shard.Name()) {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted while walking
+				}
+				return err
+			}
+			if err := fn(blob.Stat{Digest: dg, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PurgeStaged removes staging files not modified since cutoff.
+func (d *Driver) PurgeStaged(ctx context.Context, cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(d.stagingDir())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(d.stagingDir(), e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Ping checks that the staging directory is writable.
+func (d *Driver) Ping(ctx context.Context) error {
+	f, err := os.CreateTemp(d.stagingDir(), "ping-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+var _ blob.Driver = (*Driver)(nil)

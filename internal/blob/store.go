@@ -1,0 +1,313 @@
+package blob
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/arcaproject/arca/internal/errs"
+)
+
+// Observer receives one call per store operation, for metrics. It may be nil.
+type Observer func(op string, err error, bytes int64, took time.Duration)
+
+// Store is the content-addressed blob store every format shares.
+type Store struct {
+	driver  Driver
+	observe Observer
+}
+
+// New returns a Store over d. observe may be nil.
+func New(d Driver, observe Observer) *Store {
+	if observe == nil {
+		observe = func(string, error, int64, time.Duration) {}
+	}
+	return &Store{driver: d, observe: observe}
+}
+
+// Driver returns the underlying driver.
+func (s *Store) Driver() Driver { return s.driver }
+
+// Create starts a write. The caller writes the bytes, then calls Commit to
+// verify and publish them or Cancel to discard them.
+func (s *Store) Create(ctx context.Context, extra Hashes) (*Writer, error) {
+	sw, err := s.driver.Stage(ctx)
+	if err != nil {
+		return nil, errs.Wrap(err, errs.Unavailable, "blob store unavailable")
+	}
+	w := &Writer{store: s, staged: sw, sha256: sha256.New(), started: time.Now()}
+	hashes := []io.Writer{w.sha256}
+	if extra&MD5 != 0 {
+		w.md5 = md5.New()
+		hashes = append(hashes, w.md5)
+	}
+	if extra&SHA1 != 0 {
+		w.sha1 = sha1.New()
+		hashes = append(hashes, w.sha1)
+	}
+	if extra&SHA512 != 0 {
+		w.sha512 = sha512.New()
+		hashes = append(hashes, w.sha512)
+	}
+	w.hashes = io.MultiWriter(hashes...)
+	return w, nil
+}
+
+// Put streams r into the store, verifies it against want and publishes it.
+// Nothing is visible unless Put returns nil.
+func (s *Store) Put(ctx context.Context, r io.Reader, want Expect, extra Hashes) (Info, error) {
+	w, err := s.Create(ctx, extra)
+	if err != nil {
+		return Info{}, err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Cancel(context.WithoutCancel(ctx))
+		return Info{}, readError(err)
+	}
+	return w.Commit(ctx, want)
+}
+
+// readError classifies an error from reading a client's body. Errors that
+// already carry a kind (e.g. TooLarge from a limit) keep it; others mean the
+// client went away or sent a broken body.
+func readError(err error) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.Wrap(err, errs.Invalid, "upload interrupted")
+	}
+	return errs.Wrap(err, errs.Invalid, "reading request body failed")
+}
+
+// Open returns a reader of the whole blob that can seek, for range requests.
+func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
+	st, err := s.driver.Stat(ctx, d)
+	if err != nil {
+		s.observe("open", err, 0, 0)
+		return nil, err
+	}
+	return &Reader{ctx: ctx, store: s, digest: d, size: st.Size, ModTime: st.ModTime}, nil
+}
+
+// Stat returns what the store knows about d, or an errs.NotFound error.
+func (s *Store) Stat(ctx context.Context, d Digest) (Stat, error) {
+	start := time.Now()
+	st, err := s.driver.Stat(ctx, d)
+	s.observe("stat", ignoreNotFound(err), 0, time.Since(start))
+	return st, err
+}
+
+// Delete removes d. Callers must first make sure no metadata refers to it.
+func (s *Store) Delete(ctx context.Context, d Digest) error {
+	start := time.Now()
+	err := s.driver.Delete(ctx, d)
+	s.observe("delete", err, 0, time.Since(start))
+	return err
+}
+
+// Walk visits every committed blob.
+func (s *Store) Walk(ctx context.Context, fn func(Stat) error) error {
+	return s.driver.Walk(ctx, fn)
+}
+
+// PurgeStaged removes staged writes abandoned before cutoff.
+func (s *Store) PurgeStaged(ctx context.Context, cutoff time.Time) (int, error) {
+	return s.driver.PurgeStaged(ctx, cutoff)
+}
+
+// Ping checks the driver's storage.
+func (s *Store) Ping(ctx context.Context) error { return s.driver.Ping(ctx) }
+
+func ignoreNotFound(err error) error {
+	if errs.Is(err, errs.NotFound) {
+		return nil
+	}
+	return err
+}
+
+// Writer hashes bytes on their way into a staged write.
+type Writer struct {
+	store   *Store
+	staged  StagedWriter
+	hashes  io.Writer
+	sha256  hash.Hash
+	md5     hash.Hash
+	sha1    hash.Hash
+	sha512  hash.Hash
+	size    int64
+	started time.Time
+	done    bool
+	err     error
+}
+
+// Write stages p and feeds it to the hashes.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.staged.Write(p)
+	w.hashes.Write(p[:n])
+	w.size += int64(n)
+	if err != nil {
+		w.err = errs.Wrap(err, errs.Unavailable, "blob store write failed")
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Size is the number of bytes written so far.
+func (w *Writer) Size() int64 { return w.size }
+
+// Digest is the sha256 digest of the bytes written so far.
+func (w *Writer) Digest() Digest { return FromSum(w.sha256.Sum(nil)) }
+
+// Commit verifies the written bytes against want and, if they match,
+// publishes them. On any error nothing is published and the staged bytes
+// are discarded.
+func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
+	if w.done {
+		return Info{}, errs.E(errs.Internal, "blob writer already finished")
+	}
+	w.done = true
+	info := Info{Digest: w.Digest(), Size: w.size}
+	if w.md5 != nil {
+		info.MD5 = hex.EncodeToString(w.md5.Sum(nil))
+	}
+	if w.sha1 != nil {
+		info.SHA1 = hex.EncodeToString(w.sha1.Sum(nil))
+	}
+	if w.sha512 != nil {
+		info.SHA512 = hex.EncodeToString(w.sha512.Sum(nil))
+	}
+	var err error
+	switch {
+	case w.err != nil:
+		err = w.err
+	case want.SizeKnown && want.Size != w.size:
+		err = errs.E(errs.Invalid, "size mismatch: declared %d bytes, received %d", want.Size, w.size).WithCode("SIZE_INVALID")
+	case want.Digest != "" && want.Digest != info.Digest:
+		err = errs.E(errs.Invalid, "digest mismatch: declared %s, computed %s", want.Digest, info.Digest).WithCode("DIGEST_INVALID")
+	}
+	if err != nil {
+		w.staged.Cancel(context.WithoutCancel(ctx))
+		w.store.observe("put", err, w.size, time.Since(w.started))
+		return Info{}, err
+	}
+	if err := w.staged.Commit(ctx, info.Digest); err != nil {
+		w.staged.Cancel(context.WithoutCancel(ctx))
+		err = errs.Wrap(err, errs.Unavailable, "blob store commit failed")
+		w.store.observe("put", err, w.size, time.Since(w.started))
+		return Info{}, err
+	}
+	w.store.observe("put", nil, w.size, time.Since(w.started))
+	return info, nil
+}
+
+// Cancel discards the write. It is a no-op after Commit.
+func (w *Writer) Cancel(ctx context.Context) error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.staged.Cancel(ctx)
+}
+
+// Reader reads one blob and can seek; it opens the driver's stream lazily so
+// that a seek before the first read costs nothing (http.ServeContent seeks to
+// find the size, then to the start of the requested range).
+type Reader struct {
+	ctx     context.Context
+	store   *Store
+	digest  Digest
+	size    int64
+	ModTime time.Time
+
+	rc     io.ReadCloser
+	offset int64 // position of the next Read
+	rcAt   int64 // position rc will read next
+	read   int64
+	start  time.Time
+}
+
+// Size is the blob's length in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// Digest is the blob's digest.
+func (r *Reader) Digest() Digest { return r.digest }
+
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.offset >= r.size {
+		return 0, io.EOF
+	}
+	if r.rc != nil && r.rcAt != r.offset {
+		if s, ok := r.rc.(io.Seeker); ok {
+			if _, err := s.Seek(r.offset, io.SeekStart); err != nil {
+				return 0, err
+			}
+			r.rcAt = r.offset
+		} else {
+			r.rc.Close()
+			r.rc = nil
+		}
+	}
+	if r.rc == nil {
+		if r.start.IsZero() {
+			r.start = time.Now()
+		}
+		rc, err := r.store.driver.Open(r.ctx, r.digest, r.offset)
+		if err != nil {
+			return 0, err
+		}
+		r.rc, r.rcAt = rc, r.offset
+	}
+	n, err := r.rc.Read(p)
+	r.offset += int64(n)
+	r.rcAt += int64(n)
+	r.read += int64(n)
+	return n, err
+}
+
+// Seek implements io.Seeker.
+func (r *Reader) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = r.offset + offset
+	case io.SeekEnd:
+		abs = r.size + offset
+	default:
+		return 0, fmt.Errorf("blob: invalid whence %d", whence)
+	}
+	if abs < 0 {
+		return 0, fmt.Errorf("blob: negative position")
+	}
+	r.offset = abs
+	return abs, nil
+}
+
+// Close releases the driver's stream.
+func (r *Reader) Close() error {
+	if !r.start.IsZero() {
+		r.store.observe("get", nil, r.read, time.Since(r.start))
+	}
+	if r.rc != nil {
+		err := r.rc.Close()
+		r.rc = nil
+		return err
+	}
+	return nil
+}
+
+var _ io.ReadSeekCloser = (*Reader)(nil)

@@ -1,0 +1,303 @@
+// Package config holds arca's one typed configuration. Defaults are the
+// embedded mode (SQLite and filesystem blobs under one data directory);
+// a YAML file, then ARCA_* environment variables, then command-line flags
+// override them, later sources winning.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Addr is the HTTP listener for every surface but S3.
+	Addr string `yaml:"addr"`
+	// S3Addr is the S3 API listener.
+	S3Addr string `yaml:"s3_addr"`
+	// PublicURL is the base URL clients reach arca at, used in links and
+	// usage snippets; empty means derived from each request's Host.
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the SQLite database and the filesystem blob store.
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL selects the metadata database: empty for SQLite in
+	// DataDir, postgres://... for PostgreSQL.
+	DatabaseURL string `yaml:"database_url"`
+	// AdminPassword is the initial password of the admin user, applied
+	// only when the user is first created.
+	AdminPassword string `yaml:"admin_password"`
+
+	Log          Log          `yaml:"log"`
+	Auth         Auth         `yaml:"auth"`
+	Blob         Blob         `yaml:"blob"`
+	Limits       Limits       `yaml:"limits"`
+	Repositories []Repository `yaml:"repositories"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Auth configures identity and access.
+type Auth struct {
+	// LoginMaxFailures is how many consecutive failed logins lock an
+	// account for a while; the lock doubles with each further failure.
+	LoginMaxFailures int `yaml:"login_max_failures"`
+	// LoginLockout is the first lock's length; locks never exceed 15 minutes.
+	LoginLockout Duration `yaml:"login_lockout"`
+	// CredentialCacheTTL is how long a verified password is remembered in
+	// process memory, so clients that send Basic credentials on every
+	// request do not pay for password hashing each time. 0 disables it.
+	CredentialCacheTTL Duration `yaml:"credential_cache_ttl"`
+}
+
+// Blob configures the blob store.
+type Blob struct {
+	Driver string `yaml:"driver"` // fs
+	// Dir is the filesystem driver's root; default <data_dir>/blobs.
+	Dir string `yaml:"dir"`
+	// StagedMaxAge is how old an abandoned staged write must be before it
+	// is purged.
+	StagedMaxAge Duration `yaml:"staged_max_age"`
+}
+
+// Limits bounds what clients may send.
+type Limits struct {
+	// MaxUploadBytes caps one uploaded file; 0 means no limit.
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// Repository is a repository created at start if it does not exist.
+type Repository struct {
+	Name        string         `yaml:"name" json:"name"`
+	Format      string         `yaml:"format" json:"format"`
+	Kind        string         `yaml:"kind" json:"kind"`
+	Visibility  string         `yaml:"visibility" json:"visibility"`
+	Description string         `yaml:"description" json:"description"`
+	Settings    map[string]any `yaml:"settings,omitempty" json:"settings,omitempty"`
+}
+
+// Duration is a time.Duration written as "90s" or "5m" in YAML.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Default returns the embedded-mode configuration.
+func Default() Config {
+	return Config{
+		Addr:    ":8080",
+		S3Addr:  ":9000",
+		DataDir: "./arca-data",
+		Log:     Log{Level: "info", Format: "text"},
+		Auth: Auth{
+			LoginMaxFailures:   5,
+			LoginLockout:       Duration(time.Second),
+			CredentialCacheTTL: Duration(time.Minute),
+		},
+		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour)},
+		Repositories: []Repository{
+			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
+		},
+	}
+}
+
+// envVars maps each environment variable to the field it sets.
+var envVars = []struct {
+	name string
+	set  func(c *Config, v string) error
+}{
+	{"ARCA_ADDR", func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"ARCA_S3_ADDR", func(c *Config, v string) error { c.S3Addr = v; return nil }},
+	{"ARCA_PUBLIC_URL", func(c *Config, v string) error { c.PublicURL = v; return nil }},
+	{"ARCA_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"ARCA_DATABASE_URL", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
+	{"ARCA_ADMIN_PASSWORD", func(c *Config, v string) error { c.AdminPassword = v; return nil }},
+	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"ARCA_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"ARCA_BLOB_DIR", func(c *Config, v string) error { c.Blob.Dir = v; return nil }},
+	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.Limits.MaxUploadBytes = n
+		return err
+	}},
+}
+
+// EnvNames lists the environment variables Load reads, for documentation.
+func EnvNames() []string {
+	names := make([]string, len(envVars))
+	for i, e := range envVars {
+		names[i] = e.name
+	}
+	return names
+}
+
+// Flags are the command-line overrides of `arca serve`.
+type Flags struct {
+	ConfigPath  string
+	Addr        string
+	S3Addr      string
+	DataDir     string
+	DatabaseURL string
+}
+
+// Register adds the flags to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.ConfigPath, "config", "", "YAML configuration file (or ARCA_CONFIG)")
+	fs.StringVar(&f.Addr, "addr", "", "HTTP listen address (ARCA_ADDR, default :8080)")
+	fs.StringVar(&f.S3Addr, "s3-addr", "", "S3 API listen address (ARCA_S3_ADDR, default :9000)")
+	fs.StringVar(&f.DataDir, "data-dir", "", "data directory (ARCA_DATA_DIR, default ./arca-data)")
+	fs.StringVar(&f.DatabaseURL, "database-url", "", "metadata database URL (ARCA_DATABASE_URL, default SQLite in the data directory)")
+}
+
+// Load builds the effective configuration: defaults, then the YAML file
+// (flags.ConfigPath or ARCA_CONFIG), then environment, then flags.
+func Load(flags Flags, getenv func(string) string) (Config, error) {
+	c := Default()
+	path := flags.ConfigPath
+	if path == "" {
+		path = getenv("ARCA_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("reading config: %w", err)
+		}
+		if err := Parse(b, &c); err != nil {
+			return c, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for _, e := range envVars {
+		if v := getenv(e.name); v != "" {
+			if err := e.set(&c, v); err != nil {
+				return c, fmt.Errorf("%s: %w", e.name, err)
+			}
+		}
+	}
+	for _, o := range []struct {
+		flag  string
+		field *string
+	}{
+		{flags.Addr, &c.Addr}, {flags.S3Addr, &c.S3Addr}, {flags.DataDir, &c.DataDir}, {flags.DatabaseURL, &c.DatabaseURL},
+	} {
+		if o.flag != "" {
+			*o.field = o.flag
+		}
+	}
+	return c, c.Validate()
+}
+
+// Parse decodes YAML over c, rejecting unknown keys.
+func Parse(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the configuration for mistakes an operator can fix.
+func (c *Config) Validate() error {
+	var problems []string
+	if c.Addr == "" {
+		problems = append(problems, "addr must not be empty")
+	}
+	if c.DataDir == "" {
+		problems = append(problems, "data_dir must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, fmt.Sprintf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		problems = append(problems, fmt.Sprintf("log.format %q: want text or json", c.Log.Format))
+	}
+	if c.Blob.Driver != "fs" {
+		problems = append(problems, fmt.Sprintf("blob.driver %q: want fs", c.Blob.Driver))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		problems = append(problems, fmt.Sprintf("public_url %q: want an http:// or https:// URL", c.PublicURL))
+	}
+	if c.Auth.LoginMaxFailures < 1 {
+		problems = append(problems, "auth.login_max_failures must be at least 1")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Repositories {
+		if r.Name == "" {
+			problems = append(problems, fmt.Sprintf("repositories[%d]: name must not be empty", i))
+		}
+		if seen[r.Name] {
+			problems = append(problems, fmt.Sprintf("repositories[%d]: duplicate name %q", i, r.Name))
+		}
+		seen[r.Name] = true
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// BlobDir is the filesystem blob driver's root.
+func (c *Config) BlobDir() string {
+	if c.Blob.Dir != "" {
+		return c.Blob.Dir
+	}
+	return c.DataDir + "/blobs"
+}
+
+// Redacted returns a copy safe to print: secrets are masked.
+func (c Config) Redacted() Config {
+	if c.AdminPassword != "" {
+		c.AdminPassword = "xxxxx"
+	}
+	c.DatabaseURL = redactURL(c.DatabaseURL)
+	return c
+}
+
+// YAML renders the configuration as YAML.
+func (c Config) YAML() ([]byte, error) { return yaml.Marshal(c) }
+
+func redactURL(s string) string {
+	// Mask "user:password@" in URLs without depending on url.Parse, which
+	// rejects some valid libpq URLs.
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return s
+	}
+	userinfo := rest[:at]
+	if user, _, hasPw := strings.Cut(userinfo, ":"); hasPw {
+		return scheme + "://" + user + ":xxxxx" + rest[at:]
+	}
+	return s
+}

@@ -1,0 +1,199 @@
+// Package meta is arca's metadata database: SQLite (embedded default) or
+// PostgreSQL (scale-out), with embedded, versioned migrations applied at
+// start. Queries are written once with $N placeholders, which both engines
+// accept; where their DDL differs, each engine has its own migration files.
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/arcaproject/arca/internal/errs"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the database engine.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the metadata database.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
+// runs inside or outside a transaction.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Open connects to databaseURL — a postgres:// or postgresql:// URL selects
+// PostgreSQL; "" or sqlite://PATH selects SQLite (default
+// <dataDir>/arca.db) — and applies pending migrations.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	db, err := connect(databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to the %s database: %w", db.Dialect, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func connect(databaseURL, dataDir string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		sqlDB, err := sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{DB: sqlDB, Dialect: Postgres}, nil
+	case databaseURL == "", strings.HasPrefix(databaseURL, "sqlite://"), strings.HasPrefix(databaseURL, "file:"):
+		path := filepath.Join(dataDir, "arca.db")
+		if rest, ok := strings.CutPrefix(databaseURL, "sqlite://"); ok && rest != "" {
+			path = rest
+		} else if rest, ok := strings.CutPrefix(databaseURL, "file:"); ok && rest != "" {
+			path = rest
+		}
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		// Write transactions take the write lock up front, so two of them
+		// never deadlock upgrading read locks; busy_timeout makes them queue.
+		q.Set("_txlock", "immediate")
+		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(8)
+		return &DB{DB: sqlDB, Dialect: SQLite}, nil
+	default:
+		scheme, _, _ := strings.Cut(databaseURL, ":")
+		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)
+	}
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect))
+	if err != nil {
+		return err
+	}
+	dialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, db.DB, sub)
+	if err != nil {
+		return fmt.Errorf("loading migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("applying migrations: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v)
+	return v, err
+}
+
+// WithTx runs fn in a transaction, committing if fn returns nil and rolling
+// back otherwise.
+func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return Err(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return Err(tx.Commit())
+}
+
+// Now is the timestamp format arca stores: Unix milliseconds.
+func Now() int64 { return time.Now().UnixMilli() }
+
+// Err maps database errors to arca's taxonomy: a unique violation becomes
+// Conflict, no rows becomes NotFound, a foreign key violation Invalid, and
+// anything else Unavailable (the database failed, not the request).
+func Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errs.Wrap(err, errs.NotFound, "not found")
+	case IsUniqueViolation(err):
+		return errs.Wrap(err, errs.Conflict, "already exists")
+	case isForeignKeyViolation(err):
+		return errs.Wrap(err, errs.Invalid, "refers to something that does not exist")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errs.Wrap(err, errs.Unavailable, "request cancelled")
+	}
+	return errs.Wrap(err, errs.Unavailable, "metadata database unavailable")
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}

@@ -1,0 +1,86 @@
+package meta_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/meta/metatest"
+)
+
+func TestMigrationsAndErrors(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		ctx := context.Background()
+		v, err := db.SchemaVersion(ctx)
+		if err != nil || v < 1 {
+			t.Fatalf("SchemaVersion = %d, %v", v, err)
+		}
+		insert := `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)`
+		if _, err := db.ExecContext(ctx, insert, "sha256:aa", 1, meta.Now()); err != nil {
+			t.Fatalf("insert: %v", err)
+		}
+		_, err = db.ExecContext(ctx, insert, "sha256:aa", 1, meta.Now())
+		if !errs.Is(meta.Err(err), errs.Conflict) {
+			t.Fatalf("duplicate insert maps to %v, want conflict", meta.Err(err))
+		}
+		var n int
+		err = db.QueryRowContext(ctx, `SELECT size FROM blobs WHERE digest = $1`, "sha256:missing").Scan(&n)
+		if !errs.Is(meta.Err(err), errs.NotFound) {
+			t.Fatalf("missing row maps to %v, want not found", meta.Err(err))
+		}
+		// Foreign keys are enforced on both engines.
+		_, err = db.ExecContext(ctx, `INSERT INTO tokens (user_id, name, hash, prefix, created_at) VALUES (999, 'x', 'h', 'p', 0)`)
+		if !errs.Is(meta.Err(err), errs.Invalid) {
+			t.Fatalf("dangling foreign key maps to %v, want invalid", meta.Err(err))
+		}
+		// Reopening applies no migration twice.
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestWithTxRollsBack(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, 1, 0)`, "sha256:bb"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("WithTx = %v, want boom", err)
+		}
+		var n int
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs`).Scan(&n)
+		if n != 0 {
+			t.Fatalf("rolled-back insert left %d rows", n)
+		}
+		if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, 1, 0)`, "sha256:bb")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("committed insert left %d rows", n)
+		}
+	})
+}
+
+func TestReopenIsIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		db, err := meta.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i, err)
+		}
+		db.Close()
+	}
+}

@@ -1,0 +1,228 @@
+// Package repo is the repository model every format shares: a named space of
+// one format (raw, oci, pypi, npm, ...), of one kind (hosted, proxy, group),
+// with a visibility that decides whether anonymous clients may read it.
+package repo
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"regexp"
+	"slices"
+
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// Kinds of repository.
+const (
+	Hosted = "hosted" // arca stores what clients push
+	Proxy  = "proxy"  // arca caches an upstream
+	Group  = "group"  // arca resolves member repositories in order
+)
+
+// Visibilities.
+const (
+	Private = "private" // only users with a role may read
+	Public  = "public"  // anyone may read, including anonymous clients
+)
+
+// Repository is one repository's metadata.
+type Repository struct {
+	ID          int64          `json:"-"`
+	Name        string         `json:"name"`
+	Format      string         `json:"format"`
+	Kind        string         `json:"kind"`
+	Visibility  string         `json:"visibility"`
+	Description string         `json:"description"`
+	Settings    map[string]any `json:"settings,omitempty"`
+	CreatedAt   int64          `json:"created_at"`
+	UpdatedAt   int64          `json:"updated_at"`
+}
+
+// Public reports whether anonymous clients may read r.
+func (r *Repository) Public() bool { return r.Visibility == Public }
+
+// namePattern is the OCI path-component grammar, so that every repository
+// name is also valid as the first segment of an image name.
+var namePattern = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// ValidateName checks a repository name.
+func ValidateName(name string) error {
+	if len(name) > 64 || !namePattern.MatchString(name) {
+		return errs.E(errs.Invalid, "invalid repository name %q: use 1-64 lowercase letters, digits and single . _ - between them", name)
+	}
+	return nil
+}
+
+// Store keeps repositories in the metadata database.
+type Store struct {
+	db      *meta.DB
+	formats []string
+}
+
+// NewStore returns a Store that accepts repositories of the given formats
+// (those arca serves).
+func NewStore(db *meta.DB, formats []string) *Store {
+	return &Store{db: db, formats: formats}
+}
+
+// Formats lists the formats the store accepts.
+func (s *Store) Formats() []string { return slices.Clone(s.formats) }
+
+// Validate normalises r (defaults for kind and visibility) and checks it.
+func (s *Store) Validate(r *Repository) error {
+	if err := ValidateName(r.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(s.formats, r.Format) {
+		return errs.E(errs.Invalid, "unsupported format %q: want one of %v", r.Format, s.formats)
+	}
+	if r.Kind == "" {
+		r.Kind = Hosted
+	}
+	if r.Visibility == "" {
+		r.Visibility = Private
+	}
+	if r.Kind != Hosted && r.Kind != Proxy && r.Kind != Group {
+		return errs.E(errs.Invalid, "invalid kind %q: want hosted, proxy or group", r.Kind)
+	}
+	if r.Kind != Hosted && r.Format == "raw" {
+		return errs.E(errs.Invalid, "raw repositories can only be hosted")
+	}
+	if r.Visibility != Private && r.Visibility != Public {
+		return errs.E(errs.Invalid, "invalid visibility %q: want private or public", r.Visibility)
+	}
+	if len(r.Description) > 1000 {
+		return errs.E(errs.Invalid, "description too long (max 1000 characters)")
+	}
+	return nil
+}
+
+// Create adds a repository.
+func (s *Store) Create(ctx context.Context, r *Repository) error {
+	if err := s.Validate(r); err != nil {
+		return err
+	}
+	settings, err := json.Marshal(r.Settings)
+	if err != nil {
+		return errs.Wrap(err, errs.Invalid, "invalid settings")
+	}
+	now := meta.Now()
+	err = s.db.QueryRowContext(ctx,
+		`INSERT INTO repositories (name, format, kind, visibility, description, config, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`,
+		r.Name, r.Format, r.Kind, r.Visibility, r.Description, string(settings), now).Scan(&r.ID)
+	if err != nil {
+		if meta.IsUniqueViolation(err) {
+			return errs.E(errs.Conflict, "repository %q already exists", r.Name)
+		}
+		return meta.Err(err)
+	}
+	r.CreatedAt, r.UpdatedAt = now, now
+	return nil
+}
+
+const columns = `id, name, format, kind, visibility, description, config, created_at, updated_at`
+
+func scan(row interface{ Scan(...any) error }) (*Repository, error) {
+	var r Repository
+	var settings string
+	if err := row.Scan(&r.ID, &r.Name, &r.Format, &r.Kind, &r.Visibility, &r.Description, &settings, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if settings != "" && settings != "null" {
+		if err := json.Unmarshal([]byte(settings), &r.Settings); err != nil {
+			return nil, errs.Wrap(err, errs.Internal, "corrupt repository settings")
+		}
+	}
+	return &r, nil
+}
+
+// Get returns the repository named name, or errs.NotFound.
+func (s *Store) Get(ctx context.Context, name string) (*Repository, error) {
+	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM repositories WHERE name = $1`, name))
+	if err == sql.ErrNoRows {
+		return nil, errs.E(errs.NotFound, "repository %q not found", name).WithCode("NAME_UNKNOWN")
+	}
+	return r, meta.Err(err)
+}
+
+// List returns every repository, ordered by name, optionally of one format.
+func (s *Store) List(ctx context.Context, format string) ([]*Repository, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM repositories WHERE ($1 = '' OR format = $1) ORDER BY name`, format)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var out []*Repository
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, meta.Err(err)
+		}
+		out = append(out, r)
+	}
+	return out, meta.Err(rows.Err())
+}
+
+// Update changes a repository's visibility, description and settings.
+// Name, format and kind are fixed at creation.
+func (s *Store) Update(ctx context.Context, r *Repository) error {
+	if err := s.Validate(r); err != nil {
+		return err
+	}
+	settings, err := json.Marshal(r.Settings)
+	if err != nil {
+		return errs.Wrap(err, errs.Invalid, "invalid settings")
+	}
+	r.UpdatedAt = meta.Now()
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE repositories SET visibility = $1, description = $2, config = $3, updated_at = $4 WHERE name = $5`,
+		r.Visibility, r.Description, string(settings), r.UpdatedAt, r.Name)
+	if err != nil {
+		return meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "repository %q not found", r.Name)
+	}
+	return nil
+}
+
+// Delete removes a repository and, by cascade, its contents' metadata.
+// Blobs are left for garbage collection.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM repositories WHERE name = $1`, name)
+	if err != nil {
+		return meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "repository %q not found", name)
+	}
+	return nil
+}
+
+// Ensure creates r unless a repository of that name exists. An existing
+// repository is left as it is, so edits made through the API survive
+// restarts; a format or kind differing from r's is reported as a conflict.
+func (s *Store) Ensure(ctx context.Context, r *Repository) (created bool, err error) {
+	existing, err := s.Get(ctx, r.Name)
+	if err == nil {
+		if existing.Format != r.Format || (r.Kind != "" && existing.Kind != r.Kind) {
+			return false, errs.E(errs.Conflict, "repository %q exists as %s/%s, configuration says %s/%s",
+				r.Name, existing.Format, existing.Kind, r.Format, r.Kind)
+		}
+		*r = *existing
+		return false, nil
+	}
+	if !errs.Is(err, errs.NotFound) {
+		return false, err
+	}
+	if err := s.Create(ctx, r); err != nil {
+		if errs.Is(err, errs.Conflict) { // another process created it first
+			return s.Ensure(ctx, r)
+		}
+		return false, err
+	}
+	return true, nil
+}

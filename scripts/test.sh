@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Runs arca's whole test suite, setting up everything it needs first:
+#
+#   1. Debian packages (PostgreSQL server, git, curl, python3 venv) - only
+#      the missing ones, with apt-get (needs root);
+#   2. a Python virtualenv in .cache/venv with the clients the end-to-end
+#      tests drive (dvc), exported as ARCA_TEST_VENV;
+#   3. a throwaway PostgreSQL (scripts/pg.sh), exported as
+#      ARCA_TEST_POSTGRES_URL and stopped again on exit;
+#   4. go vet, then go test -count=1 -timeout 30m.
+#
+# Usage: scripts/test.sh [go test flags] [packages]
+#   scripts/test.sh                          # everything (./...)
+#   scripts/test.sh -run Foo ./internal/...  # forwarded to go test
+# Without a package argument the packages are ./... .
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Python clients for the end-to-end tests. Pinned for reproducible runs;
+# the venv is rebuilt when this line changes.
+PY_REQUIREMENTS=("dvc==3.67.1")
+VENV="$ROOT/.cache/venv"
+GO_TEST_TIMEOUT="${ARCA_GO_TEST_TIMEOUT:-30m}"
+
+START=$SECONDS
+section() { printf '\n==== %s ==== (+%ds)\n' "$*" $((SECONDS - START)); }
+die() { printf '\ntest.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# One run per checkout at a time: a second run would wipe the first one's
+# PostgreSQL cluster (scripts/pg.sh start cleans up what it finds).
+mkdir -p "$ROOT/.cache"
+exec 9>"$ROOT/.cache/test.lock"
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+    echo "another scripts/test.sh is running in $ROOT; waiting for it..."
+    flock 9
+fi
+
+# ---------------------------------------------------------------------------
+section "System packages"
+
+have_pg_server() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" && -x "$d/psql" ]] && return 0
+    done
+    return 1
+}
+
+missing=()
+have_pg_server || missing+=(postgresql postgresql-client)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+[[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
+if ! command -v python3 >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    # Debian's python3 ships venv without ensurepip; python3-venv adds it.
+    missing+=(python3-venv)
+fi
+
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    SUDO=()
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "missing packages (${missing[*]}) and not root; install them or run as root"
+        SUDO=(sudo -n)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -q </dev/null
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+    have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
+else
+    echo "all present (postgresql, curl, git, python3 venv)"
+fi
+
+# ---------------------------------------------------------------------------
+section "Go toolchain"
+
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+    export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 ||
+    die "'go' not found in PATH or /usr/local/go/bin; install Go (see go.mod for the version) first"
+go version
+
+# ---------------------------------------------------------------------------
+section "Python virtualenv ($VENV)"
+
+# No telemetry or update checks from dvc (there is no network but the package
+# registries); inherited by the dvc processes the e2e tests start.
+export DVC_NO_ANALYTICS=1 ITERATIVE_DO_NOT_TRACK=1
+
+stamp="$VENV/.arca-requirements"
+want="$(printf '%s\n' "${PY_REQUIREMENTS[@]}")"
+venv_ok() {
+    [[ -x "$VENV/bin/python" && -x "$VENV/bin/dvc" ]] || return 1
+    [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] || return 1
+    "$VENV/bin/python" -c 'import dvc, dvc_http' >/dev/null 2>&1
+}
+
+if venv_ok; then
+    echo "up to date: ${PY_REQUIREMENTS[*]}"
+else
+    if [[ -d "$VENV" ]] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        echo "existing venv is broken; recreating"
+        rm -rf -- "$VENV"
+    fi
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        mkdir -p "$(dirname "$VENV")"
+        python3 -m venv "$VENV"
+    fi
+    rm -f -- "$stamp"
+    "$VENV/bin/python" -m pip install --progress-bar off "${PY_REQUIREMENTS[@]}" </dev/null
+
+    # Smoke check: dvc works and knows the HTTP remote.
+    scratch="$(mktemp -d)"
+    if ! (
+        cd "$scratch" &&
+            git init -q . &&
+            "$VENV/bin/dvc" init -q &&
+            "$VENV/bin/dvc" remote add -d arca http://127.0.0.1:1/dvc >/dev/null &&
+            "$VENV/bin/python" -c 'import dvc_http'
+    ); then
+        rm -rf -- "$scratch"
+        die "dvc in $VENV does not work (see above)"
+    fi
+    rm -rf -- "$scratch"
+    printf '%s\n' "$want" >"$stamp"
+fi
+echo "dvc $("$VENV/bin/dvc" --version)"
+export ARCA_TEST_VENV="$VENV"
+echo "ARCA_TEST_VENV=$ARCA_TEST_VENV"
+
+# ---------------------------------------------------------------------------
+section "PostgreSQL"
+
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    if [[ -n "${PG_STARTED:-}" ]]; then
+        printf '\n==== Stopping PostgreSQL ====\n'
+        "$ROOT/scripts/pg.sh" stop 9>&- || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PG_STARTED=1
+ARCA_TEST_POSTGRES_URL="$("$ROOT/scripts/pg.sh" start 9>&-)" || die "could not start PostgreSQL"
+export ARCA_TEST_POSTGRES_URL
+echo "ARCA_TEST_POSTGRES_URL=$ARCA_TEST_POSTGRES_URL"
+
+# ---------------------------------------------------------------------------
+# Split the arguments into package patterns and go test flags.
+pkgs=()
+for a in "$@"; do
+    case "$a" in
+        ./* | ../* | . | .. | */... | ... | github.com/*) pkgs+=("$a") ;;
+    esac
+done
+args=("$@")
+if ((${#pkgs[@]} == 0)); then
+    pkgs=(./...)
+    args+=(./...)
+fi
+
+section "go vet ${pkgs[*]}"
+go vet "${pkgs[@]}"
+
+section "go test -count=1 -timeout $GO_TEST_TIMEOUT ${args[*]}"
+go test -count=1 -timeout "$GO_TEST_TIMEOUT" "${args[@]}"
+
+section "All tests passed"
