@@ -82,8 +82,8 @@ pick_port() { # [avoid]
 }
 
 read_state() {
-    # Sets PG_BASE PG_PORT PG_BINDIR PG_TMP from the state file, if present.
-    PG_BASE="" PG_PORT="" PG_BINDIR="" PG_TMP=""
+    # Sets PG_BASE PG_PORT PG_BINDIR from the state file, if present.
+    PG_BASE="" PG_PORT="" PG_BINDIR=""
     [[ -f "$STATE" ]] || return 1
     local k v
     while IFS='=' read -r k v; do
@@ -91,7 +91,6 @@ read_state() {
             base) PG_BASE="$v" ;;
             port) PG_PORT="$v" ;;
             bindir) PG_BINDIR="$v" ;;
-            tmp) PG_TMP="$v" ;;
         esac
     done <"$STATE"
     [[ -n "$PG_BASE" ]]
@@ -156,7 +155,7 @@ cmd_stop() {
 }
 
 cmd_start() {
-    local bindir base tmp=0 data sock port attempt
+    local bindir base data sock port attempt
     bindir="$(find_bindir)"
     if [[ $EUID -eq 0 ]]; then
         id -u postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user (install the postgresql package)"
@@ -177,7 +176,6 @@ cmd_start() {
     if ! pg_user_can_use "$base" || (( ${#base} + 20 > 100 )); then
         rm -rf -- "$base"
         base="$(mktemp -d /tmp/arca-pg.XXXXXX)"
-        tmp=1
         [[ $EUID -eq 0 ]] && chown postgres: "$base"
         chmod 700 "$base"
         pg_user_can_use "$base" || die "the postgres user cannot write to $base"
@@ -190,7 +188,6 @@ cmd_start() {
     {
         echo "base=$base"
         echo "bindir=$bindir"
-        echo "tmp=$tmp"
     } >"$STATE"
 
     log "initdb ($bindir) -> $data"
@@ -242,7 +239,9 @@ EOF
 }
 
 cmd_url() {
-    read_state && [[ -n "$PG_PORT" ]] || die "not running (no $STATE)"
+    if ! read_state || [[ -z "$PG_PORT" ]]; then
+        die "not running (no $STATE)"
+    fi
     url_for "$PG_PORT"
 }
 

@@ -197,3 +197,18 @@ func isForeignKeyViolation(err error) bool {
 	}
 	return false
 }
+
+// RecordBlob notes a committed blob and the digests a protocol needs beside
+// its sha256 (hex, "" when not computed). Recording a blob twice is fine; a
+// later record fills in digests an earlier one lacked. Formats call it in
+// the transaction that writes the metadata pointing at the blob.
+func RecordBlob(ctx context.Context, q Querier, digest string, size int64, md5, sha1, sha512 string) error {
+	_, err := q.ExecContext(ctx,
+		`INSERT INTO blobs (digest, size, md5, sha1, sha512, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+		 ON CONFLICT (digest) DO UPDATE SET
+		   md5 = CASE WHEN blobs.md5 = '' THEN excluded.md5 ELSE blobs.md5 END,
+		   sha1 = CASE WHEN blobs.sha1 = '' THEN excluded.sha1 ELSE blobs.sha1 END,
+		   sha512 = CASE WHEN blobs.sha512 = '' THEN excluded.sha512 ELSE blobs.sha512 END`,
+		digest, size, md5, sha1, sha512, Now())
+	return Err(err)
+}

@@ -1,0 +1,223 @@
+// Package app is arca's composition root: it builds every dependency
+// explicitly from the configuration, wires the surfaces into one HTTP
+// handler, and starts and stops the listeners.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/arcaproject/arca/internal/api"
+	"github.com/arcaproject/arca/internal/audit"
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/blob/fs"
+	"github.com/arcaproject/arca/internal/config"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/ops"
+	"github.com/arcaproject/arca/internal/raw"
+	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/version"
+)
+
+// App is a running arca's dependencies.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *meta.DB
+	Blobs    *blob.Store
+	Auth     *auth.Service
+	Repos    *repo.Store
+	Audit    *audit.Log
+	Registry *prometheus.Registry
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if c.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(httpx.LogHandler{Handler: h})
+}
+
+// Open builds the dependencies that `serve` and `admin` share: the data
+// directory, the database (migrated), the blob store, identity and
+// repositories.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	db, err := meta.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	driver, err := fs.New(cfg.BlobDir())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	a := &App{
+		Config:   cfg,
+		Log:      log,
+		DB:       db,
+		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
+		Registry: reg,
+		Repos:    repo.NewStore(db, []string{raw.Format}), // the formats this build serves
+		Audit:    audit.New(db, log),
+		Auth: auth.New(db, auth.Options{
+			MaxFailures: cfg.Auth.LoginMaxFailures,
+			Lockout:     time.Duration(cfg.Auth.LoginLockout),
+			CacheTTL:    time.Duration(cfg.Auth.CredentialCacheTTL),
+		}),
+	}
+	return a, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Bootstrap creates the admin user and the configured repositories when
+// they do not exist. It returns the generated admin password when it had to
+// make one up (shown once to the operator), or "".
+func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err error) {
+	if _, err := a.Auth.GetUser(ctx, "admin"); errs.Is(err, errs.NotFound) {
+		pw := a.Config.AdminPassword
+		if pw == "" {
+			pw = auth.RandomSecret(18)
+			generatedPassword = pw
+		}
+		if _, err := a.Auth.CreateUser(ctx, "admin", pw, "", auth.Admin); err != nil && !errs.Is(err, errs.Conflict) {
+			return "", fmt.Errorf("creating admin user: %w", err)
+		} else if errs.Is(err, errs.Conflict) {
+			generatedPassword = "" // another process created it first
+		} else {
+			a.Audit.Record(ctx, audit.Event{Actor: "arca", Action: "user.create", Subject: "admin"})
+		}
+	} else if err != nil {
+		return "", err
+	}
+	for _, rc := range a.Config.Repositories {
+		r := &repo.Repository{Name: rc.Name, Format: rc.Format, Kind: rc.Kind, Visibility: rc.Visibility,
+			Description: rc.Description, Settings: rc.Settings}
+		created, err := a.Repos.Ensure(ctx, r)
+		if err != nil {
+			return "", fmt.Errorf("repository %q from configuration: %w", rc.Name, err)
+		}
+		if created {
+			a.Log.Info("created repository", "name", r.Name, "format", r.Format, "kind", r.Kind)
+			a.Audit.Record(ctx, audit.Event{Actor: "arca", Action: "repository.create", Repository: r.Name})
+		}
+	}
+	return generatedPassword, nil
+}
+
+// Handler returns the HTTP handler of every surface on the main listener.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	raw.New(raw.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	api.New(a.Repos, a.Auth, a.Audit, a.Log).Routes(mux)
+	ops.Routes(mux, a.Registry, []ops.Check{
+		{Name: "database", Run: a.DB.PingContext},
+		{Name: "blobstore", Run: a.Blobs.Ping},
+	})
+	mux.HandleFunc("GET /{$}", a.home)
+	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
+	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
+	}))
+	return httpx.Instrument(mux, a.Log, httpx.NewMetrics(a.Registry))
+}
+
+func (a *App) home(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
+}
+
+// Serve runs the HTTP listener until ctx is cancelled, then shuts down
+// gracefully, letting requests in flight finish for up to 30 seconds.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", a.Config.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	a.Log.Info("listening", "surface", "http", "url", listenURL(ln.Addr()), "version", version.String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	go a.purgeLoop(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// purgeLoop removes abandoned staged writes — what a crash mid-upload
+// leaves — once at start and then hourly.
+func (a *App) purgeLoop(ctx context.Context) {
+	maxAge := time.Duration(a.Config.Blob.StagedMaxAge)
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.Blobs.PurgeStaged(ctx, time.Now().Add(-maxAge)); err != nil {
+			a.Log.Warn("purging staged writes failed", "err", err)
+		} else if n > 0 {
+			a.Log.Info("purged abandoned staged writes", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func listenURL(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if host == "::" || host == "0.0.0.0" || host == "" {
+		host = "localhost"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + port
+}

@@ -1,0 +1,88 @@
+// Package audit records who changed what, for every surface, in the
+// metadata database.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// Event is one audited action.
+type Event struct {
+	ID         int64          `json:"id"`
+	At         int64          `json:"at"`
+	Actor      string         `json:"actor"`
+	Action     string         `json:"action"` // e.g. "raw.upload", "user.create"
+	Repository string         `json:"repository,omitempty"`
+	Subject    string         `json:"subject,omitempty"` // what was acted on: a path, a tag, a user
+	RemoteAddr string         `json:"remote_addr,omitempty"`
+	RequestID  string         `json:"request_id,omitempty"`
+	Detail     map[string]any `json:"detail,omitempty"`
+}
+
+// Log writes audit events.
+type Log struct {
+	db  *meta.DB
+	log *slog.Logger
+}
+
+// New returns a Log.
+func New(db *meta.DB, log *slog.Logger) *Log { return &Log{db: db, log: log} }
+
+// Record writes e, filling the actor and request ID from ctx. A failure to
+// record is logged, not returned: the audited action has already happened.
+func (l *Log) Record(ctx context.Context, e Event) {
+	if e.Actor == "" {
+		e.Actor = auth.From(ctx).String()
+	}
+	if e.RequestID == "" {
+		e.RequestID = httpx.RequestID(ctx)
+	}
+	e.At = meta.Now()
+	detail := ""
+	if len(e.Detail) > 0 {
+		b, _ := json.Marshal(e.Detail)
+		detail = string(b)
+	}
+	_, err := l.db.ExecContext(context.WithoutCancel(ctx),
+		`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail)
+	if err != nil {
+		l.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
+	}
+}
+
+// List returns events newest first, older than beforeID when it is not 0.
+func (l *Log) List(ctx context.Context, beforeID int64, limit int) ([]Event, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := l.db.QueryContext(ctx,
+		`SELECT id, at, actor, action, repository, subject, remote_addr, request_id, detail FROM audit_events
+		 WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT $2`, beforeID, limit)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var detail string
+		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Repository, &e.Subject, &e.RemoteAddr, &e.RequestID, &detail); err != nil {
+			return nil, meta.Err(err)
+		}
+		if detail != "" {
+			if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+				return nil, errs.Wrap(err, errs.Internal, "corrupt audit detail")
+			}
+		}
+		out = append(out, e)
+	}
+	return out, meta.Err(rows.Err())
+}

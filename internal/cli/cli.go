@@ -1,0 +1,361 @@
+// Package cli is arca's command line: serve, version, config print and
+// admin. main calls Main and exits with its status.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/arcaproject/arca/internal/app"
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/config"
+	"github.com/arcaproject/arca/internal/version"
+)
+
+// Env is what a command reads from and writes to.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+const usage = `arca — one server for container images, packages, ML experiments, datasets and S3 objects
+
+Usage:
+  arca serve [flags]            run the server
+  arca version                  print the version
+  arca config print [flags]     print the effective configuration, secrets masked
+  arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
+
+Flags of serve, config print and admin:
+  --config FILE  --addr ADDR  --s3-addr ADDR  --data-dir DIR  --database-url URL
+`
+
+// Main runs the command in args and returns the process exit status.
+func Main(args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(args[1:], env)
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, "arca", version.String())
+	case "config":
+		if len(args) < 2 || args[1] != "print" {
+			fmt.Fprintln(env.Stderr, "usage: arca config print [flags]")
+			return 2
+		}
+		err = configPrint(args[2:], env)
+	case "admin":
+		err = admin(args[1:], env)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+	default:
+		fmt.Fprintf(env.Stderr, "arca: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(env.Stderr, "arca:", err)
+		return 2
+	default:
+		fmt.Fprintln(env.Stderr, "arca:", err)
+		return 1
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// loadConfig parses the shared flags from args and returns the effective
+// configuration and the remaining arguments.
+func loadConfig(name string, args []string, env Env, extra func(*flag.FlagSet)) (config.Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var f config.Flags
+	f.Register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	// Flags may come before, between and after positional arguments.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return config.Config{}, nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional, args = append(positional, args[0]), args[1:]
+	}
+	cfg, err := config.Load(f, env.Getenv)
+	return cfg, positional, err
+}
+
+func serve(args []string, env Env) error {
+	cfg, rest, err := loadConfig("serve", args, env, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", rest)}
+	}
+	log := app.NewLogger(cfg.Log, env.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	pw, err := a.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	if pw != "" {
+		// Shown once, outside the structured log, like other servers' first-start secrets.
+		fmt.Fprintf(env.Stderr, "\n  arca created the user \"admin\" with the password:\n\n      %s\n\n  It is shown only this once. Change it with `arca admin user passwd admin`.\n\n", pw)
+	}
+	return a.Serve(ctx, nil)
+}
+
+func configPrint(args []string, env Env) error {
+	cfg, _, err := loadConfig("config print", args, env, nil)
+	if err != nil {
+		return err
+	}
+	b, err := cfg.Redacted().YAML()
+	if err != nil {
+		return err
+	}
+	_, err = env.Stdout.Write(b)
+	return err
+}
+
+const adminUsage = `Usage: arca admin <command> [flags] [args]
+
+  user create NAME [--password P | --password-stdin] [--email E] [--role ROLE]
+  user list
+  user passwd NAME [--password P | --password-stdin]
+  user delete NAME
+  robot create NAME [--role ROLE]          prints the robot's token once
+  token create USER [--name N] [--ttl 720h] prints the token once
+  token list USER
+  token revoke USER NAME
+  grant USER REPOSITORY ROLE              ROLE: reader, developer, maintainer, admin, or none
+  repo list
+
+A global --role applies to every repository. admin commands work on the
+database directly; run them with the same configuration as the server.
+`
+
+func admin(args []string, env Env) error {
+	if len(args) == 0 || args[0] == "help" {
+		fmt.Fprint(env.Stdout, adminUsage)
+		return nil
+	}
+	cmd := args[0]
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (cmd == "user" || cmd == "robot" || cmd == "token" || cmd == "repo") {
+		cmd += " " + args[1]
+		args = args[1:]
+	}
+	var password, email, role, tokenName string
+	var passwordStdin bool
+	var ttl time.Duration
+	cfg, rest, err := loadConfig("admin "+cmd, args[1:], env, func(fs *flag.FlagSet) {
+		fs.StringVar(&password, "password", "", "password (prefer --password-stdin)")
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+		fs.StringVar(&email, "email", "", "e-mail address")
+		fs.StringVar(&role, "role", "", "global role: reader, developer, maintainer or admin")
+		fs.StringVar(&tokenName, "name", "cli", "token name")
+		fs.DurationVar(&ttl, "ttl", 0, "token lifetime (0: never expires)")
+	})
+	if err != nil {
+		return err
+	}
+	if passwordStdin {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("reading password from standard input: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	globalRole := auth.NoRole
+	if role != "" {
+		if globalRole, err = auth.ParseRole(role); err != nil {
+			return err
+		}
+	}
+	need := func(n int, what string) error {
+		if len(rest) != n {
+			return usageError{fmt.Sprintf("admin %s: want %s", cmd, what)}
+		}
+		return nil
+	}
+
+	ctx := context.Background()
+	a, err := app.Open(ctx, cfg, app.NewLogger(config.Log{Level: "warn", Format: "text"}, env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	out := env.Stdout
+
+	switch cmd {
+	case "user create":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		generated := false
+		if password == "" {
+			password, generated = auth.RandomSecret(18), true
+		}
+		u, err := a.Auth.CreateUser(ctx, rest[0], password, email, globalRole)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created user %s\n", u.Name)
+		if generated {
+			fmt.Fprintf(out, "password: %s\n", password)
+		}
+	case "user list":
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tKIND\tROLE\tDISABLED\tCREATED")
+		users, err := a.Auth.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.Name, u.Kind, orDash(string(u.Role)), u.Disabled, time.UnixMilli(u.CreatedAt).UTC().Format(time.RFC3339))
+		}
+		tw.Flush()
+	case "user passwd":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		if password == "" {
+			return usageError{"admin user passwd: give --password or --password-stdin"}
+		}
+		if err := a.Auth.SetPassword(ctx, rest[0], password); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "password of %s changed\n", rest[0])
+	case "user delete":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		if err := a.Auth.DeleteUser(ctx, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "deleted user %s\n", rest[0])
+	case "robot create":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		u, err := a.Auth.CreateRobot(ctx, rest[0], globalRole)
+		if err != nil {
+			return err
+		}
+		secret, _, err := a.Auth.CreateToken(ctx, u.Name, "default", ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created robot %s\ntoken: %s\n", u.Name, secret)
+	case "token create":
+		if err := need(1, "USER"); err != nil {
+			return err
+		}
+		secret, _, err := a.Auth.CreateToken(ctx, rest[0], tokenName, ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, secret)
+	case "token list":
+		if err := need(1, "USER"); err != nil {
+			return err
+		}
+		toks, err := a.Auth.ListTokens(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tPREFIX\tEXPIRES\tLAST USED")
+		for _, t := range toks {
+			fmt.Fprintf(tw, "%s\t%s…\t%s\t%s\n", t.Name, t.Prefix, msTime(t.ExpiresAt), msTime(t.LastUsedAt))
+		}
+		tw.Flush()
+	case "token revoke":
+		if err := need(2, "USER NAME"); err != nil {
+			return err
+		}
+		if err := a.Auth.RevokeToken(ctx, rest[0], rest[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "revoked token %s of %s\n", rest[1], rest[0])
+	case "grant":
+		if err := need(3, "USER REPOSITORY ROLE"); err != nil {
+			return err
+		}
+		r, err := a.Repos.Get(ctx, rest[1])
+		if err != nil {
+			return err
+		}
+		role := auth.NoRole
+		if rest[2] != "none" {
+			if role, err = auth.ParseRole(rest[2]); err != nil {
+				return err
+			}
+		}
+		if err := a.Auth.Grant(ctx, rest[0], r.ID, role); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s is now %s on %s\n", rest[0], orDash(string(role)), r.Name)
+	case "repo list":
+		repos, err := a.Repos.List(ctx, "")
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tFORMAT\tKIND\tVISIBILITY")
+		for _, r := range repos {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Format, r.Kind, r.Visibility)
+		}
+		tw.Flush()
+	default:
+		return usageError{fmt.Sprintf("unknown admin command %q\n\n%s", cmd, adminUsage)}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func msTime(ms int64) string {
+	if ms == 0 {
+		return "never"
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+}

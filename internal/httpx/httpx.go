@@ -1,0 +1,179 @@
+// Package httpx is the HTTP plumbing every surface shares: handlers that
+// return errors, one place per surface that turns errors into responses,
+// authentication of each request, request IDs, logs and metrics.
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
+)
+
+// HandlerFunc serves a request and returns an error instead of writing one.
+// It must not have written to w when it returns a non-nil error, unless the
+// error is ErrAborted.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ErrorWriter renders err in a surface's own protocol format.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Authenticator resolves a request's credentials to a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request) (auth.Principal, error)
+}
+
+// Surface is one protocol's face: its name (a metrics label), how it writes
+// errors, and how it authenticates.
+type Surface struct {
+	Name       string
+	WriteError ErrorWriter
+	Auth       Authenticator
+	Log        *slog.Logger
+}
+
+// Handle adapts h: it authenticates the request (putting the principal into
+// the context), runs h, and renders a returned error with the surface's
+// ErrorWriter. Errors of kind Internal or Unavailable are logged with their
+// cause; the client sees only the message.
+func (s *Surface) Handle(h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetSurface(r.Context(), s.Name)
+		if s.Auth != nil {
+			p, err := s.Auth.Authenticate(r.Context(), r)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrAborted) {
+		return
+	}
+	switch errs.KindOf(err) {
+	case errs.Internal, errs.Unavailable:
+		s.Log.ErrorContext(r.Context(), "request failed", "surface", s.Name, "err", err)
+	default:
+		s.Log.DebugContext(r.Context(), "request refused", "surface", s.Name, "err", err)
+	}
+	s.WriteError(w, r, err)
+}
+
+// ErrAborted tells Handle that the handler already wrote (part of) a
+// response and the error needs no rendering, only the connection closing.
+var ErrAborted = errors.New("response aborted")
+
+// Status maps an error kind to an HTTP status.
+func Status(err error) int {
+	switch errs.KindOf(err) {
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Denied:
+		return http.StatusForbidden
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	case errs.TooMany:
+		return http.StatusTooManyRequests
+	case errs.Unsupported:
+		return http.StatusNotImplemented
+	case errs.Internal:
+		return http.StatusInternalServerError
+	}
+	return http.StatusInternalServerError
+}
+
+// JSONError is arca's own error body: {"error": {"code": ..., "message": ...}}.
+type JSONError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// WriteJSONError renders err as arca's JSON error, with a Basic challenge
+// on 401 so that browsers and curl know to send credentials.
+func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
+	status := Status(err)
+	var body JSONError
+	body.Error.Code = errs.CodeOf(err)
+	if body.Error.Code == "" {
+		body.Error.Code = codeFor(status)
+	}
+	body.Error.Message = errs.Message(err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="arca"`)
+	}
+	WriteJSON(w, status, body)
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusBadRequest:
+		return "INVALID"
+	case http.StatusConflict:
+		return "CONFLICT"
+	case http.StatusForbidden:
+		return "DENIED"
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusRequestEntityTooLarge:
+		return "TOO_LARGE"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusNotImplemented:
+		return "UNSUPPORTED"
+	}
+	return "INTERNAL"
+}
+
+// WriteJSON writes v as a JSON response.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// DecodeJSON reads a JSON request body of at most 1 MiB into v, rejecting
+// unknown fields.
+func DecodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errs.Wrap(err, errs.Invalid, "invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+// NewRequestID returns a random request identifier.
+func NewRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
