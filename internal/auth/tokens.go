@@ -37,7 +37,9 @@ func hashToken(secret string) string {
 }
 
 // LooksLikeToken reports whether s has the shape of an arca token.
-func LooksLikeToken(s string) bool { return strings.HasPrefix(s, TokenPrefix) && len(s) > len(TokenPrefix)+20 }
+func LooksLikeToken(s string) bool {
+	return strings.HasPrefix(s, TokenPrefix) && len(s) > len(TokenPrefix)+20
+}
 
 // CreateToken issues a token for the named user or robot. ttl 0 means it
 // never expires. The secret is returned once and never stored.
