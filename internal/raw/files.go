@@ -89,14 +89,18 @@ func prefixEnd(prefix string) string {
 // into one entry each; every collapsed subdirectory costs one index seek,
 // so a listing reads about as many rows as it returns.
 func (f files) list(ctx context.Context, repoID int64, dir, after string, limit int) (entries []Entry, more bool, err error) {
-	cursor := dir + after // entries strictly greater than this
+	// Rows are read from cursor on: past it, or from it when inclusive.
+	cursor, inclusive := dir+after, false
 	if after != "" && strings.HasSuffix(after, "/") {
-		cursor = prefixEnd(dir + after) // skip the whole subdirectory
+		cursor, inclusive = prefixEnd(dir+after), true // skip the whole subdirectory
 	}
 	for len(entries) <= limit {
 		var p string
 		var fl File
 		q := `SELECT path, digest, size, updated_at FROM raw_files WHERE repository_id = $1 AND path > $2`
+		if inclusive {
+			q = `SELECT path, digest, size, updated_at FROM raw_files WHERE repository_id = $1 AND path >= $2`
+		}
 		args := []any{repoID, cursor}
 		if dir != "" {
 			q += ` AND path < $3`
@@ -123,7 +127,7 @@ func (f files) list(ctx context.Context, repoID int64, dir, after string, limit 
 				break
 			}
 			entries = append(entries, Entry{Name: rest, Path: p, Type: "file", Size: fl.Size, Digest: fl.Digest, Modified: fl.UpdatedAt})
-			cursor = p
+			cursor, inclusive = p, false
 			if len(entries) > limit {
 				break
 			}
@@ -133,7 +137,7 @@ func (f files) list(ctx context.Context, repoID int64, dir, after string, limit 
 			return nil, false, meta.Err(err)
 		}
 		if skipTo != "" {
-			cursor = skipTo
+			cursor, inclusive = skipTo, true
 			continue
 		}
 		if got < 64 {

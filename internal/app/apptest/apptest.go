@@ -1,0 +1,93 @@
+// Package apptest runs a whole arca in process, over httptest, for tests of
+// its surfaces with real HTTP: once on SQLite and once on PostgreSQL.
+package apptest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/arcaproject/arca/internal/app"
+	"github.com/arcaproject/arca/internal/config"
+	"github.com/arcaproject/arca/internal/meta/metatest"
+)
+
+// AdminPassword is the admin's password in every test server.
+const AdminPassword = "admin-test-password"
+
+// Server is a running arca.
+type Server struct {
+	*app.App
+	URL string
+}
+
+// Each runs fn once against a server on SQLite and once on PostgreSQL.
+func Each(t *testing.T, fn func(t *testing.T, s *Server)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, Start(t, "", nil)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Start(t, metatest.PostgresURL(t), nil)) })
+}
+
+// Start runs a server on databaseURL ("" for SQLite) with the default
+// configuration, changed by edit when it is not nil.
+func Start(t testing.TB, databaseURL string, edit func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = databaseURL
+	cfg.AdminPassword = AdminPassword
+	if edit != nil {
+		edit(&cfg)
+	}
+	var logOut io.Writer = io.Discard
+	if os.Getenv("ARCA_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	log := app.NewLogger(config.Log{Level: "debug", Format: "text"}, logOut)
+	a, err := app.Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("open app: %v", err)
+	}
+	if _, err := a.Bootstrap(context.Background()); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	ts := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		a.Close()
+	})
+	return &Server{App: a, URL: ts.URL}
+}
+
+// Do sends a request with optional Basic credentials ("user:password") and
+// returns the response with its body read.
+func (s *Server) Do(t testing.TB, method, path, userpass string, body io.Reader, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if userpass != "" {
+		u, p, _ := strings.Cut(userpass, ":")
+		req.SetBasicAuth(u, p)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(b)
+}
+
+// Admin is the admin's Basic credentials for Do.
+const Admin = "admin:" + AdminPassword
