@@ -95,6 +95,13 @@ type Driver interface {
 	// Stage starts a write. Its bytes are invisible to Open, Stat and Walk
 	// until Commit returns nil.
 	Stage(ctx context.Context) (StagedWriter, error)
+	// Resume reopens the staged write named id (StagedWriter.ID) to append
+	// from offset, which is the number of bytes the caller knows were
+	// written. Bytes the driver holds past offset (the tail of a write that
+	// crashed before it was recorded) are discarded. Any process sharing the
+	// storage may resume a write another process staged. A missing staged
+	// write is errs.NotFound.
+	Resume(ctx context.Context, id string, offset int64) (StagedWriter, error)
 	// Open returns a reader of the blob's bytes starting at offset. It
 	// returns an errs.NotFound error when the blob does not exist. A driver
 	// whose reader is also an io.Seeker lets the Store seek without reopening.
@@ -117,6 +124,11 @@ type Driver interface {
 // StagedWriter receives the bytes of one staged write.
 type StagedWriter interface {
 	io.Writer
+	// ID names the staged write for Resume.
+	ID() string
+	// Close releases the writer without committing or cancelling, leaving
+	// the staged bytes durable for a later Resume.
+	Close() error
 	// Commit durably stores the staged bytes under d and makes them visible
 	// atomically. If a blob named d already exists, Commit may keep either
 	// copy: both have the same content. After Commit the writer is spent.

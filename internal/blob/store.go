@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,7 +44,11 @@ func (s *Store) Create(ctx context.Context, extra Hashes) (*Writer, error) {
 	if err != nil {
 		return nil, errs.Wrap(err, errs.Unavailable, "blob store unavailable")
 	}
-	w := &Writer{store: s, staged: sw, sha256: sha256.New(), started: time.Now()}
+	return newWriter(s, sw, extra), nil
+}
+
+func newWriter(s *Store, sw StagedWriter, extra Hashes) *Writer {
+	w := &Writer{store: s, staged: sw, sha256: sha256.New(), started: time.Now(), extra: extra}
 	hashes := []io.Writer{w.sha256}
 	if extra&MD5 != 0 {
 		w.md5 = md5.New()
@@ -58,6 +63,75 @@ func (s *Store) Create(ctx context.Context, extra Hashes) (*Writer, error) {
 		hashes = append(hashes, w.sha512)
 	}
 	w.hashes = io.MultiWriter(hashes...)
+	return w
+}
+
+// WriterState is what a suspended write needs to go on, in this process or
+// another: the staged write's ID, how many bytes it holds, and the hashes'
+// internal states. Callers persist it (e.g. in an upload session row) and
+// pass it to Resume.
+type WriterState struct {
+	ID     string            `json:"id"`
+	Size   int64             `json:"size"`
+	Extra  Hashes            `json:"extra,omitempty"`
+	Hashes map[string][]byte `json:"hashes"`
+}
+
+// Suspend makes the bytes written so far durable and returns the state
+// from which Resume continues. The writer is spent afterwards.
+func (w *Writer) Suspend(ctx context.Context) (WriterState, error) {
+	if w.done {
+		return WriterState{}, errs.E(errs.Internal, "blob writer already finished")
+	}
+	if w.err != nil {
+		return WriterState{}, w.err
+	}
+	w.done = true
+	st := WriterState{ID: w.staged.ID(), Size: w.size, Extra: w.extra, Hashes: map[string][]byte{}}
+	for name, h := range w.namedHashes() {
+		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return WriterState{}, errs.Wrap(err, errs.Internal, "saving hash state")
+		}
+		st.Hashes[name] = b
+	}
+	if err := w.staged.Close(); err != nil {
+		return WriterState{}, errs.Wrap(err, errs.Unavailable, "blob store write failed")
+	}
+	return st, nil
+}
+
+func (w *Writer) namedHashes() map[string]hash.Hash {
+	m := map[string]hash.Hash{"sha256": w.sha256}
+	if w.md5 != nil {
+		m["md5"] = w.md5
+	}
+	if w.sha1 != nil {
+		m["sha1"] = w.sha1
+	}
+	if w.sha512 != nil {
+		m["sha512"] = w.sha512
+	}
+	return m
+}
+
+// Resume continues a suspended write from its state.
+func (s *Store) Resume(ctx context.Context, st WriterState) (*Writer, error) {
+	sw, err := s.driver.Resume(ctx, st.ID, st.Size)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, err
+		}
+		return nil, errs.Wrap(err, errs.Unavailable, "blob store unavailable")
+	}
+	w := newWriter(s, sw, st.Extra)
+	w.size = st.Size
+	for name, h := range w.namedHashes() {
+		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hashes[name]); err != nil {
+			sw.Close()
+			return nil, errs.Wrap(err, errs.Internal, "restoring %s hash state", name)
+		}
+	}
 	return w, nil
 }
 
@@ -145,6 +219,7 @@ type Writer struct {
 	sha1    hash.Hash
 	sha512  hash.Hash
 	size    int64
+	extra   Hashes
 	started time.Time
 	done    bool
 	err     error

@@ -39,6 +39,8 @@ func Run(t *testing.T, newDriver func(t *testing.T) blob.Driver) {
 		{"Walk", testWalk},
 		{"ConcurrentWritersSameDigest", testConcurrentSameDigest},
 		{"ConcurrentWritersDifferentDigests", testConcurrentDifferent},
+		{"SuspendResume", testSuspendResume},
+		{"ResumeDiscardsUnrecordedTail", testResumeTail},
 		{"Ping", func(t *testing.T, s *blob.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -416,5 +418,84 @@ func testConcurrentDifferent(t *testing.T, s *blob.Store) {
 		if got := readAll(t, s, digestOf(b)); !bytes.Equal(got, b) {
 			t.Fatal("blob differs after concurrent writers")
 		}
+	}
+}
+
+func testSuspendResume(t *testing.T, s *blob.Store) {
+	ctx := context.Background()
+	b := randomBytes(t, 3<<20)
+	w, err := s.Create(ctx, blob.MD5|blob.SHA512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b[:1<<20])
+	st, err := w.Suspend(ctx)
+	if err != nil {
+		t.Fatalf("Suspend: %v", err)
+	}
+	if st.Size != 1<<20 || st.ID == "" {
+		t.Fatalf("state = %+v", st)
+	}
+	assertNoBlobs(t, s)
+	// Two more chunks, as if each arrived at a different process.
+	w, err = s.Resume(ctx, st)
+	if err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	w.Write(b[1<<20 : 2<<20])
+	if st, err = w.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = s.Resume(ctx, st); err != nil {
+		t.Fatalf("second Resume: %v", err)
+	}
+	w.Write(b[2<<20:])
+	info, err := w.Commit(ctx, blob.Expect{Digest: digestOf(b)})
+	if err != nil {
+		t.Fatalf("Commit after resume: %v", err)
+	}
+	if info.Size != int64(len(b)) || info.MD5 == "" || info.SHA512 == "" {
+		t.Fatalf("info = %+v", info)
+	}
+	if got := readAll(t, s, info.Digest); !bytes.Equal(got, b) {
+		t.Fatal("resumed blob differs")
+	}
+	if _, err := s.Resume(ctx, blob.WriterState{ID: "0123456789abcdef0123456789abcdef", Hashes: st.Hashes}); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("Resume of an unknown write = %v, want not found", err)
+	}
+}
+
+func testResumeTail(t *testing.T, s *blob.Store) {
+	ctx := context.Background()
+	w, err := s.Create(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("hello "))
+	st, err := w.Suspend(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A chunk written but never recorded (its process died before saving
+	// the new state) must not survive into the blob.
+	w2, err := s.Resume(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Write([]byte("GARBAGE"))
+	if _, err := w2.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w3, err := s.Resume(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3.Write([]byte("world"))
+	info, err := w3.Commit(ctx, blob.Expect{Digest: digestOf([]byte("hello world"))})
+	if err != nil {
+		t.Fatalf("Commit = %v", err)
+	}
+	if got := readAll(t, s, info.Digest); string(got) != "hello world" {
+		t.Fatalf("got %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -48,20 +49,74 @@ func (d *Driver) path(dg blob.Digest) string {
 func (d *Driver) Stage(ctx context.Context) (blob.StagedWriter, error) {
 	var b [16]byte
 	rand.Read(b[:])
-	f, err := os.OpenFile(filepath.Join(d.stagingDir(), hex.EncodeToString(b[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	id := hex.EncodeToString(b[:])
+	f, err := os.OpenFile(filepath.Join(d.stagingDir(), id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	return &writer{d: d, f: f}, nil
+	return &writer{d: d, f: f, id: id}, nil
+}
+
+// Resume reopens a staging file for appending at offset.
+func (d *Driver) Resume(ctx context.Context, id string, offset int64) (blob.StagedWriter, error) {
+	if len(id) != 32 || !isHex(id) {
+		return nil, errs.E(errs.NotFound, "staged write %q not found", id)
+	}
+	f, err := os.OpenFile(filepath.Join(d.stagingDir(), id), os.O_WRONLY, 0o640)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Wrap(err, errs.NotFound, "staged write %q not found", id)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() < offset {
+		err = fmt.Errorf("fs: staged write %s holds %d bytes, fewer than the %d recorded", id, fi.Size(), offset)
+	}
+	if err == nil {
+		err = f.Truncate(offset)
+	}
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Touch it so PurgeStaged measures age from the last activity.
+	now := time.Now()
+	os.Chtimes(f.Name(), now, now)
+	return &writer{d: d, f: f, id: id}, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 type writer struct {
 	d    *Driver
 	f    *os.File
+	id   string
 	done bool
 }
 
 func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (w *writer) ID() string { return w.id }
+
+// Close syncs the staged bytes so that a Resume after a crash finds them.
+func (w *writer) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		return err
+	}
+	return w.f.Close()
+}
 
 func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
 	if w.done {
