@@ -27,6 +27,7 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/oci"
 	"github.com/arcaproject/arca/internal/ops"
 	"github.com/arcaproject/arca/internal/raw"
 	"github.com/arcaproject/arca/internal/repo"
@@ -43,6 +44,7 @@ type App struct {
 	Repos    *repo.Store
 	Audit    *audit.Log
 	Registry *prometheus.Registry
+	Tokens   *auth.RegistryTokens
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -81,13 +83,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		DB:       db,
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
-		Repos:    repo.NewStore(db, []string{raw.Format}), // the formats this build serves
+		Repos:    repo.NewStore(db, []string{raw.Format, oci.Format}), // the formats this build serves
 		Audit:    audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
 			MaxFailures: cfg.Auth.LoginMaxFailures,
 			Lockout:     time.Duration(cfg.Auth.LoginLockout),
 			CacheTTL:    time.Duration(cfg.Auth.CredentialCacheTTL),
 		}),
+	}
+	a.Tokens, err = auth.NewRegistryTokens(ctx, db, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	return a, nil
 }
@@ -135,6 +142,8 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	raw.New(raw.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	oci.New(oci.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		PublicURL: a.Config.PublicURL}).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
@@ -150,7 +159,7 @@ func (a *App) Handler() http.Handler {
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
+	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
 // Serve runs the HTTP listener until ctx is cancelled, then shuts down

@@ -12,6 +12,10 @@ type Principal struct {
 	Role Role
 	// TokenID is set when the request authenticated with a token.
 	TokenID int64
+	// Scoped is set when the request carried a registry token (the Docker
+	// token flow); Grants then bound what it may do, on top of its roles.
+	Scoped bool
+	Grants []Access
 }
 
 // Anonymous reports whether p carries no identity.

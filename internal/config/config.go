@@ -37,6 +37,7 @@ type Config struct {
 	AdminPassword string `yaml:"admin_password"`
 
 	Log          Log          `yaml:"log"`
+	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Blob         Blob         `yaml:"blob"`
 	Limits       Limits       `yaml:"limits"`
@@ -60,6 +61,14 @@ type Auth struct {
 	// process memory, so clients that send Basic credentials on every
 	// request do not pay for password hashing each time. 0 disables it.
 	CredentialCacheTTL Duration `yaml:"credential_cache_ttl"`
+}
+
+// OCI configures the container registry.
+type OCI struct {
+	// TokenTTL is how long a registry token from /v2/token is valid.
+	TokenTTL Duration `yaml:"token_ttl"`
+	// Service is the service name in registry token challenges.
+	Service string `yaml:"service"`
 }
 
 // Blob configures the blob store.
@@ -118,9 +127,11 @@ func Default() Config {
 			LoginLockout:       Duration(time.Second),
 			CredentialCacheTTL: Duration(time.Minute),
 		},
+		OCI:  OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
 		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
+			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
 		},
 	}
 }
@@ -244,6 +255,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		problems = append(problems, fmt.Sprintf("public_url %q: want an http:// or https:// URL", c.PublicURL))
+	}
+	if c.OCI.TokenTTL < Duration(time.Second) || c.OCI.Service == "" {
+		problems = append(problems, "oci.token_ttl must be at least 1s and oci.service set")
 	}
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")
