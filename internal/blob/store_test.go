@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/blob/fs"

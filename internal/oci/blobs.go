@@ -390,4 +390,3 @@ func (h *Handler) cancelUpload(w http.ResponseWriter, r *http.Request, v vars) e
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-

@@ -23,20 +23,20 @@ const nameRE = `/v2/(?P<name>.+?)`
 // endpoint table. http.ServeMux cannot match a multi-segment name followed
 // by a fixed suffix, so the OCI surface matches its own paths.
 var routes = []route{
-	{"GET", re(`/v2/`), (*Handler).base},                                                 // end-1
-	{"GET", re(`/v2/_catalog`), (*Handler).catalog},                                      // catalog
-	{"GET", re(nameRE + `/blobs/(?P<digest>[^/]+)`), (*Handler).getBlob},                 // end-2
-	{"POST", re(nameRE + `/blobs/uploads/`), (*Handler).startUpload},                     // end-4a, end-4b, end-11
-	{"PATCH", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).patchUpload},       // end-5
-	{"PUT", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).finishUpload},        // end-6
-	{"PUT", re(nameRE + `/manifests/(?P<reference>[^/]+)`), (*Handler).putManifest},      // end-7
-	{"GET", re(nameRE + `/manifests/(?P<reference>[^/]+)`), (*Handler).getManifest},      // end-3
-	{"GET", re(nameRE + `/tags/list`), (*Handler).listTags},                              // end-8a, end-8b
+	{"GET", re(`/v2/`), (*Handler).base},                                                  // end-1
+	{"GET", re(`/v2/_catalog`), (*Handler).catalog},                                       // catalog
+	{"GET", re(nameRE + `/blobs/(?P<digest>[^/]+)`), (*Handler).getBlob},                  // end-2
+	{"POST", re(nameRE + `/blobs/uploads/`), (*Handler).startUpload},                      // end-4a, end-4b, end-11
+	{"PATCH", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).patchUpload},        // end-5
+	{"PUT", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).finishUpload},         // end-6
+	{"PUT", re(nameRE + `/manifests/(?P<reference>[^/]+)`), (*Handler).putManifest},       // end-7
+	{"GET", re(nameRE + `/manifests/(?P<reference>[^/]+)`), (*Handler).getManifest},       // end-3
+	{"GET", re(nameRE + `/tags/list`), (*Handler).listTags},                               // end-8a, end-8b
 	{"DELETE", re(nameRE + `/manifests/(?P<reference>[^/]+)`), (*Handler).deleteManifest}, // end-9
-	{"DELETE", re(nameRE + `/blobs/(?P<digest>[^/]+)`), (*Handler).deleteBlob},           // end-10
-	{"GET", re(nameRE + `/referrers/(?P<digest>[^/]+)`), (*Handler).referrers},           // end-12a, end-12b
-	{"GET", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).uploadStatus},        // end-13
-	{"DELETE", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).cancelUpload},     // cancel an upload
+	{"DELETE", re(nameRE + `/blobs/(?P<digest>[^/]+)`), (*Handler).deleteBlob},            // end-10
+	{"GET", re(nameRE + `/referrers/(?P<digest>[^/]+)`), (*Handler).referrers},            // end-12a, end-12b
+	{"GET", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).uploadStatus},         // end-13
+	{"DELETE", re(nameRE + `/blobs/uploads/(?P<id>[^/]+)`), (*Handler).cancelUpload},      // cancel an upload
 }
 
 func re(pattern string) *regexp.Regexp { return regexp.MustCompile("^" + pattern + "$") }
