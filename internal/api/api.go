@@ -12,12 +12,14 @@ import (
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/repo"
 )
 
 // Handler serves /api/v1.
 type Handler struct {
+	gc      *gc.Collector
 	repos   *repo.Store
 	auth    *auth.Service
 	audit   *audit.Log
@@ -25,8 +27,8 @@ type Handler struct {
 }
 
 // New returns the API handler.
-func New(repos *repo.Store, a *auth.Service, al *audit.Log, log *slog.Logger) *Handler {
-	h := &Handler{repos: repos, auth: a, audit: al}
+func New(repos *repo.Store, a *auth.Service, al *audit.Log, log *slog.Logger, collector *gc.Collector) *Handler {
+	h := &Handler{repos: repos, auth: a, audit: al, gc: collector}
 	h.surface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: a, Log: log}
 	return h
 }
@@ -55,6 +57,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/users/{user}/tokens/{token}", s.Handle(h.revokeToken))
 
 	mux.Handle("GET /api/v1/audit", s.Handle(h.listAudit))
+	mux.Handle("POST /api/v1/gc", s.Handle(h.runGC))
 
 	mux.Handle("/api/", s.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
@@ -429,4 +432,19 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 		events = []audit.Event{}
 	}
 	return httpx.WriteJSON(w, http.StatusOK, events)
+}
+
+// runGC collects garbage now; ?dry_run=true only reports.
+func (h *Handler) runGC(w http.ResponseWriter, r *http.Request) error {
+	if err := auth.RequireAdmin(auth.From(r.Context())); err != nil {
+		return err
+	}
+	dry := r.URL.Query().Get("dry_run") == "true"
+	res, err := h.gc.Run(r.Context(), dry, nil)
+	if err != nil {
+		return err
+	}
+	h.audit.Record(r.Context(), audit.Event{Action: "gc.run", RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"dry_run": dry, "deleted": res.Deleted, "bytes_freed": res.BytesFreed}})
+	return httpx.WriteJSON(w, http.StatusOK, res)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/blob/fs"
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/oci"
@@ -144,7 +145,7 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	oci.New(oci.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL}).Routes(mux)
-	api.New(a.Repos, a.Auth, a.Audit, a.Log).Routes(mux)
+	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
@@ -181,6 +182,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		ready(ln.Addr().String())
 	}
 	go a.purgeLoop(ctx)
+	if a.Config.GC.Interval > 0 {
+		go a.Collector().Loop(ctx, time.Duration(a.Config.GC.Interval))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -198,6 +202,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	return nil
+}
+
+// Collector returns the garbage collector of this configuration.
+func (a *App) Collector() *gc.Collector {
+	return &gc.Collector{DB: a.DB, Blobs: a.Blobs, Log: a.Log, Grace: time.Duration(a.Config.GC.Grace),
+		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge)}
 }
 
 // purgeLoop removes abandoned staged writes — what a crash mid-upload

@@ -19,6 +19,7 @@ import (
 	"github.com/arcaproject/arca/internal/app"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/config"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/version"
 )
 
@@ -37,6 +38,7 @@ Usage:
   arca version                  print the version
   arca config print [flags]     print the effective configuration, secrets masked
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
+  arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
 
 Flags of serve, config print and admin:
   --config FILE  --addr ADDR  --s3-addr ADDR  --data-dir DIR  --database-url URL
@@ -62,6 +64,8 @@ func Main(args []string, env Env) int {
 		err = configPrint(args[2:], env)
 	case "admin":
 		err = admin(args[1:], env)
+	case "gc":
+		err = runGC(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
@@ -358,4 +362,50 @@ func msTime(ms int64) string {
 		return "never"
 	}
 	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+}
+
+func runGC(args []string, env Env) error {
+	var dryRun bool
+	cfg, rest, err := loadConfig("gc", args, env, func(fs *flag.FlagSet) {
+		fs.BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("gc takes no arguments, got %q", rest)}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Open(ctx, cfg, app.NewLogger(config.Log{Level: "warn", Format: "text"}, env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Collector().Run(ctx, dryRun, func(r gc.Result) {
+		fmt.Fprintf(env.Stderr, "scanned %d blobs, %d deletable so far\n", r.Scanned, r.Deleted)
+	})
+	if err != nil {
+		return err
+	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(env.Stdout, "scanned %d blobs: %s %d (%s), %d in use, %d within the grace window; purged %d abandoned uploads (%d ms)\n",
+		res.Scanned, verb, res.Deleted, humanBytes(res.BytesFreed), res.InUse, res.Young, res.StagedPurged+res.UploadsEnded, res.TookMillis)
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

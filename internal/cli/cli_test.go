@@ -65,6 +65,9 @@ func TestAdminCommands(t *testing.T) {
 	if code, _, errOut := r.arca("", "admin", "user", "create", "erin", "--password", "long-enough-pw"); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Fatalf("duplicate user = %d %q", code, errOut)
 	}
+	if out := mustOK("", "gc", "--dry-run"); !strings.Contains(out, "scanned 0 blobs: would delete 0") {
+		t.Fatalf("gc --dry-run printed %q", out)
+	}
 	if code, _, _ := r.arca("", "admin", "frobnicate"); code != 2 {
 		t.Fatalf("unknown admin command = %d", code)
 	}

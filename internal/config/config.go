@@ -40,6 +40,7 @@ type Config struct {
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Blob         Blob         `yaml:"blob"`
+	GC           GC           `yaml:"gc"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -79,6 +80,14 @@ type Blob struct {
 	// StagedMaxAge is how old an abandoned staged write must be before it
 	// is purged.
 	StagedMaxAge Duration `yaml:"staged_max_age"`
+}
+
+// GC configures garbage collection of unreferenced blobs.
+type GC struct {
+	// Interval between periodic runs; 0 disables them (run `arca gc`).
+	Interval Duration `yaml:"interval"`
+	// Grace protects blobs committed this recently.
+	Grace Duration `yaml:"grace"`
 }
 
 // Limits bounds what clients may send.
@@ -129,6 +138,7 @@ func Default() Config {
 		},
 		OCI:  OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
 		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour)},
+		GC:   GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -258,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OCI.TokenTTL < Duration(time.Second) || c.OCI.Service == "" {
 		problems = append(problems, "oci.token_ttl must be at least 1s and oci.service set")
+	}
+	if c.GC.Grace < Duration(time.Minute) {
+		problems = append(problems, "gc.grace must be at least 1m: pushes need time to write their metadata")
 	}
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")

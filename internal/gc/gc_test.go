@@ -1,0 +1,141 @@
+package gc_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arcaproject/arca/internal/app/apptest"
+)
+
+const admin = apptest.Admin
+
+func digestHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// age makes every stored blob look committed two hours ago.
+func age(t *testing.T, s *apptest.Server) {
+	t.Helper()
+	old := time.Now().Add(-2 * time.Hour)
+	root := filepath.Join(s.Config.BlobDir(), "blobs")
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			os.Chtimes(p, old, old)
+		}
+		return nil
+	})
+}
+
+func blobExists(s *apptest.Server, content []byte) bool {
+	h := digestHex(content)
+	_, err := os.Stat(filepath.Join(s.Config.BlobDir(), "blobs", "sha256", h[:2], h))
+	return err == nil
+}
+
+func TestCollect(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		kept, deleted, shared := []byte("kept file"), []byte("deleted file"), []byte("shared content")
+		s.Do(t, "PUT", "/raw/files/kept", admin, bytes.NewReader(kept))
+		s.Do(t, "PUT", "/raw/files/deleted", admin, bytes.NewReader(deleted))
+		s.Do(t, "PUT", "/raw/files/shared", admin, bytes.NewReader(shared))
+		// The same bytes as an image layer: deleting the raw file leaves it in use.
+		resp, _ := s.Do(t, "POST", "/v2/library/app/blobs/uploads/?digest=sha256:"+digestHex(shared), admin, bytes.NewReader(shared))
+		if resp.StatusCode != 201 {
+			t.Fatalf("layer push = %d", resp.StatusCode)
+		}
+		s.Do(t, "DELETE", "/raw/files/deleted", admin, nil)
+		s.Do(t, "DELETE", "/raw/files/shared", admin, nil)
+
+		// Young blobs survive whatever their references.
+		res, err := s.Collector().Run(ctx, false, nil)
+		if err != nil || res.Deleted != 0 || res.Young != 3 {
+			t.Fatalf("run on young blobs = %+v, %v", res, err)
+		}
+		age(t, s)
+		// A dry run deletes nothing but reports the garbage.
+		res, err = s.Collector().Run(ctx, true, nil)
+		if err != nil || res.Deleted != 1 || res.BytesFreed != int64(len(deleted)) || !blobExists(s, deleted) {
+			t.Fatalf("dry run = %+v, %v", res, err)
+		}
+		res, err = s.Collector().Run(ctx, false, nil)
+		if err != nil || res.Deleted != 1 || res.InUse != 2 {
+			t.Fatalf("run = %+v, %v", res, err)
+		}
+		if blobExists(s, deleted) || !blobExists(s, kept) || !blobExists(s, shared) {
+			t.Fatal("GC deleted the wrong blobs")
+		}
+		if _, body := s.Do(t, "GET", "/raw/files/kept", admin, nil); body != string(kept) {
+			t.Fatalf("kept file reads %q", body)
+		}
+		// The same content pushed again after GC is stored anew.
+		if resp, _ := s.Do(t, "PUT", "/raw/files/again", admin, bytes.NewReader(deleted)); resp.StatusCode != 201 {
+			t.Fatalf("re-upload = %d", resp.StatusCode)
+		}
+		if _, body := s.Do(t, "GET", "/raw/files/again", admin, nil); body != string(deleted) {
+			t.Fatalf("re-uploaded file reads %q", body)
+		}
+		// The admin API runs it too.
+		resp, body := s.Do(t, "POST", "/api/v1/gc?dry_run=true", admin, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"dry_run": true`) {
+			t.Fatalf("API gc = %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestCollectDuringPushes runs GC while clients keep pushing content that
+// GC considers garbage; no pushed file may lose its bytes.
+func TestCollectDuringPushes(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		var contents [][]byte
+		for i := 0; i < 40; i++ {
+			c := []byte(fmt.Sprintf("content %d %s", i, strings.Repeat("x", i*100)))
+			contents = append(contents, c)
+			s.Do(t, "PUT", fmt.Sprintf("/raw/files/old/%d", i), admin, bytes.NewReader(c))
+			s.Do(t, "DELETE", fmt.Sprintf("/raw/files/old/%d", i), admin, nil)
+		}
+		age(t, s) // everything is now old garbage
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, c := range contents {
+				req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/raw/files/new/%d", s.URL, i), bytes.NewReader(c))
+				req.SetBasicAuth("admin", apptest.AdminPassword)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != 201 {
+					t.Errorf("push %d during GC: %v %v", i, resp, err)
+					return
+				}
+				resp.Body.Close()
+			}
+		}()
+		for i := 0; i < 5; i++ {
+			if _, err := s.Collector().Run(ctx, false, nil); err != nil {
+				t.Fatalf("GC: %v", err)
+			}
+		}
+		wg.Wait()
+		if _, err := s.Collector().Run(ctx, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range contents {
+			resp, body := s.Do(t, "GET", fmt.Sprintf("/raw/files/new/%d", i), admin, nil)
+			if resp.StatusCode != 200 || body != string(c) {
+				t.Fatalf("file %d pushed during GC reads %d %q", i, resp.StatusCode, body[:min(len(body), 40)])
+			}
+		}
+	})
+}
