@@ -145,6 +145,12 @@ func (h *Handler) mount(r *http.Request, target *repo.Repository, n Name, d Dige
 			return false, nil
 		}
 		src, err := h.authorize(r, fn, auth.Read)
+		if errs.Is(err, errs.Unauthenticated) && auth.From(ctx).Scoped {
+			// The client's token lacks pull on the source: ask for one that
+			// has it (the challenge names both scopes) rather than
+			// silently falling back to a full upload.
+			return false, err
+		}
 		if err != nil {
 			return false, nil
 		}
@@ -196,6 +202,9 @@ func (h *Handler) commit(r *http.Request, rp *repo.Repository, n Name, w *blob.W
 			return errs.E(errs.Invalid, "digest mismatch: declared %s", d).WithCode(codeDigestInvalid)
 		}
 		info.SHA512 = sum
+	}
+	if err := h.checkQuota(ctx, rp, info.Digest, info.Size); err != nil {
+		return err // the committed blob stays unreferenced; GC collects it
 	}
 	if err := h.store.recordAndLink(ctx, rp.ID, n.Image, info); err != nil {
 		return err

@@ -37,8 +37,9 @@ type Handler struct {
 	blobs     *blob.Store
 	store     store
 	audit     *audit.Log
-	publicURL string
-	surface   httpx.Surface
+	publicURL  string
+	surface    httpx.Surface
+	apiSurface httpx.Surface // arca's own API routes of the OCI format
 }
 
 // Deps are what the OCI handler needs.
@@ -60,6 +61,7 @@ func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, tokens: d.Tokens, blobs: d.Blobs,
 		store: store{db: d.DB}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
+	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	return h
 }
 
@@ -154,13 +156,13 @@ func neededScope(r *http.Request) string {
 			if _, err := ParseName(name); err != nil {
 				return ""
 			}
-			switch r.Method {
-			case http.MethodGet, http.MethodHead:
+			uploads := strings.HasPrefix(p[i:], "/blobs/uploads/")
+			switch {
+			case uploads: // every upload request needs push
+			case r.Method == http.MethodGet || r.Method == http.MethodHead:
 				return "repository:" + name + ":pull"
-			case http.MethodDelete:
-				if !strings.Contains(p[i:], "/uploads/") {
-					return "repository:" + name + ":delete"
-				}
+			case r.Method == http.MethodDelete:
+				return "repository:" + name + ":delete"
 			}
 			scope := "repository:" + name + ":pull,push"
 			if from := r.URL.Query().Get("from"); from != "" {

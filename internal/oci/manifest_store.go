@@ -14,6 +14,7 @@ import (
 // manifestRow is a stored manifest's metadata.
 type manifestRow struct {
 	Digest       blob.Digest // sha256 of the bytes
+	PushedAs     string      // the digest the client pushed it by, if not sha256
 	MediaType    string
 	ArtifactType string
 	Subject      string
@@ -21,12 +22,12 @@ type manifestRow struct {
 	Annotations  map[string]string
 }
 
-const manifestColumns = `m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.annotations`
+const manifestColumns = `m.digest, m.pushed_as, m.media_type, m.artifact_type, m.subject, m.size, m.annotations`
 
 func scanManifest(row interface{ Scan(...any) error }) (manifestRow, error) {
 	var m manifestRow
 	var dg, ann string
-	if err := row.Scan(&dg, &m.MediaType, &m.ArtifactType, &m.Subject, &m.Size, &ann); err != nil {
+	if err := row.Scan(&dg, &m.PushedAs, &m.MediaType, &m.ArtifactType, &m.Subject, &m.Size, &ann); err != nil {
 		return m, err
 	}
 	m.Digest = blob.Digest(dg)
@@ -84,9 +85,9 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO oci_manifests (repository_id, name, digest, media_type, artifact_type, subject, size, annotations, created_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			repoID, image, string(m.Digest), m.MediaType, m.ArtifactType, m.Subject, m.Size, ann, now); err != nil {
+			`INSERT INTO oci_manifests (repository_id, name, digest, pushed_as, media_type, artifact_type, subject, size, annotations, created_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+			repoID, image, string(m.Digest), m.PushedAs, m.MediaType, m.ArtifactType, m.Subject, m.Size, ann, now); err != nil {
 			return meta.Err(err)
 		}
 		for _, ref := range refs {

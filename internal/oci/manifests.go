@@ -161,8 +161,10 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if err != nil {
 		return err
 	}
-	// Image manifests must only reference content the image has; indexes
-	// may be sparse (their children need not be here).
+	// Image manifests must only reference content the image has, unless
+	// the repository allows sparse manifests; indexes may be sparse (their
+	// children need not be here).
+	policy, _ := policyOf(rp.Settings)
 	var refs []blob.Digest
 	for _, d := range m.descriptors() {
 		dg, _ := ParseDigest(string(d.Digest))
@@ -180,7 +182,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 			}
 			continue
 		}
-		if !nonDistributable(d) {
+		if !nonDistributable(d) && !(policy.AllowSparse && m.Config != nil && d.Digest != m.Config.Digest) {
 			return errs.E(errs.Invalid, "manifest references %s, which %s does not have", dg, n).WithCode(codeManifestBlobUnknown)
 		}
 	}
@@ -195,7 +197,13 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 		}
 		digest = *refDigest
 	}
-	row := manifestRow{Digest: info.Digest, MediaType: mediaType, ArtifactType: m.artifactType(), Size: info.Size, Annotations: m.Annotations}
+	if err := h.checkImmutable(ctx, rp, n.Image, tags, info.Digest); err != nil {
+		return err
+	}
+	if err := h.checkQuota(ctx, rp, info.Digest, info.Size); err != nil {
+		return err
+	}
+	row := manifestRow{Digest: info.Digest, PushedAs: pushedAs(digest), MediaType: mediaType, ArtifactType: m.artifactType(), Size: info.Size, Annotations: m.Annotations}
 	if m.Subject != nil {
 		row.Subject = string(m.Subject.Digest)
 	}
@@ -218,6 +226,14 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	return nil
 }
 
+// pushedAs is what manifestRow.PushedAs records for a push by d.
+func pushedAs(d Digest) string {
+	if d.Algorithm == "sha256" {
+		return ""
+	}
+	return d.String()
+}
+
 // findManifest resolves a tag or digest reference.
 func (h *Handler) findManifest(ctx context.Context, repoID int64, image, ref string) (manifestRow, Digest, error) {
 	if IsDigest(ref) {
@@ -232,7 +248,15 @@ func (h *Handler) findManifest(ctx context.Context, repoID int64, image, ref str
 		return manifestRow{}, Digest{}, errs.E(errs.Invalid, "invalid tag %q", truncate(ref)).WithCode(codeManifestInvalid)
 	}
 	m, err := h.store.manifestByTag(ctx, repoID, image, ref)
-	return m, Digest{Algorithm: "sha256", Hex: m.Digest.Hex()}, err
+	if err != nil {
+		return m, Digest{}, err
+	}
+	// A tag answers with the digest the manifest was pushed by.
+	if m.PushedAs != "" {
+		d, err := ParseDigest(m.PushedAs)
+		return m, d, err
+	}
+	return m, Digest{Algorithm: "sha256", Hex: m.Digest.Hex()}, nil
 }
 
 func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) error {
@@ -281,6 +305,9 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, v vars)
 		if err != nil {
 			return err
 		}
+		if err := h.checkNoImmutableTag(ctx, rp, n.Image, m.Digest); err != nil {
+			return err
+		}
 		if err := h.store.deleteManifest(ctx, rp.ID, n.Image, m.Digest); err != nil {
 			return err
 		}
@@ -288,6 +315,9 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, v vars)
 	} else {
 		if !ValidTag(ref) {
 			return errs.E(errs.Invalid, "invalid tag %q", truncate(ref)).WithCode(codeManifestInvalid)
+		}
+		if p, _ := policyOf(rp.Settings); matchAny(p.ImmutableTags, ref) {
+			return errs.E(errs.Denied, "tag %s:%s is immutable", n.Image, ref).WithCode(codeDenied)
 		}
 		if err := h.store.deleteTag(ctx, rp.ID, n.Image, ref); err != nil {
 			return err

@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"strings"
 
@@ -77,4 +79,11 @@ func truncate(s string) string {
 		return s[:100] + "..."
 	}
 	return s
+}
+
+// strictUnmarshal decodes JSON, rejecting unknown fields.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

@@ -133,6 +133,7 @@ func TestNeededScope(t *testing.T) {
 		{"POST", "/v2/library/app/blobs/uploads/", "mount=x&from=library/other", "repository:library/app:pull,push repository:library/other:pull"},
 		{"DELETE", "/v2/library/app/manifests/sha256:x", "", "repository:library/app:delete"},
 		{"DELETE", "/v2/library/app/blobs/uploads/abc", "", "repository:library/app:pull,push"},
+		{"GET", "/v2/library/app/blobs/uploads/abc", "", "repository:library/app:pull,push"},
 		{"GET", "/v2/_catalog", "", "registry:catalog:*"},
 		{"GET", "/v2/", "", ""},
 	} {

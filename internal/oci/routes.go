@@ -46,6 +46,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /v2/token", h.surface.Handle(h.token))
 	mux.Handle("POST /v2/token", h.surface.Handle(h.token))
 	mux.Handle("/v2/", h.surface.Handle(h.dispatch))
+	mux.Handle("POST /api/v1/repositories/{name}/retention", h.apiSurface.Handle(h.retention))
 }
 
 // dispatch runs the route matching the request: 404 when no path matches,

@@ -55,28 +55,40 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// SettingsCheck validates a format's repository settings. A nil check
+// means the format takes no settings.
+type SettingsCheck func(kind string, settings map[string]any) error
+
 // Store keeps repositories in the metadata database.
 type Store struct {
 	db      *meta.DB
-	formats []string
+	formats map[string]SettingsCheck
 }
 
 // NewStore returns a Store that accepts repositories of the given formats
-// (those arca serves).
-func NewStore(db *meta.DB, formats []string) *Store {
+// (those arca serves), each with the check of its settings.
+func NewStore(db *meta.DB, formats map[string]SettingsCheck) *Store {
 	return &Store{db: db, formats: formats}
 }
 
 // Formats lists the formats the store accepts.
-func (s *Store) Formats() []string { return slices.Clone(s.formats) }
+func (s *Store) Formats() []string {
+	out := make([]string, 0, len(s.formats))
+	for f := range s.formats {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Validate normalises r (defaults for kind and visibility) and checks it.
 func (s *Store) Validate(r *Repository) error {
 	if err := ValidateName(r.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(s.formats, r.Format) {
-		return errs.E(errs.Invalid, "unsupported format %q: want one of %v", r.Format, s.formats)
+	check, ok := s.formats[r.Format]
+	if !ok {
+		return errs.E(errs.Invalid, "unsupported format %q: want one of %v", r.Format, s.Formats())
 	}
 	if r.Kind == "" {
 		r.Kind = Hosted
@@ -95,6 +107,13 @@ func (s *Store) Validate(r *Repository) error {
 	}
 	if len(r.Description) > 1000 {
 		return errs.E(errs.Invalid, "description too long (max 1000 characters)")
+	}
+	if check != nil {
+		if err := check(r.Kind, r.Settings); err != nil {
+			return errs.E(errs.Invalid, "invalid settings of %s repository %q: %s", r.Format, r.Name, errs.Message(err))
+		}
+	} else if len(r.Settings) > 0 {
+		return errs.E(errs.Invalid, "%s repositories take no settings", r.Format)
 	}
 	return nil
 }

@@ -26,7 +26,11 @@ func TestValidateName(t *testing.T) {
 func TestStore(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := repo.NewStore(db, []string{"raw", "oci"})
+		s := repo.NewStore(db, map[string]repo.SettingsCheck{
+			"raw":   func(string, map[string]any) error { return nil },
+			"oci":   func(string, map[string]any) error { return errs.E(errs.Invalid, "no") },
+			"plain": nil,
+		})
 		r := &repo.Repository{Name: "files", Format: "raw", Settings: map[string]any{"k": "v"}}
 		if err := s.Create(ctx, r); err != nil {
 			t.Fatal(err)
@@ -40,9 +44,11 @@ func TestStore(t *testing.T) {
 		for _, bad := range []*repo.Repository{
 			{Name: "x", Format: "cobol"},
 			{Name: "x", Format: "raw", Kind: "proxy"},
-			{Name: "x", Format: "oci", Kind: "mirror"},
-			{Name: "x", Format: "oci", Visibility: "secret"},
-			{Name: "X", Format: "oci"},
+			{Name: "x", Format: "plain", Kind: "mirror"},
+			{Name: "x", Format: "plain", Visibility: "secret"},
+			{Name: "X", Format: "raw"},
+			{Name: "x", Format: "oci", Settings: map[string]any{"a": 1}},   // its check refuses
+			{Name: "x", Format: "plain", Settings: map[string]any{"a": 1}}, // takes no settings
 		} {
 			if err := s.Create(ctx, bad); !errs.Is(err, errs.Invalid) {
 				t.Errorf("Create(%+v) = %v, want invalid", bad, err)
@@ -62,7 +68,7 @@ func TestStore(t *testing.T) {
 		if got, _ := s.Get(ctx, "files"); !got.Public() || got.Description != "hello" {
 			t.Fatalf("after Update: %+v", got)
 		}
-		if err := s.Create(ctx, &repo.Repository{Name: "images", Format: "oci"}); err != nil {
+		if err := s.Create(ctx, &repo.Repository{Name: "images", Format: "plain"}); err != nil {
 			t.Fatal(err)
 		}
 		all, _ := s.List(ctx, "")
@@ -75,7 +81,7 @@ func TestStore(t *testing.T) {
 		if err != nil || created {
 			t.Fatalf("Ensure(existing) = %v, %v", created, err)
 		}
-		if _, err := s.Ensure(ctx, &repo.Repository{Name: "files", Format: "oci"}); !errs.Is(err, errs.Conflict) {
+		if _, err := s.Ensure(ctx, &repo.Repository{Name: "files", Format: "plain"}); !errs.Is(err, errs.Conflict) {
 			t.Fatalf("Ensure with another format = %v, want conflict", err)
 		}
 		if created, err := s.Ensure(ctx, &repo.Repository{Name: "new", Format: "raw"}); err != nil || !created {

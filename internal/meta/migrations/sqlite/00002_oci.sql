@@ -36,6 +36,7 @@ CREATE TABLE oci_manifests (
     media_type    TEXT    NOT NULL,
     artifact_type TEXT    NOT NULL DEFAULT '',
     subject       TEXT    NOT NULL DEFAULT '',  -- the subject's digest as written in the manifest
+    pushed_as     TEXT    NOT NULL DEFAULT '',  -- the digest the client pushed it by, when not sha256
     size          INTEGER NOT NULL,
     annotations   TEXT    NOT NULL DEFAULT '',  -- JSON, served by the referrers API
     created_at    INTEGER NOT NULL,
