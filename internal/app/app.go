@@ -84,11 +84,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		DB:       db,
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
-		Repos:    repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
+		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format: nil,
 			oci.Format: oci.CheckSettings,
 		}),
-		Audit:    audit.New(db, log),
+		Audit: audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
 			MaxFailures: cfg.Auth.LoginMaxFailures,
 			Lockout:     time.Duration(cfg.Auth.LoginLockout),

@@ -30,13 +30,13 @@ const maxManifestBytes = 4 << 20
 
 // Handler serves the OCI surface.
 type Handler struct {
-	db        *meta.DB
-	repos     *repo.Store
-	auth      *auth.Service
-	tokens    *auth.RegistryTokens
-	blobs     *blob.Store
-	store     store
-	audit     *audit.Log
+	db         *meta.DB
+	repos      *repo.Store
+	auth       *auth.Service
+	tokens     *auth.RegistryTokens
+	blobs      *blob.Store
+	store      store
+	audit      *audit.Log
 	publicURL  string
 	surface    httpx.Surface
 	apiSurface httpx.Surface // arca's own API routes of the OCI format
