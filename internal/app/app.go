@@ -46,6 +46,7 @@ type App struct {
 	Audit    *audit.Log
 	Registry *prometheus.Registry
 	Tokens   *auth.RegistryTokens
+	OCI      *oci.Handler
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -100,6 +101,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+		PublicURL: cfg.PublicURL})
 	return a, nil
 }
 
@@ -146,8 +149,7 @@ func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	raw.New(raw.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
-	oci.New(oci.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL}).Routes(mux)
+	a.OCI.Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
@@ -186,7 +188,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	go a.purgeLoop(ctx)
 	if a.Config.GC.Interval > 0 {
-		go a.Collector().Loop(ctx, time.Duration(a.Config.GC.Interval))
+		go a.maintenanceLoop(ctx, time.Duration(a.Config.GC.Interval))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -211,6 +213,29 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 func (a *App) Collector() *gc.Collector {
 	return &gc.Collector{DB: a.DB, Blobs: a.Blobs, Log: a.Log, Grace: time.Duration(a.Config.GC.Grace),
 		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge)}
+}
+
+// maintenanceLoop applies retention policies, then collects garbage, every
+// interval.
+func (a *App) maintenanceLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := a.OCI.RetainAll(ctx); err != nil {
+			a.Log.Warn("retention failed", "err", err)
+		}
+		res, err := a.Collector().Run(ctx, false, nil)
+		if err != nil {
+			a.Log.Warn("garbage collection failed", "err", err)
+			continue
+		}
+		a.Log.Info("garbage collection", "scanned", res.Scanned, "deleted", res.Deleted, "bytes_freed", res.BytesFreed, "took_ms", res.TookMillis)
+	}
 }
 
 // purgeLoop removes abandoned staged writes — what a crash mid-upload

@@ -141,21 +141,3 @@ func (c *Collector) release(ctx context.Context, d blob.Digest, dryRun bool) (bo
 	return true, meta.Err(tx.Commit())
 }
 
-// Loop runs GC every interval until ctx ends.
-func (c *Collector) Loop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		res, err := c.Run(ctx, false, nil)
-		if err != nil {
-			c.Log.Warn("garbage collection failed", "err", err)
-			continue
-		}
-		c.Log.Info("garbage collection", "scanned", res.Scanned, "deleted", res.Deleted, "bytes_freed", res.BytesFreed, "took_ms", res.TookMillis)
-	}
-}

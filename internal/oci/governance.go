@@ -133,8 +133,11 @@ func (h *Handler) Retain(ctx context.Context, rp *repo.Repository, dryRun bool) 
 			// Repeat until nothing changes: deleting an index frees its children.
 			for {
 				rows, err := untagged(ctx, tx, rp.ID)
-				if err != nil || len(rows) == 0 {
+				if err != nil {
 					return err
+				}
+				if len(rows) == 0 {
+					break
 				}
 				for _, m := range rows {
 					if _, err := tx.ExecContext(ctx, `DELETE FROM oci_manifests WHERE repository_id = $1 AND name = $2 AND digest = $3`, rp.ID, m[0], m[1]); err != nil {
