@@ -140,4 +140,3 @@ func (c *Collector) release(ctx context.Context, d blob.Digest, dryRun bool) (bo
 	}
 	return true, meta.Err(tx.Commit())
 }
-
