@@ -85,7 +85,7 @@ func (h *Handler) listRepositories(w http.ResponseWriter, r *http.Request) error
 			continue
 		}
 		if h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Read) == nil {
-			out = append(out, rp)
+			out = append(out, rp.Redacted())
 		}
 	}
 	return httpx.WriteJSON(w, http.StatusOK, out)
@@ -104,7 +104,7 @@ func (h *Handler) createRepository(w http.ResponseWriter, r *http.Request) error
 	}
 	h.audit.Record(r.Context(), audit.Event{Action: "repository.create", Repository: rp.Name, RemoteAddr: r.RemoteAddr,
 		Detail: map[string]any{"format": rp.Format, "kind": rp.Kind, "visibility": rp.Visibility}})
-	return httpx.WriteJSON(w, http.StatusCreated, rp)
+	return httpx.WriteJSON(w, http.StatusCreated, rp.Redacted())
 }
 
 func (h *Handler) repository(r *http.Request, action auth.Action) (*repo.Repository, error) {
@@ -120,7 +120,7 @@ func (h *Handler) getRepository(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return httpx.WriteJSON(w, http.StatusOK, rp)
+	return httpx.WriteJSON(w, http.StatusOK, rp.Redacted())
 }
 
 func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error {
@@ -149,7 +149,7 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	h.audit.Record(r.Context(), audit.Event{Action: "repository.update", Repository: rp.Name, RemoteAddr: r.RemoteAddr})
-	return httpx.WriteJSON(w, http.StatusOK, rp)
+	return httpx.WriteJSON(w, http.StatusOK, rp.Redacted())
 }
 
 func (h *Handler) deleteRepository(w http.ResponseWriter, r *http.Request) error {

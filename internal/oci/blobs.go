@@ -30,7 +30,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, v vars) error 
 	if err != nil {
 		return err
 	}
-	b, err := h.store.linkedBlob(r.Context(), rp.ID, n.Image, d)
+	b, err := h.readBlob(r.Context(), rp, n.Image, d, 0)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
@@ -38,6 +41,11 @@ type Handler struct {
 	store      store
 	audit      *audit.Log
 	publicURL  string
+	log        *slog.Logger
+	httpClient *http.Client
+	fetches    singleflight.Group // proxy downloads in flight, by repository, image and digest
+	upMu       sync.Mutex
+	upstreams  map[string]*upstream // proxy clients by repository and settings
 	surface    httpx.Surface
 	apiSurface httpx.Surface // arca's own API routes of the OCI format
 }
@@ -59,7 +67,8 @@ type Deps struct {
 // New returns the OCI handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, tokens: d.Tokens, blobs: d.Blobs,
-		store: store{db: d.DB}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/")}
+		store: store{db: d.DB}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/"), log: d.Log,
+		httpClient: &http.Client{Timeout: 30 * time.Minute}, upstreams: map[string]*upstream{}}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	return h
@@ -115,6 +124,9 @@ func (h *Handler) authorize(r *http.Request, n Name, action auth.Action) (*repo.
 	}
 	if err := h.auth.Authorize(ctx, p, rp, action); err != nil {
 		return nil, err
+	}
+	if action != auth.Read && rp.Kind != repo.Hosted {
+		return nil, errs.E(errs.Denied, "%s is a %s repository: push to a hosted repository", rp.Name, rp.Kind).WithCode(codeDenied)
 	}
 	return rp, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/repo"
 )
 
 // Manifest media types arca accepts.
@@ -268,7 +269,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if err != nil {
 		return err
 	}
-	m, d, err := h.findManifest(r.Context(), rp.ID, n.Image, v["reference"])
+	_, m, d, err := h.readManifest(r.Context(), rp, n.Image, v["reference"], 0)
 	if err != nil {
 		return err
 	}
@@ -360,17 +361,9 @@ func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, v vars) error
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	tags, err := h.store.tags(ctx, rp.ID, n.Image, last, limit+1)
+	tags, err := h.readTags(r.Context(), rp, n.Image, last, limit+1, 0)
 	if err != nil {
 		return err
-	}
-	if len(tags) == 0 && last == "" {
-		if ok, err := h.store.imageExists(ctx, rp.ID, n.Image); err != nil {
-			return err
-		} else if !ok {
-			return errs.E(errs.NotFound, "repository %s not known", n).WithCode(codeNameUnknown)
-		}
 	}
 	if len(tags) > limit {
 		tags = tags[:limit]
@@ -439,9 +432,13 @@ func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, v vars) erro
 	if err != nil {
 		return err
 	}
-	rows, err := h.store.referrers(r.Context(), rp.ID, n.Image, d.String())
-	if err != nil {
-		return err
+	var rows []manifestRow
+	for _, src := range append([]*repo.Repository{rp}, h.members(r.Context(), rp, 0)...) {
+		more, err := h.store.referrers(r.Context(), src.ID, n.Image, d.String())
+		if err != nil {
+			return err
+		}
+		rows = append(rows, more...)
 	}
 	filter := r.URL.Query().Get("artifactType")
 	descs := []ocispec.Descriptor{}

@@ -19,6 +19,11 @@ import (
 //	    delete_untagged: true               # manifests no tag and no index refers to
 //	  allow_sparse: false                   # accept image manifests whose layers are absent
 type Policy struct {
+	// Upstream is the registry a proxy repository caches.
+	Upstream *ProxySettings `json:"upstream,omitempty"`
+	// Members are the repositories a group resolves, in order.
+	Members []string `json:"members,omitempty"`
+
 	// AllowSparse accepts image manifests that reference layers the
 	// image does not have (sparse copies, as the conformance suite pushes).
 	// By default such a push fails with MANIFEST_BLOB_UNKNOWN.
@@ -68,8 +73,30 @@ func retentionTags(r *Retention) []string {
 // CheckSettings validates an OCI repository's settings; it is the
 // repo.SettingsCheck of the oci format.
 func CheckSettings(kind string, settings map[string]any) error {
-	_, err := policyOf(settings)
-	return err
+	p, err := policyOf(settings)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case repo.Proxy:
+		if p.Upstream == nil {
+			return errs.E(errs.Invalid, "a proxy repository needs settings.upstream.url")
+		}
+		if err := p.Upstream.validate(); err != nil {
+			return errs.E(errs.Invalid, "%v", err)
+		}
+	case repo.Group:
+		if len(p.Members) == 0 {
+			return errs.E(errs.Invalid, "a group repository needs settings.members")
+		}
+	}
+	if kind != repo.Proxy && p.Upstream != nil {
+		return errs.E(errs.Invalid, "only proxy repositories have an upstream")
+	}
+	if kind != repo.Group && len(p.Members) > 0 {
+		return errs.E(errs.Invalid, "only group repositories have members")
+	}
+	return nil
 }
 
 var _ repo.SettingsCheck = CheckSettings

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
@@ -38,6 +39,37 @@ type Repository struct {
 	Settings    map[string]any `json:"settings,omitempty"`
 	CreatedAt   int64          `json:"created_at"`
 	UpdatedAt   int64          `json:"updated_at"`
+}
+
+// Redacted returns a copy of r whose settings show no secrets: values of
+// keys named password, secret or token are masked at any depth.
+func (r *Repository) Redacted() *Repository {
+	c := *r
+	c.Settings, _ = redact(r.Settings).(map[string]any)
+	return &c
+}
+
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			switch strings.ToLower(k) {
+			case "password", "secret", "token", "secret_key":
+				out[k] = "xxxxx"
+			default:
+				out[k] = redact(val)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, val := range t {
+			out[i] = redact(val)
+		}
+		return out
+	}
+	return v
 }
 
 // Public reports whether anonymous clients may read r.

@@ -22,7 +22,8 @@ const AdminPassword = "admin-test-password"
 // Server is a running arca.
 type Server struct {
 	*app.App
-	URL string
+	URL   string
+	Close func() // stops serving (the test's cleanup also does)
 }
 
 // Each runs fn once against a server on SQLite and once on PostgreSQL.
@@ -59,7 +60,7 @@ func Start(t testing.TB, databaseURL string, edit func(*config.Config)) *Server 
 		ts.Close()
 		a.Close()
 	})
-	return &Server{App: a, URL: ts.URL}
+	return &Server{App: a, URL: ts.URL, Close: ts.Close}
 }
 
 // Do sends a request with optional Basic credentials ("user:password") and
