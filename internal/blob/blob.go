@@ -85,6 +85,24 @@ type Expect struct {
 	Size   int64 // -1 or 0 with SizeKnown=false means unknown
 	// SizeKnown distinguishes a claimed size of 0 from no claim.
 	SizeKnown bool
+	// MD5, SHA1 and SHA512 are claimed digests in lowercase hex. A writer
+	// verifies each one it computes; Put computes the claimed ones.
+	MD5, SHA1, SHA512 string
+}
+
+// hashes lists the extra digests e claims.
+func (e Expect) hashes() Hashes {
+	var h Hashes
+	if e.MD5 != "" {
+		h |= MD5
+	}
+	if e.SHA1 != "" {
+		h |= SHA1
+	}
+	if e.SHA512 != "" {
+		h |= SHA512
+	}
+	return h
 }
 
 // Driver is the storage a Store runs on: a flat namespace of immutable blobs

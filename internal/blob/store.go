@@ -138,7 +138,7 @@ func (s *Store) Resume(ctx context.Context, st WriterState) (*Writer, error) {
 // Put streams r into the store, verifies it against want and publishes it.
 // Nothing is visible unless Put returns nil.
 func (s *Store) Put(ctx context.Context, r io.Reader, want Expect, extra Hashes) (Info, error) {
-	w, err := s.Create(ctx, extra)
+	w, err := s.Create(ctx, extra|want.hashes())
 	if err != nil {
 		return Info{}, err
 	}
@@ -272,6 +272,12 @@ func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
 		err = errs.E(errs.Invalid, "size mismatch: declared %d bytes, received %d", want.Size, w.size).WithCode("SIZE_INVALID")
 	case want.Digest != "" && want.Digest != info.Digest:
 		err = errs.E(errs.Invalid, "digest mismatch: declared %s, computed %s", want.Digest, info.Digest).WithCode("DIGEST_INVALID")
+	case want.MD5 != "" && info.MD5 != "" && want.MD5 != info.MD5:
+		err = errs.E(errs.Invalid, "MD5 mismatch: declared %s, computed %s", want.MD5, info.MD5).WithCode("DIGEST_INVALID")
+	case want.SHA1 != "" && info.SHA1 != "" && want.SHA1 != info.SHA1:
+		err = errs.E(errs.Invalid, "SHA-1 mismatch: declared %s, computed %s", want.SHA1, info.SHA1).WithCode("DIGEST_INVALID")
+	case want.SHA512 != "" && info.SHA512 != "" && want.SHA512 != info.SHA512:
+		err = errs.E(errs.Invalid, "SHA-512 mismatch: declared %s, computed %s", want.SHA512, info.SHA512).WithCode("DIGEST_INVALID")
 	}
 	if err != nil {
 		w.staged.Cancel(context.WithoutCancel(ctx))

@@ -22,13 +22,14 @@ const (
 	Unavailable                 // a dependency is down or the caller must wait; 503
 	TooMany                     // rate limited; 429
 	Unsupported                 // the operation is not implemented; 501
+	Precondition                // a request precondition (If-Match, If-None-Match) failed; 412
 )
 
 var kindNames = [...]string{
 	Internal: "internal", NotFound: "not found", Invalid: "invalid",
 	Conflict: "conflict", Denied: "denied", Unauthenticated: "unauthenticated",
 	TooLarge: "too large", Unavailable: "unavailable", TooMany: "too many requests",
-	Unsupported: "unsupported",
+	Unsupported: "unsupported", Precondition: "precondition failed",
 }
 
 func (k Kind) String() string {

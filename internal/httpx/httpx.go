@@ -52,6 +52,7 @@ func (s *Surface) Handle(h HandlerFunc) http.Handler {
 				return
 			}
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			SetUser(r.Context(), p.String())
 		}
 		if err := h(w, r); err != nil {
 			s.fail(w, r, err)
@@ -97,6 +98,8 @@ func Status(err error) int {
 		return http.StatusTooManyRequests
 	case errs.Unsupported:
 		return http.StatusNotImplemented
+	case errs.Precondition:
+		return http.StatusPreconditionFailed
 	case errs.Internal:
 		return http.StatusInternalServerError
 	}
@@ -147,6 +150,8 @@ func codeFor(status int) string {
 		return "TOO_MANY_REQUESTS"
 	case http.StatusNotImplemented:
 		return "UNSUPPORTED"
+	case http.StatusPreconditionFailed:
+		return "PRECONDITION_FAILED"
 	}
 	return "INTERNAL"
 }

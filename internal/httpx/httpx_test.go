@@ -41,7 +41,7 @@ func FuzzCheckPath(f *testing.F) {
 func TestStatus(t *testing.T) {
 	for k, want := range map[errs.Kind]int{
 		errs.NotFound: 404, errs.Invalid: 400, errs.Conflict: 409, errs.Denied: 403, errs.Unauthenticated: 401,
-		errs.TooLarge: 413, errs.Unavailable: 503, errs.TooMany: 429, errs.Unsupported: 501, errs.Internal: 500,
+		errs.TooLarge: 413, errs.Unavailable: 503, errs.TooMany: 429, errs.Unsupported: 501, errs.Internal: 500, errs.Precondition: 412,
 	} {
 		if got := Status(errs.E(k, "x")); got != want {
 			t.Errorf("Status(%v) = %d, want %d", k, got, want)

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 )
 
 type requestInfo struct {
 	id      string
 	surface string
+	user    string
 }
 
 type infoKey struct{}
@@ -33,6 +33,13 @@ func RequestID(ctx context.Context) string {
 func SetSurface(ctx context.Context, name string) {
 	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
 		ri.surface = name
+	}
+}
+
+// SetUser records who the request acts as, for the request log line.
+func SetUser(ctx context.Context, name string) {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		ri.user = name
 	}
 }
 
@@ -113,7 +120,7 @@ func Instrument(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			id = NewRequestID()
 		}
-		ri := &requestInfo{id: id, surface: "other"}
+		ri := &requestInfo{id: id, surface: "other", user: "anonymous"}
 		ctx := context.WithValue(r.Context(), infoKey{}, ri)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
@@ -152,7 +159,7 @@ func Instrument(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 			log.LogAttrs(ctx, level, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", status), slog.String("surface", ri.surface),
-				slog.String("user", auth.From(ctx).String()),
+				slog.String("user", ri.user),
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
 				slog.Duration("took", took), slog.String("remote", r.RemoteAddr))
 		}()

@@ -134,7 +134,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 		if r.Header.Get("If-None-Match") == "*" {
-			return errs.E(errs.Conflict, "file %q already exists", p).WithCode("PRECONDITION_FAILED")
+			return errs.E(errs.Precondition, "file %q already exists", p)
 		}
 		if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Delete); err != nil {
 			return errs.E(errs.KindOf(err), "file %q exists; replacing it needs the maintainer role", p)
@@ -142,7 +142,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	case !errs.Is(err, errs.NotFound):
 		return err
 	}
-	want, hashes, err := expectation(r)
+	want, err := expectation(r)
 	if err != nil {
 		return err
 	}
@@ -153,12 +153,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		}
 		body = &limitReader{r: r.Body, left: h.maxUpload}
 	}
-	info, err := h.blobs.Put(ctx, body, want.Expect, hashes)
+	info, err := h.blobs.Put(ctx, body, want, 0)
 	if err != nil {
 		return err
-	}
-	if err := want.check(info); err != nil {
-		return err // the blob stays unreferenced; GC collects it
 	}
 	contentType := r.Header.Get("Content-Type")
 	if contentType == "" || contentType == "application/x-www-form-urlencoded" {
@@ -191,25 +188,18 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// claim is what the client declared about an upload's bytes.
-type claim struct {
-	blob.Expect
-	md5, sha1 string // hex
-}
-
 // expectation reads the declared length and digests of an upload:
 // Content-Length, X-Checksum-Sha256/-Sha1/-Md5 (hex), Content-MD5
 // (base64) and Content-Digest (RFC 9530, sha-256 only).
-func expectation(r *http.Request) (claim, blob.Hashes, error) {
-	var c claim
-	var hashes blob.Hashes
+func expectation(r *http.Request) (blob.Expect, error) {
+	var c blob.Expect
 	if r.ContentLength >= 0 {
 		c.Size, c.SizeKnown = r.ContentLength, true
 	}
 	if v := r.Header.Get("X-Checksum-Sha256"); v != "" {
 		d, err := blob.ParseDigest("sha256:" + strings.ToLower(v))
 		if err != nil {
-			return c, 0, errs.E(errs.Invalid, "invalid X-Checksum-Sha256 header")
+			return c, errs.E(errs.Invalid, "invalid X-Checksum-Sha256 header")
 		}
 		c.Digest = d
 	}
@@ -221,10 +211,10 @@ func expectation(r *http.Request) (claim, blob.Hashes, error) {
 			}
 			sum, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
 			if err != nil || len(sum) != 32 {
-				return c, 0, errs.E(errs.Invalid, "invalid Content-Digest header")
+				return c, errs.E(errs.Invalid, "invalid Content-Digest header")
 			}
 			if c.Digest != "" && c.Digest != blob.FromSum(sum) {
-				return c, 0, errs.E(errs.Invalid, "Content-Digest and X-Checksum-Sha256 disagree")
+				return c, errs.E(errs.Invalid, "Content-Digest and X-Checksum-Sha256 disagree")
 			}
 			c.Digest = blob.FromSum(sum)
 		}
@@ -232,29 +222,23 @@ func expectation(r *http.Request) (claim, blob.Hashes, error) {
 	if v := r.Header.Get("Content-MD5"); v != "" {
 		sum, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(sum) != 16 {
-			return c, 0, errs.E(errs.Invalid, "invalid Content-MD5 header")
+			return c, errs.E(errs.Invalid, "invalid Content-MD5 header")
 		}
-		c.md5 = hex.EncodeToString(sum)
+		c.MD5 = hex.EncodeToString(sum)
 	}
 	if v := r.Header.Get("X-Checksum-Md5"); v != "" {
 		if len(v) != 32 || !isHex(v) {
-			return c, 0, errs.E(errs.Invalid, "invalid X-Checksum-Md5 header")
+			return c, errs.E(errs.Invalid, "invalid X-Checksum-Md5 header")
 		}
-		c.md5 = strings.ToLower(v)
+		c.MD5 = strings.ToLower(v)
 	}
 	if v := r.Header.Get("X-Checksum-Sha1"); v != "" {
 		if len(v) != 40 || !isHex(v) {
-			return c, 0, errs.E(errs.Invalid, "invalid X-Checksum-Sha1 header")
+			return c, errs.E(errs.Invalid, "invalid X-Checksum-Sha1 header")
 		}
-		c.sha1 = strings.ToLower(v)
+		c.SHA1 = strings.ToLower(v)
 	}
-	if c.md5 != "" {
-		hashes |= blob.MD5
-	}
-	if c.sha1 != "" {
-		hashes |= blob.SHA1
-	}
-	return c, hashes, nil
+	return c, nil
 }
 
 func isHex(s string) bool {
@@ -262,17 +246,6 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// check verifies the digests the Store does not check itself. The blob is
-// already committed, but no metadata points at it.
-func (c claim) check(info blob.Info) error {
-	if c.md5 != "" && c.md5 != info.MD5 {
-		return errs.E(errs.Invalid, "MD5 mismatch: declared %s, computed %s", c.md5, info.MD5)
-	}
-	if c.sha1 != "" && c.sha1 != info.SHA1 {
-		return errs.E(errs.Invalid, "SHA-1 mismatch: declared %s, computed %s", c.sha1, info.SHA1)
-	}
-	return nil
-}
 
 // limitReader fails with errs.TooLarge once more than left bytes are read.
 type limitReader struct {

@@ -141,7 +141,7 @@ func TestUploadDownload(t *testing.T) {
 		}
 		// If-None-Match: * refuses to replace.
 		resp, _ = s.Do(t, "PUT", "/raw/files/empty", admin, strings.NewReader("x"), "If-None-Match", "*")
-		if resp.StatusCode != http.StatusConflict {
+		if resp.StatusCode != http.StatusPreconditionFailed {
 			t.Fatalf("If-None-Match * on existing = %d", resp.StatusCode)
 		}
 
@@ -361,7 +361,7 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 		resp, body := s.Do(t, "GET", "/raw/nope/x", admin, nil)
-		if resp.StatusCode != 404 || !strings.Contains(body, "NAME_UNKNOWN") {
+		if resp.StatusCode != 404 || !strings.Contains(body, "REPOSITORY_UNKNOWN") {
 			t.Fatalf("unknown repository = %d %s", resp.StatusCode, body)
 		}
 		resp, _ = s.Do(t, "GET", "/raw/files/x", "admin:wrong-password", nil)

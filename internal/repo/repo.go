@@ -194,7 +194,7 @@ func scan(row interface{ Scan(...any) error }) (*Repository, error) {
 func (s *Store) Get(ctx context.Context, name string) (*Repository, error) {
 	r, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM repositories WHERE name = $1`, name))
 	if err == sql.ErrNoRows {
-		return nil, errs.E(errs.NotFound, "repository %q not found", name).WithCode("NAME_UNKNOWN")
+		return nil, errs.E(errs.NotFound, "repository %q not found", name).WithCode("REPOSITORY_UNKNOWN")
 	}
 	return r, meta.Err(err)
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,6 +164,13 @@ func testDigestMismatch(t *testing.T, s *blob.Store) {
 	mustNotExist(t, s, digestOf(b))
 	mustNotExist(t, s, claimed)
 	assertNoBlobs(t, s)
+	// A wrong MD5, SHA-1 or SHA-512 claim stores nothing either.
+	for _, want := range []blob.Expect{{MD5: strings.Repeat("0", 32)}, {SHA1: strings.Repeat("0", 40)}, {SHA512: strings.Repeat("0", 128)}} {
+		if _, err := s.Put(context.Background(), bytes.NewReader(b), want, 0); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("Put with %+v = %v, want invalid", want, err)
+		}
+		assertNoBlobs(t, s)
+	}
 }
 
 func testSizeMismatch(t *testing.T, s *blob.Store) {

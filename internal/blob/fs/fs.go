@@ -86,7 +86,7 @@ func (d *Driver) Resume(ctx context.Context, id string, offset int64) (blob.Stag
 	// Touch it so PurgeStaged measures age from the last activity.
 	now := time.Now()
 	os.Chtimes(f.Name(), now, now)
-	return &writer{d: d, f: f, id: id}, nil
+	return &writer{d: d, f: f, id: id, off: offset, flushed: offset}, nil
 }
 
 func isHex(s string) bool {
@@ -95,13 +95,27 @@ func isHex(s string) bool {
 }
 
 type writer struct {
-	d    *Driver
-	f    *os.File
-	id   string
-	done bool
+	d       *Driver
+	f       *os.File
+	id      string
+	done    bool
+	off     int64 // bytes written through this writer
+	flushed int64 // offset up to which writeback was started
 }
 
-func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
+// writebackChunk is how much a writer accumulates before it starts the
+// kernel's writeback of it.
+const writebackChunk = 8 << 20
+
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.flushed >= writebackChunk {
+		startWriteback(w.f, w.flushed, w.off-w.flushed)
+		w.flushed = w.off
+	}
+	return n, err
+}
 
 func (w *writer) ID() string { return w.id }
 
