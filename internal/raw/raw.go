@@ -246,7 +246,6 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-
 // limitReader fails with errs.TooLarge once more than left bytes are read.
 type limitReader struct {
 	r    io.Reader
