@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,45 +167,69 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
-// Serve runs the HTTP listener until ctx is cancelled, then shuts down
-// gracefully, letting requests in flight finish for up to 30 seconds.
-func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
-	ln, err := net.Listen("tcp", a.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", a.Config.Addr, err)
+// S3Handler returns the handler of the S3 listener, or nil while this
+// build serves no S3 API.
+func (a *App) S3Handler() http.Handler { return nil }
+
+// Serve runs the listeners (HTTP, and S3 when served) until ctx is
+// cancelled, then shuts down gracefully, letting requests in flight finish
+// for up to 30 seconds. ready, if not nil, gets each listener's address.
+func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error {
+	type listener struct {
+		surface string
+		addr    string
+		handler http.Handler
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	listeners := []listener{{"http", a.Config.Addr, a.Handler()}}
+	if h := a.S3Handler(); h != nil {
+		listeners = append(listeners, listener{"s3", a.Config.S3Addr, h})
 	}
-	a.Log.Info("listening", "surface", "http", "url", listenURL(ln.Addr()), "version", version.String())
-	if ready != nil {
-		ready(ln.Addr().String())
+	var servers []*http.Server
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, srv := range servers {
+				srv.Close()
+			}
+			return fmt.Errorf("listening on %s for %s: %w", l.addr, l.surface, err)
+		}
+		srv := &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		servers = append(servers, srv)
+		a.Log.Info("listening", "surface", l.surface, "url", listenURL(ln.Addr()), "version", version.String())
+		if ready != nil {
+			ready(l.surface, ln.Addr().String())
+		}
+		go func() { errc <- srv.Serve(ln) }()
 	}
 	go a.purgeLoop(ctx)
 	if a.Config.GC.Interval > 0 {
 		go a.maintenanceLoop(ctx, time.Duration(a.Config.GC.Interval))
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	var firstErr error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return firstErr
 }
 
 // Collector returns the garbage collector of this configuration.
