@@ -78,11 +78,7 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, v vars) err
 // startUpload answers POST .../blobs/uploads/: a cross-repository mount
 // (?mount=&from=), a monolithic upload (?digest=), or a new session.
 func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, v vars) error {
-	n, err := parseName(v)
-	if err != nil {
-		return err
-	}
-	rp, err := h.authorize(r, n, auth.Write)
+	n, rp, err := h.target(r, v, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -266,11 +262,7 @@ func uploadRange(size int64) string {
 
 // session loads the upload named in the path.
 func (h *Handler) session(r *http.Request, v vars) (*repo.Repository, Name, upload, error) {
-	n, err := parseName(v)
-	if err != nil {
-		return nil, n, upload{}, err
-	}
-	rp, err := h.authorize(r, n, auth.Write)
+	n, rp, err := h.target(r, v, auth.Write)
 	if err != nil {
 		return nil, n, upload{}, err
 	}

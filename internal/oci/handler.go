@@ -134,6 +134,16 @@ func (h *Handler) authorize(r *http.Request, n Name, action auth.Action) (*repo.
 // parseName validates the name variable of a route.
 func parseName(v vars) (Name, error) { return ParseName(v["name"]) }
 
+// target validates the route's name and authorizes action on it.
+func (h *Handler) target(r *http.Request, v vars, action auth.Action) (Name, *repo.Repository, error) {
+	n, err := parseName(v)
+	if err != nil {
+		return n, nil, err
+	}
+	rp, err := h.authorize(r, n, action)
+	return n, rp, err
+}
+
 // baseURL is the URL clients reach arca at.
 func (h *Handler) baseURL(r *http.Request) string {
 	if h.publicURL != "" {

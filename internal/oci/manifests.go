@@ -261,11 +261,7 @@ func (h *Handler) findManifest(ctx context.Context, repoID int64, image, ref str
 }
 
 func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) error {
-	n, err := parseName(v)
-	if err != nil {
-		return err
-	}
-	rp, err := h.authorize(r, n, auth.Read)
+	n, rp, err := h.target(r, v, auth.Read)
 	if err != nil {
 		return err
 	}
@@ -291,11 +287,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 }
 
 func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, v vars) error {
-	n, err := parseName(v)
-	if err != nil {
-		return err
-	}
-	rp, err := h.authorize(r, n, auth.Delete)
+	n, rp, err := h.target(r, v, auth.Delete)
 	if err != nil {
 		return err
 	}
@@ -349,11 +341,7 @@ func nextLink(path string, n int, last string) string {
 }
 
 func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, v vars) error {
-	n, err := parseName(v)
-	if err != nil {
-		return err
-	}
-	rp, err := h.authorize(r, n, auth.Read)
+	n, rp, err := h.target(r, v, auth.Read)
 	if err != nil {
 		return err
 	}
