@@ -3,6 +3,8 @@
 #
 #   1. Debian packages (PostgreSQL server, git, curl, python3 venv) - only
 #      the missing ones, with apt-get (needs root);
+#   1b. crane and oras (go install) into .cache/bin, exported as
+#      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
 #      tests drive (dvc), exported as ARCA_TEST_VENV;
 #   3. a throwaway PostgreSQL (scripts/pg.sh), exported as
@@ -85,6 +87,13 @@ fi
 command -v go >/dev/null 2>&1 ||
     die "'go' not found in PATH or /usr/local/go/bin; install Go (see go.mod for the version) first"
 go version
+
+# ---------------------------------------------------------------------------
+section "OCI clients (crane, oras, skopeo)"
+
+export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
+"$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"
+echo "ARCA_TOOLS_BIN=$ARCA_TOOLS_BIN"
 
 # ---------------------------------------------------------------------------
 section "Python virtualenv ($VENV)"

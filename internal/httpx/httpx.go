@@ -64,6 +64,11 @@ func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrAborted) {
 		return
 	}
+	if r.Context().Err() != nil { // the client went away; nothing is wrong here
+		s.Log.DebugContext(r.Context(), "client gone", "surface", s.Name, "err", err)
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	switch errs.KindOf(err) {
 	case errs.Internal, errs.Unavailable:
 		s.Log.ErrorContext(r.Context(), "request failed", "surface", s.Name, "err", err)
@@ -76,6 +81,10 @@ func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
 // ErrAborted tells Handle that the handler already wrote (part of) a
 // response and the error needs no rendering, only the connection closing.
 var ErrAborted = errors.New("response aborted")
+
+// StatusClientClosed is logged and counted for requests whose client hung
+// up before an answer (nginx's convention; the client never sees it).
+const StatusClientClosed = 499
 
 // Status maps an error kind to an HTTP status.
 func Status(err error) int {

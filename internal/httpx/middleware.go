@@ -114,6 +114,18 @@ func (c *countingBody) Read(p []byte) (int, error) {
 // sane incoming X-Request-Id), recovers panics, rejects paths with dot or
 // empty segments, logs one line per request and records metrics.
 func Instrument(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
+	return instrument(next, log, m, true)
+}
+
+// InstrumentAnyPath is Instrument for a surface whose paths are opaque
+// keys (S3, where "a//b" and "./x" are valid object keys): it does not
+// reject dot or empty segments, and the surface must not rely on
+// http.ServeMux path cleaning.
+func InstrumentAnyPath(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
+	return instrument(next, log, m, false)
+}
+
+func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -163,9 +175,11 @@ func Instrument(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
 				slog.Duration("took", took), slog.String("remote", r.RemoteAddr))
 		}()
-		if err := CheckPath(r.URL.Path); err != nil {
-			WriteJSONError(rec, r, err)
-			return
+		if checkPath {
+			if err := CheckPath(r.URL.Path); err != nil {
+				WriteJSONError(rec, r, err)
+				return
+			}
 		}
 		next.ServeHTTP(rec, r)
 	})
