@@ -29,6 +29,7 @@ import (
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/oci"
 	"github.com/arcaproject/arca/internal/ops"
+	"github.com/arcaproject/arca/internal/pypi"
 	"github.com/arcaproject/arca/internal/raw"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/version"
@@ -85,8 +86,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
 		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
-			raw.Format: nil,
-			oci.Format: oci.CheckSettings,
+			raw.Format:  nil,
+			oci.Format:  oci.CheckSettings,
+			pypi.Format: pypi.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
@@ -149,6 +151,8 @@ func (a *App) Handler() http.Handler {
 	raw.New(raw.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
+	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},

@@ -142,6 +142,7 @@ func Default() Config {
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
+			{Name: "pypi-hosted", Format: "pypi", Kind: "hosted", Visibility: "private", Description: "Python packages (twine upload, pip install)"},
 		},
 	}
 }
