@@ -55,6 +55,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/users/{user}/tokens", s.Handle(h.listTokens))
 	mux.Handle("POST /api/v1/users/{user}/tokens", s.Handle(h.createToken))
 	mux.Handle("DELETE /api/v1/users/{user}/tokens/{token}", s.Handle(h.revokeToken))
+	mux.Handle("GET /api/v1/users/{user}/s3keys", s.Handle(h.listS3Keys))
+	mux.Handle("POST /api/v1/users/{user}/s3keys", s.Handle(h.createS3Key))
+	mux.Handle("DELETE /api/v1/users/{user}/s3keys/{key}", s.Handle(h.revokeS3Key))
 
 	mux.Handle("GET /api/v1/audit", s.Handle(h.listAudit))
 	mux.Handle("POST /api/v1/gc", s.Handle(h.runGC))

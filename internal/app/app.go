@@ -21,7 +21,6 @@ import (
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
-	"github.com/arcaproject/arca/internal/blob/fs"
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
@@ -32,6 +31,7 @@ import (
 	"github.com/arcaproject/arca/internal/pypi"
 	"github.com/arcaproject/arca/internal/raw"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/version"
 )
 
@@ -47,6 +47,9 @@ type App struct {
 	Registry *prometheus.Registry
 	Tokens   *auth.RegistryTokens
 	OCI      *oci.Handler
+	S3       *s3api.Handler
+
+	metrics httpMetrics // shared by the HTTP and S3 listeners
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -74,7 +77,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	driver, err := fs.New(cfg.BlobDir())
+	driver, err := openBlobDriver(ctx, cfg)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening blob store: %w", err)
@@ -86,9 +89,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
 		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
-			raw.Format:  nil,
-			oci.Format:  oci.CheckSettings,
-			pypi.Format: pypi.CheckSettings,
+			raw.Format:   nil,
+			oci.Format:   oci.CheckSettings,
+			pypi.Format:  pypi.CheckSettings,
+			s3api.Format: s3api.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
@@ -104,6 +108,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		PublicURL: cfg.PublicURL})
+	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
 	return a, nil
 }
 
@@ -163,7 +169,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
-	return httpx.Instrument(mux, a.Log, httpx.NewMetrics(a.Registry))
+	return httpx.Instrument(mux, a.Log, a.metrics.get(a.Registry))
 }
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
@@ -171,9 +177,10 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
-// S3Handler returns the handler of the S3 listener, or nil while this
-// build serves no S3 API.
-func (a *App) S3Handler() http.Handler { return nil }
+// S3Handler returns the handler of the S3 listener.
+func (a *App) S3Handler() http.Handler {
+	return httpx.InstrumentAnyPath(a.S3.Handler(), a.Log, a.metrics.get(a.Registry))
+}
 
 // Serve runs the listeners (HTTP, and S3 when served) until ctx is
 // cancelled, then shuts down gracefully, letting requests in flight finish
@@ -256,6 +263,7 @@ func (a *App) maintenanceLoop(ctx context.Context, interval time.Duration) {
 		if err := a.OCI.RetainAll(ctx); err != nil {
 			a.Log.Warn("retention failed", "err", err)
 		}
+		a.purgeS3Uploads(ctx)
 		res, err := a.Collector().Run(ctx, false, nil)
 		if err != nil {
 			a.Log.Warn("garbage collection failed", "err", err)

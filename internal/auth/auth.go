@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -43,6 +44,9 @@ type Service struct {
 	cache map[[32]byte]cached
 	// dummyHash equalizes the time of a login for an unknown user.
 	dummyHash string
+	// sealer encrypts S3 secret access keys at rest (accesskeys.go); it is
+	// created on first use under mu.
+	sealer cipher.AEAD
 }
 
 type cached struct {

@@ -139,6 +139,11 @@ func serve(args []string, env Env) error {
 		// Shown once, outside the structured log, like other servers' first-start secrets.
 		fmt.Fprintf(env.Stderr, "\n  arca created the user \"admin\" with the password:\n\n      %s\n\n  It is shown only this once. Change it with `arca admin user passwd admin`.\n\n", pw)
 	}
+	if id, secret, err := a.BootstrapS3(ctx); err != nil {
+		return err
+	} else if id != "" {
+		fmt.Fprintf(env.Stderr, "\n  arca created an S3 access key pair for \"admin\":\n\n      access key ID:     %s\n      secret access key: %s\n\n  The secret is shown only this once. Manage keys with `arca admin s3key`.\n\n", id, secret)
+	}
 	return a.Serve(ctx, nil)
 }
 
@@ -165,6 +170,10 @@ const adminUsage = `Usage: arca admin <command> [flags] [args]
   token create USER [--name N] [--ttl 720h] prints the token once
   token list USER
   token revoke USER NAME
+  s3key create USER [--access-key ID --secret-key-stdin] [--description D]
+                                          prints the S3 key pair once
+  s3key list USER
+  s3key revoke USER KEYID
   grant USER REPOSITORY ROLE              ROLE: reader, developer, maintainer, admin, or none
   repo list
 
@@ -178,12 +187,12 @@ func admin(args []string, env Env) error {
 		return nil
 	}
 	cmd := args[0]
-	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (cmd == "user" || cmd == "robot" || cmd == "token" || cmd == "repo") {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (cmd == "user" || cmd == "robot" || cmd == "token" || cmd == "repo" || cmd == "s3key") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
-	var password, email, role, tokenName string
-	var passwordStdin bool
+	var password, email, role, tokenName, accessKey, description string
+	var passwordStdin, secretStdin bool
 	var ttl time.Duration
 	cfg, rest, err := loadConfig("admin "+cmd, args[1:], env, func(fs *flag.FlagSet) {
 		fs.StringVar(&password, "password", "", "password (prefer --password-stdin)")
@@ -192,6 +201,9 @@ func admin(args []string, env Env) error {
 		fs.StringVar(&role, "role", "", "global role: reader, developer, maintainer or admin")
 		fs.StringVar(&tokenName, "name", "cli", "token name")
 		fs.DurationVar(&ttl, "ttl", 0, "token lifetime (0: never expires)")
+		fs.StringVar(&accessKey, "access-key", "", "S3 access key ID to create (default: generated)")
+		fs.BoolVar(&secretStdin, "secret-key-stdin", false, "read the S3 secret access key from standard input (default: generated)")
+		fs.StringVar(&description, "description", "", "what the S3 key is for")
 	})
 	if err != nil {
 		return err
@@ -202,6 +214,14 @@ func admin(args []string, env Env) error {
 			return fmt.Errorf("reading password from standard input: %w", err)
 		}
 		password = strings.TrimRight(line, "\r\n")
+	}
+	secretKey := ""
+	if secretStdin {
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("reading the secret key from standard input: %w", err)
+		}
+		secretKey = strings.TrimRight(line, "\r\n")
 	}
 	globalRole := auth.NoRole
 	if role != "" {
@@ -315,6 +335,37 @@ func admin(args []string, env Env) error {
 			return err
 		}
 		fmt.Fprintf(out, "revoked token %s of %s\n", rest[1], rest[0])
+	case "s3key create":
+		if err := need(1, "USER"); err != nil {
+			return err
+		}
+		k, secret, err := a.Auth.CreateAccessKey(ctx, rest[0], accessKey, secretKey, description)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "access key ID:     %s\nsecret access key: %s\n", k.ID, secret)
+	case "s3key list":
+		if err := need(1, "USER"); err != nil {
+			return err
+		}
+		keys, err := a.Auth.ListAccessKeys(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCESS KEY ID\tCREATED\tLAST USED\tDESCRIPTION")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, msTime(k.CreatedAt), msTime(k.LastUsedAt), k.Description)
+		}
+		tw.Flush()
+	case "s3key revoke":
+		if err := need(2, "USER KEYID"); err != nil {
+			return err
+		}
+		if err := a.Auth.RevokeAccessKey(ctx, rest[0], rest[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "revoked S3 access key %s of %s\n", rest[1], rest[0])
 	case "grant":
 		if err := need(3, "USER REPOSITORY ROLE"); err != nil {
 			return err

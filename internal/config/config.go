@@ -40,6 +40,7 @@ type Config struct {
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Blob         Blob         `yaml:"blob"`
+	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
@@ -74,12 +75,51 @@ type OCI struct {
 
 // Blob configures the blob store.
 type Blob struct {
-	Driver string `yaml:"driver"` // fs
+	Driver string `yaml:"driver"` // fs or s3
 	// Dir is the filesystem driver's root; default <data_dir>/blobs.
 	Dir string `yaml:"dir"`
+	// S3 configures the s3 driver: blobs in a bucket of AWS S3, MinIO,
+	// Ceph RGW or another arca.
+	S3 BlobS3 `yaml:"s3"`
 	// StagedMaxAge is how old an abandoned staged write must be before it
 	// is purged.
 	StagedMaxAge Duration `yaml:"staged_max_age"`
+}
+
+// BlobS3 configures the S3 blob driver.
+type BlobS3 struct {
+	// Endpoint is the S3 API's URL (e.g. http://minio:9000); empty means AWS.
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	Region   string `yaml:"region"`
+	// Prefix is prepended to every key the driver writes.
+	Prefix string `yaml:"prefix"`
+	// AccessKey and SecretKey are static credentials; when empty, the AWS
+	// SDK's default chain applies (AWS_* environment, profiles, instance roles).
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	// PathStyle addresses the bucket in the path (MinIO, Ceph, arca)
+	// rather than in the host name.
+	PathStyle bool `yaml:"path_style"`
+	// PartSize is how many bytes of a write are buffered per uploaded
+	// segment (at least 5 MiB; default 16 MiB).
+	PartSize int64 `yaml:"part_size"`
+}
+
+// S3 configures the S3-compatible API.
+type S3 struct {
+	// Region is what HeadBucket and GetBucketLocation report. Requests
+	// signed for any region are accepted.
+	Region string `yaml:"region"`
+	// Domain enables virtual-host addressing: <bucket>.<domain>.
+	Domain string `yaml:"domain"`
+	// AccessKey and SecretKey are the admin's first key pair, applied at
+	// start (like MinIO's root credentials). When both are empty and the
+	// admin has no key yet, one is generated and printed once.
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	// UploadMaxAge is how long an unfinished multipart upload is kept.
+	UploadMaxAge Duration `yaml:"upload_max_age"`
 }
 
 // GC configures garbage collection of unreferenced blobs.
@@ -137,11 +177,15 @@ func Default() Config {
 			CredentialCacheTTL: Duration(time.Minute),
 		},
 		OCI:  OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
-		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour)},
+		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
+		S3:   S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
 		GC:   GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
+			{Name: "mlflow-artifacts", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: MLflow artifact store"},
+			{Name: "dvc-storage", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: DVC remote"},
+			{Name: "backups", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: backups"},
 			{Name: "pypi-hosted", Format: "pypi", Kind: "hosted", Visibility: "private", Description: "Python packages (twine upload, pip install)"},
 		},
 	}
@@ -161,6 +205,22 @@ var envVars = []struct {
 	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"ARCA_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"ARCA_BLOB_DIR", func(c *Config, v string) error { c.Blob.Dir = v; return nil }},
+	{"ARCA_BLOB_DRIVER", func(c *Config, v string) error { c.Blob.Driver = v; return nil }},
+	{"ARCA_BLOB_S3_ENDPOINT", func(c *Config, v string) error { c.Blob.S3.Endpoint = v; return nil }},
+	{"ARCA_BLOB_S3_BUCKET", func(c *Config, v string) error { c.Blob.S3.Bucket = v; return nil }},
+	{"ARCA_BLOB_S3_REGION", func(c *Config, v string) error { c.Blob.S3.Region = v; return nil }},
+	{"ARCA_BLOB_S3_PREFIX", func(c *Config, v string) error { c.Blob.S3.Prefix = v; return nil }},
+	{"ARCA_BLOB_S3_ACCESS_KEY", func(c *Config, v string) error { c.Blob.S3.AccessKey = v; return nil }},
+	{"ARCA_BLOB_S3_SECRET_KEY", func(c *Config, v string) error { c.Blob.S3.SecretKey = v; return nil }},
+	{"ARCA_BLOB_S3_PATH_STYLE", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Blob.S3.PathStyle = b
+		return err
+	}},
+	{"ARCA_S3_REGION", func(c *Config, v string) error { c.S3.Region = v; return nil }},
+	{"ARCA_S3_DOMAIN", func(c *Config, v string) error { c.S3.Domain = v; return nil }},
+	{"ARCA_S3_ACCESS_KEY", func(c *Config, v string) error { c.S3.AccessKey = v; return nil }},
+	{"ARCA_S3_SECRET_KEY", func(c *Config, v string) error { c.S3.SecretKey = v; return nil }},
 	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Limits.MaxUploadBytes = n
@@ -261,8 +321,32 @@ func (c *Config) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("log.format %q: want text or json", c.Log.Format))
 	}
-	if c.Blob.Driver != "fs" {
-		problems = append(problems, fmt.Sprintf("blob.driver %q: want fs", c.Blob.Driver))
+	switch c.Blob.Driver {
+	case "fs":
+	case "s3":
+		if c.Blob.S3.Bucket == "" {
+			problems = append(problems, "blob.s3.bucket must be set with blob.driver s3")
+		}
+		if (c.Blob.S3.AccessKey == "") != (c.Blob.S3.SecretKey == "") {
+			problems = append(problems, "blob.s3.access_key and blob.s3.secret_key must be set together")
+		}
+		if c.Blob.S3.Endpoint != "" && !strings.HasPrefix(c.Blob.S3.Endpoint, "http://") && !strings.HasPrefix(c.Blob.S3.Endpoint, "https://") {
+			problems = append(problems, fmt.Sprintf("blob.s3.endpoint %q: want an http:// or https:// URL", c.Blob.S3.Endpoint))
+		}
+		if c.Blob.S3.PartSize != 0 && (c.Blob.S3.PartSize < 5<<20 || c.Blob.S3.PartSize > 5<<30) {
+			problems = append(problems, "blob.s3.part_size must be between 5 MiB and 5 GiB")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("blob.driver %q: want fs or s3", c.Blob.Driver))
+	}
+	if (c.S3.AccessKey == "") != (c.S3.SecretKey == "") {
+		problems = append(problems, "s3.access_key and s3.secret_key (ARCA_S3_ACCESS_KEY, ARCA_S3_SECRET_KEY) must be set together")
+	}
+	if c.S3.SecretKey != "" && len(c.S3.SecretKey) < 8 {
+		problems = append(problems, "s3.secret_key must be at least 8 characters")
+	}
+	if c.S3.Region == "" {
+		problems = append(problems, "s3.region must not be empty")
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		problems = append(problems, fmt.Sprintf("public_url %q: want an http:// or https:// URL", c.PublicURL))
@@ -304,6 +388,12 @@ func (c *Config) BlobDir() string {
 func (c Config) Redacted() Config {
 	if c.AdminPassword != "" {
 		c.AdminPassword = "xxxxx"
+	}
+	if c.S3.SecretKey != "" {
+		c.S3.SecretKey = "xxxxx"
+	}
+	if c.Blob.S3.SecretKey != "" {
+		c.Blob.S3.SecretKey = "xxxxx"
 	}
 	c.DatabaseURL = redactURL(c.DatabaseURL)
 	return c

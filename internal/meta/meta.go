@@ -115,7 +115,10 @@ func (db *DB) migrate(ctx context.Context) error {
 	if db.Dialect == Postgres {
 		dialect = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(dialect, db.DB, sub)
+	// Out-of-order migrations are applied too: formats developed side by
+	// side number their migrations independently, and a database that
+	// already has a later one must still receive an earlier one.
+	p, err := goose.NewProvider(dialect, db.DB, sub, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("loading migrations: %w", err)
 	}

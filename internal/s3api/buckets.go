@@ -1,0 +1,184 @@
+package s3api
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/repo"
+)
+
+// validateBucketName applies S3's naming rules (3-63 characters of a-z,
+// 0-9, '.' and '-', starting and ending with a letter or digit, not an IP
+// address) and arca's repository name rules.
+func validateBucketName(name string) error {
+	bad := s3Error("InvalidBucketName", "the specified bucket is not valid")
+	if len(name) < 3 || len(name) > 63 || net.ParseIP(name) != nil || strings.HasPrefix(name, "xn--") {
+		return bad
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return bad
+		}
+	}
+	if repo.ValidateName(name) != nil {
+		return bad
+	}
+	return nil
+}
+
+// listBuckets is ListBuckets: the s3 repositories the caller may read.
+func (h *Handler) listBuckets(w http.ResponseWriter, r *http.Request, q *request) error {
+	p := q.principal()
+	if p.Anonymous() {
+		return s3Error("AccessDenied", "access denied: sign the request to list buckets")
+	}
+	ctx := r.Context()
+	all, err := h.repos.List(ctx, Format)
+	if err != nil {
+		return err
+	}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: p.Name, DisplayName: p.Name}, Buckets: []bucketResult{}}
+	for _, rp := range all {
+		if h.auth.Authorize(ctx, p, rp, auth.Read) == nil {
+			res.Buckets = append(res.Buckets, bucketResult{Name: rp.Name, CreationDate: s3Time(rp.CreatedAt), BucketRegion: h.region})
+		}
+	}
+	return writeXML(w, res)
+}
+
+// createBucket is CreateBucket: a new hosted repository of format s3.
+// Creating repositories needs the admin role, as in arca's API. An
+// x-amz-acl of public-read makes the bucket public (anonymous reads).
+func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *request) error {
+	p := q.principal()
+	if err := auth.RequireAdmin(p); err != nil {
+		return s3Error("AccessDenied", "access denied: creating buckets needs the admin role")
+	}
+	if err := validateBucketName(q.bucket); err != nil {
+		return err
+	}
+	body, err := h.readBody(r, q)
+	if err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		var cfg createBucketConfiguration
+		if err := decodeXML(strings.NewReader(string(body)), &cfg); err != nil {
+			return err
+		}
+	}
+	rp := &repo.Repository{Name: q.bucket, Format: Format, Kind: repo.Hosted, Visibility: repo.Private}
+	switch acl := r.Header.Get("X-Amz-Acl"); acl {
+	case "", "private", "bucket-owner-full-control":
+	case "public-read":
+		rp.Visibility = repo.Public
+	default:
+		return notImplemented("the canned ACL " + clip(acl))
+	}
+	if err := h.repos.Create(r.Context(), rp); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			if existing, gerr := h.repos.Get(r.Context(), q.bucket); gerr == nil && existing.Format == Format {
+				return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
+			}
+			return s3Error("BucketAlreadyExists", "the requested bucket name is not available")
+		}
+		return err
+	}
+	h.record(r, "repository.create", rp.Name, "", map[string]any{"format": Format, "via": "s3"})
+	w.Header().Set("Location", "/"+rp.Name)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// headBucket is HeadBucket.
+func (h *Handler) headBucket(w http.ResponseWriter, r *http.Request, q *request) error {
+	w.Header().Set("x-amz-bucket-region", h.region)
+	if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// deleteBucket is DeleteBucket: only an empty bucket, by an admin.
+// Multipart uploads in progress go with it.
+func (h *Handler) deleteBucket(w http.ResponseWriter, r *http.Request, q *request) error {
+	rp, err := h.bucket(r.Context(), q, auth.Read)
+	if err != nil {
+		return err
+	}
+	if err := auth.RequireAdmin(q.principal()); err != nil {
+		return s3Error("AccessDenied", "access denied: deleting buckets needs the admin role")
+	}
+	empty, err := h.objects.empty(r.Context(), rp.ID)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return s3Error("BucketNotEmpty", "the bucket you tried to delete is not empty")
+	}
+	if err := h.repos.Delete(r.Context(), rp.Name); err != nil {
+		return err
+	}
+	h.record(r, "repository.delete", rp.Name, "", map[string]any{"via": "s3"})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// getBucketLocation is GetBucketLocation (empty for us-east-1, as S3).
+func (h *Handler) getBucketLocation(w http.ResponseWriter, r *http.Request, q *request) error {
+	if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
+		return err
+	}
+	loc := h.region
+	if loc == "us-east-1" {
+		loc = ""
+	}
+	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
+}
+
+// getBucketVersioning is GetBucketVersioning: arca's buckets are never
+// versioned.
+func (h *Handler) getBucketVersioning(w http.ResponseWriter, r *http.Request, q *request) error {
+	if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
+		return err
+	}
+	return writeXML(w, versioningConfiguration{NS: s3NS})
+}
+
+// getACL is GetBucketAcl and GetObjectAcl: arca has roles, not ACLs, so
+// this describes the effect: the caller's full control, and public read
+// on public buckets.
+func (h *Handler) getACL(w http.ResponseWriter, r *http.Request, q *request) error {
+	rp, err := h.bucket(r.Context(), q, auth.Read)
+	if err != nil {
+		return err
+	}
+	if q.key != "" {
+		if _, err := h.objects.get(r.Context(), rp.ID, q.key); err != nil {
+			return err
+		}
+	}
+	p := q.principal()
+	const xsi = "http://www.w3.org/2001/XMLSchema-instance"
+	res := accessControlPolicy{NS: s3NS, Owner: owner{ID: p.Name, DisplayName: p.Name},
+		Grants: []grant{{Grantee: grantee{XMLNS: xsi, Type: "CanonicalUser", ID: p.Name, DisplayName: p.Name}, Permission: "FULL_CONTROL"}}}
+	if rp.Public() {
+		res.Grants = append(res.Grants, grant{Grantee: grantee{XMLNS: xsi, Type: "Group", URI: "http://acs.amazonaws.com/groups/global/AllUsers"}, Permission: "READ"})
+	}
+	return writeXML(w, res)
+}
+
+// getNone answers a Get of a bucket configuration arca never has.
+func (h *Handler) getNone(code, message string) opFunc {
+	return func(w http.ResponseWriter, r *http.Request, q *request) error {
+		if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
+			return err
+		}
+		return s3Error(code, "%s", message)
+	}
+}

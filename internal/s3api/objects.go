@@ -1,0 +1,391 @@
+package s3api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/repo"
+)
+
+func quote(etag string) string { return `"` + etag + `"` }
+
+// existing returns the object at the request's key, or nil.
+func (h *Handler) existing(ctx context.Context, rp *repo.Repository, key string) (*object, error) {
+	o, err := h.objects.get(ctx, rp.ID, key)
+	if errs.Is(err, errs.NotFound) {
+		return nil, nil
+	}
+	return o, err
+}
+
+// mayReplace checks the conditional-write headers of a request that
+// creates an object (If-None-Match: *, If-Match: etag) and, when it
+// replaces one, that the principal may overwrite (the maintainer role, as
+// everywhere in arca).
+func (h *Handler) mayReplace(r *http.Request, q *request, rp *repo.Repository, old *object) error {
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		if v != "*" {
+			return s3Error("NotImplemented", "If-None-Match on writes supports only *")
+		}
+		if old != nil {
+			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
+		}
+	}
+	if v := r.Header.Get("If-Match"); v != "" {
+		if old == nil {
+			return s3Error("NoSuchKey", "the specified key does not exist")
+		}
+		if !etagMatches(v, old.ETag) {
+			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
+		}
+	}
+	if old == nil {
+		return nil
+	}
+	if err := h.auth.Authorize(r.Context(), q.principal(), rp, auth.Delete); err != nil {
+		return s3Error("AccessDenied", "the key exists; replacing it needs the maintainer role")
+	}
+	return nil
+}
+
+// putObject is PutObject, or CopyObject when x-amz-copy-source is set.
+func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) error {
+	if r.Header.Get("X-Amz-Copy-Source") != "" {
+		return h.copyObject(w, r, q)
+	}
+	ctx := r.Context()
+	rp, err := h.bucket(ctx, q, auth.Write)
+	if err != nil {
+		return err
+	}
+	old, err := h.existing(ctx, rp, q.key)
+	if err != nil {
+		return err
+	}
+	if err := h.mayReplace(r, q, rp, old); err != nil {
+		return err
+	}
+	headers, err := storedHeaders(r.Header)
+	if err != nil {
+		return err
+	}
+	rec, err := h.receive(r, q, "")
+	if err != nil {
+		return err
+	}
+	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
+		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
+		CreatedBy: q.principal().String(), Modified: meta.Now()}
+	replaced, err := h.objects.put(ctx, rp.ID, o, rec.info.MD5)
+	if err != nil {
+		return err
+	}
+	action := "s3.put"
+	if replaced {
+		action = "s3.replace"
+	}
+	h.record(r, action, rp.Name, q.key, map[string]any{"digest": o.Digest, "size": o.Size})
+	w.Header().Set("ETag", quote(o.ETag))
+	rec.sums.setHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// setObjectHeaders writes the headers GET and HEAD return for o.
+func setObjectHeaders(hdr http.Header, o *object) {
+	hdr.Set("ETag", quote(o.ETag))
+	hdr.Set("Last-Modified", time.UnixMilli(o.Modified).UTC().Format(http.TimeFormat))
+	hdr.Set("Content-Type", o.ContentType)
+	hdr.Set("Accept-Ranges", "bytes")
+	for k, v := range o.Headers {
+		if strings.HasPrefix(k, "x-amz-meta-") {
+			hdr[k] = []string{v}
+		} else if k != "x-amz-storage-class" {
+			hdr.Set(k, v)
+		}
+	}
+}
+
+// responseOverrides are the query parameters of GetObject that replace
+// response headers.
+var responseOverrides = map[string]string{
+	"response-content-type":        "Content-Type",
+	"response-content-language":    "Content-Language",
+	"response-expires":             "Expires",
+	"response-cache-control":       "Cache-Control",
+	"response-content-disposition": "Content-Disposition",
+	"response-content-encoding":    "Content-Encoding",
+}
+
+// getObject is GetObject and HeadObject: ranges, part numbers,
+// conditional requests, response-* overrides and, with
+// x-amz-checksum-mode: ENABLED, the stored checksums.
+func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) error {
+	ctx := r.Context()
+	rp, err := h.bucket(ctx, q, auth.Read)
+	if err != nil {
+		return err
+	}
+	if v := q.query.Get("versionId"); v != "" && v != "null" {
+		return s3Error("NoSuchVersion", "the specified version does not exist")
+	}
+	o, err := h.objects.get(ctx, rp.ID, q.key)
+	if err != nil {
+		return err
+	}
+	hdr := w.Header()
+	setObjectHeaders(hdr, o)
+	if err := checkConditions(r.Header, "", o.ETag, time.UnixMilli(o.Modified), "NotModified"); err != nil {
+		return err
+	}
+	for param, header := range responseOverrides {
+		if v := q.query.Get(param); v != "" {
+			if q.sig == nil {
+				return s3Error("InvalidRequest", "request specific response headers cannot be used for anonymous GET requests")
+			}
+			hdr.Set(header, v)
+		}
+	}
+	start, length, partial := int64(0), o.Size, false
+	wholeObject := true
+	if pn := q.query.Get("partNumber"); pn != "" {
+		n, err := strconv.Atoi(pn)
+		if err != nil || n < 1 || n > 10000 {
+			return s3Error("InvalidArgument", "part number must be an integer between 1 and 10000, inclusive")
+		}
+		if len(o.PartSizes) > 0 {
+			if n > len(o.PartSizes) {
+				return s3Error("InvalidPart", "the requested part number is not satisfiable")
+			}
+			for _, s := range o.PartSizes[:n-1] {
+				start += s
+			}
+			length, partial = o.PartSizes[n-1], true
+			hdr.Set("x-amz-mp-parts-count", strconv.Itoa(len(o.PartSizes)))
+			wholeObject = len(o.PartSizes) == 1
+		} else if n != 1 {
+			return s3Error("InvalidPart", "the requested part number is not satisfiable")
+		}
+	} else if rg := r.Header.Get("Range"); rg != "" {
+		if start, length, partial, err = parseRange(rg, o.Size); err != nil {
+			hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(o.Size, 10))
+			return err
+		}
+		wholeObject = !partial
+	}
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && wholeObject {
+		o.Checksums.setHeaders(hdr)
+	}
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		hdr.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(start+length-1, 10)+"/"+strconv.FormatInt(o.Size, 10))
+	}
+	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	d, err := blob.ParseDigest(o.Digest)
+	if err != nil {
+		return errs.Wrap(err, errs.Internal, "corrupt metadata")
+	}
+	rd, err := h.blobs.Open(ctx, d)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return errs.Wrap(err, errs.Internal, "stored object is missing its content")
+		}
+		return err
+	}
+	defer rd.Close()
+	if _, err := rd.Seek(start, io.SeekStart); err != nil {
+		return errs.Wrap(err, errs.Internal, "seeking in the object")
+	}
+	w.WriteHeader(status)
+	if _, err := io.CopyN(w, rd, length); err != nil {
+		h.log.DebugContext(ctx, "object download ended early", "bucket", rp.Name, "key", q.key, "err", err)
+		return httpx.ErrAborted
+	}
+	return nil
+}
+
+// deleteObject is DeleteObject: deleting a missing key succeeds.
+func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, q *request) error {
+	ctx := r.Context()
+	rp, err := h.bucket(ctx, q, auth.Delete)
+	if err != nil {
+		return err
+	}
+	if v := r.Header.Get("If-Match"); v != "" {
+		o, err := h.objects.get(ctx, rp.ID, q.key)
+		if err != nil {
+			return err
+		}
+		if !etagMatches(v, o.ETag) {
+			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
+		}
+	}
+	deleted, err := h.objects.delete(ctx, rp.ID, q.key)
+	if err != nil {
+		return err
+	}
+	if deleted {
+		h.record(r, "s3.delete", rp.Name, q.key, nil)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteObjects is DeleteObjects: up to 1000 keys in one request. The body
+// is verified against Content-MD5 or an x-amz-checksum-* header when the
+// client sends one; neither is demanded.
+func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, q *request) error {
+	ctx := r.Context()
+	rp, err := h.bucket(ctx, q, auth.Delete)
+	if err != nil {
+		return err
+	}
+	body, err := h.readBody(r, q)
+	if err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := decodeXML(strings.NewReader(string(body)), &req); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return s3Error("MalformedXML", "DeleteObjects takes 1 to 1000 keys")
+	}
+	res := deleteResult{NS: s3NS}
+	for _, o := range req.Objects {
+		if err := validateKey(o.Key); err != nil || o.Key == "" {
+			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: "InvalidArgument", Message: "invalid key"})
+			continue
+		}
+		deleted, err := h.objects.delete(ctx, rp.ID, o.Key)
+		if err != nil {
+			code, _ := errorCode(err)
+			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: code, Message: errs.Message(err)})
+			continue
+		}
+		if deleted {
+			h.record(r, "s3.delete", rp.Name, o.Key, nil)
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedEntry{Key: o.Key})
+		}
+	}
+	return writeXML(w, res)
+}
+
+// parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=v]",
+// URL-encoded.
+func parseCopySource(v string) (bucket, key string, err error) {
+	src, version, _ := strings.Cut(v, "?")
+	if version != "" {
+		vals, _ := url.ParseQuery(version)
+		if id := vals.Get("versionId"); id != "" && id != "null" {
+			return "", "", s3Error("NoSuchVersion", "the specified version of the copy source does not exist")
+		}
+	}
+	dec, perr := url.PathUnescape(src)
+	if perr != nil {
+		return "", "", s3Error("InvalidArgument", "x-amz-copy-source is not correctly URL-encoded")
+	}
+	bucket, key, _ = strings.Cut(strings.TrimPrefix(dec, "/"), "/")
+	if bucket == "" || key == "" {
+		return "", "", s3Error("InvalidArgument", "x-amz-copy-source must name a bucket and a key")
+	}
+	if err := validateKey(key); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
+}
+
+// copySource resolves and reads-authorizes the object named by
+// x-amz-copy-source, checking the x-amz-copy-source-if-* conditions.
+func (h *Handler) copySource(r *http.Request, q *request) (*repo.Repository, *object, error) {
+	bucket, key, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return nil, nil, err
+	}
+	srcReq := &request{target: target{bucket: bucket, key: key}, sig: q.sig, query: url.Values{}}
+	rp, err := h.bucket(r.Context(), srcReq, auth.Read)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := h.objects.get(r.Context(), rp.ID, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkConditions(r.Header, "X-Amz-Copy-Source-", o.ETag, time.UnixMilli(o.Modified), "PreconditionFailed"); err != nil {
+		return nil, nil, err
+	}
+	return rp, o, nil
+}
+
+// copyObject is CopyObject: the new key refers to the same blob (no bytes
+// move). Metadata is copied (x-amz-metadata-directive COPY, the default)
+// or taken from the request (REPLACE).
+func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request) error {
+	ctx := r.Context()
+	srcRepo, src, err := h.copySource(r, q)
+	if err != nil {
+		return err
+	}
+	rp, err := h.bucket(ctx, q, auth.Write)
+	if err != nil {
+		return err
+	}
+	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
+	if directive != "" && directive != "COPY" && directive != "REPLACE" {
+		return s3Error("InvalidArgument", "unknown metadata directive %q: want COPY or REPLACE", clip(directive))
+	}
+	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" {
+		return s3Error("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
+	}
+	old, err := h.existing(ctx, rp, q.key)
+	if err != nil {
+		return err
+	}
+	if err := h.mayReplace(r, q, rp, old); err != nil {
+		return err
+	}
+	o := *src
+	o.Key, o.CreatedBy, o.Modified = q.key, q.principal().String(), meta.Now()
+	if directive == "REPLACE" {
+		if o.Headers, err = storedHeaders(r.Header); err != nil {
+			return err
+		}
+		o.ContentType = contentType(r.Header)
+	}
+	md5 := ""
+	if !strings.Contains(o.ETag, "-") {
+		md5 = o.ETag
+	}
+	if _, err := h.objects.put(ctx, rp.ID, &o, md5); err != nil {
+		if errs.Is(err, errs.Invalid) { // the source's blob went away meanwhile
+			return s3Error("NoSuchKey", "the copy source was deleted during the copy")
+		}
+		return err
+	}
+	h.record(r, "s3.copy", rp.Name, q.key, map[string]any{"source": srcRepo.Name + "/" + src.Key, "digest": o.Digest})
+	res := copyObjectResult{ETag: quote(o.ETag), LastModified: s3Time(o.Modified)}
+	if len(o.Checksums.Values) > 0 {
+		f := fieldsOf(o.Checksums)
+		res.ChecksumType = o.Checksums.Type
+		res.ChecksumCRC32, res.ChecksumCRC32C, res.ChecksumCRC64 = f.ChecksumCRC32, f.ChecksumCRC32C, f.ChecksumCRC64NVME
+		res.ChecksumSHA1, res.ChecksumSHA256 = f.ChecksumSHA1, f.ChecksumSHA256
+	}
+	return writeXML(w, res)
+}

@@ -1,0 +1,428 @@
+package s3api
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// object is one stored object's metadata.
+type object struct {
+	Key         string
+	Digest      string
+	Size        int64
+	ETag        string // without quotes
+	ContentType string
+	// Headers are the stored content headers and user metadata, names in
+	// lower case (content-encoding, cache-control, x-amz-meta-*, ...).
+	Headers   map[string]string
+	Checksums checksums
+	PartSizes []int64
+	CreatedBy string
+	Modified  int64 // Unix ms
+}
+
+// store is the S3 tables.
+type store struct{ db *meta.DB }
+
+const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at`
+
+func scanObject(row interface{ Scan(...any) error }) (*object, error) {
+	var o object
+	var headers, sums, parts string
+	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified); err != nil {
+		return nil, err
+	}
+	if headers != "" {
+		json.Unmarshal([]byte(headers), &o.Headers)
+	}
+	o.Checksums = decodeChecksums(sums)
+	if parts != "" {
+		json.Unmarshal([]byte(parts), &o.PartSizes)
+	}
+	return &o, nil
+}
+
+func encodeJSON(v any, empty bool) string {
+	if empty {
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (s store) get(ctx context.Context, repoID int64, key string) (*object, error) {
+	o, err := scanObject(s.db.QueryRowContext(ctx,
+		`SELECT `+objectColumns+` FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s3Error("NoSuchKey", "the specified key does not exist")
+	}
+	return o, meta.Err(err)
+}
+
+// put records o (and its blob) in one transaction; it reports whether an
+// object was replaced.
+func (s store) put(ctx context.Context, repoID int64, o *object, md5 string) (replaced bool, err error) {
+	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		replaced, err = s.putTx(ctx, tx, repoID, o, md5)
+		return err
+	})
+	return replaced, err
+}
+
+func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, md5 string) (bool, error) {
+	if err := meta.RecordBlob(ctx, tx, o.Digest, o.Size, md5, "", ""); err != nil {
+		return false, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, o.Key).Scan(&n); err != nil {
+		return false, meta.Err(err)
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO s3_objects (repository_id, `+objectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		 ON CONFLICT (repository_id, key) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
+		   content_type = excluded.content_type, headers = excluded.headers, checksums = excluded.checksums,
+		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at`,
+		repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
+		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified)
+	return n > 0, meta.Err(err)
+}
+
+// delete removes a key; deleting a missing key is not an error (S3).
+func (s store) delete(ctx context.Context, repoID int64, key string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key)
+	if err != nil {
+		return false, meta.Err(err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+func (s store) empty(ctx context.Context, repoID int64) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM s3_objects WHERE repository_id = $1 LIMIT 1) t`, repoID).Scan(&n)
+	return n == 0, meta.Err(err)
+}
+
+// prefixEnd is the least string greater than every string that starts with
+// p (valid UTF-8), or "" when there is none: p with its last code point
+// incremented, so that the bound is valid UTF-8 too (PostgreSQL checks).
+func prefixEnd(p string) string {
+	r := []rune(p)
+	for len(r) > 0 {
+		last := r[len(r)-1]
+		if last < utf8.MaxRune {
+			next := last + 1
+			if next >= 0xD800 && next <= 0xDFFF {
+				next = 0xE000
+			}
+			r[len(r)-1] = next
+			return string(r)
+		}
+		r = r[:len(r)-1]
+	}
+	return ""
+}
+
+// listPage is one page of a listing: objects and common prefixes, in key
+// order. Next is the marker to continue from when Truncated.
+type listPage struct {
+	Objects   []*object
+	Prefixes  []string
+	Truncated bool
+	Next      string
+}
+
+// list returns up to max objects and common prefixes (together) under
+// prefix, in byte order, after marker. With a delimiter, keys that contain
+// it after the prefix are rolled up into one common prefix each, and the
+// scan jumps past each such prefix with one index seek, so a page costs
+// about as many rows read as it returns, however many keys sit below the
+// prefixes. Cursors are keys, not offsets, so pages stay consistent while
+// other clients write.
+func (s store) list(ctx context.Context, repoID int64, prefix, delim, marker string, max int) (listPage, error) {
+	var page listPage
+	cursor, inclusive := marker, false
+	if prefix > cursor {
+		cursor, inclusive = prefix, true
+	}
+	end := prefixEnd(prefix)
+	count := 0
+	lastIsPrefix := false
+	for count <= max {
+		op := ">"
+		if inclusive {
+			op = ">="
+		}
+		q := `SELECT ` + objectColumns + ` FROM s3_objects WHERE repository_id = $1 AND key ` + op + ` $2`
+		args := []any{repoID, cursor}
+		if end != "" {
+			q += ` AND key < $3`
+			args = append(args, end)
+		}
+		batch := min(max-count+1, 1000)
+		if delim != "" {
+			batch = min(batch, 100) // a common prefix ends the batch early
+		}
+		q += ` ORDER BY key LIMIT ` + itoa(batch)
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return page, meta.Err(err)
+		}
+		got, skipTo := 0, ""
+		for rows.Next() {
+			got++
+			o, err := scanObject(rows)
+			if err != nil {
+				rows.Close()
+				return page, meta.Err(err)
+			}
+			if delim != "" {
+				if i := strings.Index(o.Key[len(prefix):], delim); i >= 0 {
+					cp := o.Key[:len(prefix)+i+len(delim)]
+					skipTo = prefixEnd(cp)
+					if cp > marker {
+						page.Prefixes = append(page.Prefixes, cp)
+						count++
+						lastIsPrefix = true
+					}
+					break
+				}
+			}
+			page.Objects = append(page.Objects, o)
+			count++
+			lastIsPrefix = false
+			cursor, inclusive = o.Key, false
+			if count > max {
+				break
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return page, meta.Err(err)
+		}
+		if skipTo != "" {
+			cursor, inclusive = skipTo, true
+			continue
+		}
+		if got < batch {
+			break
+		}
+	}
+	if count > max {
+		page.Truncated = true
+		// Drop the one extra item read to learn that more follow.
+		if lastIsPrefix {
+			page.Prefixes = page.Prefixes[:len(page.Prefixes)-1]
+		} else {
+			page.Objects = page.Objects[:len(page.Objects)-1]
+		}
+		page.Next = lastOf(page)
+	}
+	return page, nil
+}
+
+// lastOf is the greatest item of a page.
+func lastOf(p listPage) string {
+	last := ""
+	if n := len(p.Objects); n > 0 {
+		last = p.Objects[n-1].Key
+	}
+	if n := len(p.Prefixes); n > 0 && p.Prefixes[n-1] > last {
+		last = p.Prefixes[n-1]
+	}
+	return last
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = digits[n%10]
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// upload is a multipart upload in progress.
+type upload struct {
+	ID          string
+	RepoID      int64
+	Key         string
+	ContentType string
+	Headers     map[string]string
+	Algorithm   string // checksum algorithm declared at creation, or ""
+	Type        string // checksum type (FULL_OBJECT or COMPOSITE), or ""
+	CreatedBy   string
+	Created     int64
+}
+
+// part is one uploaded part.
+type part struct {
+	Number    int
+	Digest    string
+	Size      int64
+	ETag      string // md5 hex
+	Checksums checksums
+	Modified  int64
+}
+
+func (s store) createUpload(ctx context.Context, u *upload) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO s3_uploads (id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.RepoID, u.Key, u.ContentType, encodeJSON(u.Headers, len(u.Headers) == 0), u.Algorithm, u.Type, u.CreatedBy, u.Created)
+	return meta.Err(err)
+}
+
+const uploadColumns = `id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at`
+
+func scanUpload(row interface{ Scan(...any) error }) (*upload, error) {
+	var u upload
+	var headers string
+	if err := row.Scan(&u.ID, &u.RepoID, &u.Key, &u.ContentType, &headers, &u.Algorithm, &u.Type, &u.CreatedBy, &u.Created); err != nil {
+		return nil, err
+	}
+	if headers != "" {
+		json.Unmarshal([]byte(headers), &u.Headers)
+	}
+	return &u, nil
+}
+
+func errNoSuchUpload() error {
+	return s3Error("NoSuchUpload", "the specified multipart upload does not exist; the upload ID may be invalid, or the upload may have been aborted or completed")
+}
+
+func (s store) getUpload(ctx context.Context, repoID int64, key, id string) (*upload, error) {
+	u, err := scanUpload(s.db.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM s3_uploads WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (u.RepoID != repoID || u.Key != key)) {
+		return nil, errNoSuchUpload()
+	}
+	return u, meta.Err(err)
+}
+
+// putPart records a part (and its blob), replacing an earlier upload of
+// the same part number. An upload completed or aborted meanwhile is
+// NoSuchUpload.
+func (s store) putPart(ctx context.Context, uploadID string, p *part, md5 string) error {
+	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := meta.RecordBlob(ctx, tx, p.Digest, p.Size, md5, "", ""); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM s3_uploads WHERE id = $1`, uploadID).Scan(&n); err != nil {
+			return meta.Err(err)
+		}
+		if n == 0 {
+			return errNoSuchUpload()
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO s3_parts (upload_id, part_number, digest, size, etag, checksums, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			 ON CONFLICT (upload_id, part_number) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
+			   checksums = excluded.checksums, modified_at = excluded.modified_at`,
+			uploadID, p.Number, p.Digest, p.Size, p.ETag, p.Checksums.encode(), p.Modified)
+		if errs.Is(meta.Err(err), errs.Invalid) { // the upload's row went away
+			return errNoSuchUpload()
+		}
+		return meta.Err(err)
+	})
+}
+
+// parts lists an upload's parts after part number after, up to max.
+func (s store) parts(ctx context.Context, uploadID string, after, max int) ([]*part, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT part_number, digest, size, etag, checksums, modified_at FROM s3_parts
+		 WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3`, uploadID, after, max)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var out []*part
+	for rows.Next() {
+		var p part
+		var sums string
+		if err := rows.Scan(&p.Number, &p.Digest, &p.Size, &p.ETag, &sums, &p.Modified); err != nil {
+			return nil, meta.Err(err)
+		}
+		p.Checksums = decodeChecksums(sums)
+		out = append(out, &p)
+	}
+	return out, meta.Err(rows.Err())
+}
+
+// complete turns an upload into an object: the upload's rows go, the
+// object's row comes, in one transaction. A concurrent abort or complete
+// makes it NoSuchUpload.
+func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object) (replaced bool, err error) {
+	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
+		if err != nil {
+			return meta.Err(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNoSuchUpload()
+		}
+		replaced, err = s.putTx(ctx, tx, repoID, o, "")
+		return err
+	})
+	return replaced, err
+}
+
+func (s store) abort(ctx context.Context, uploadID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
+	if err != nil {
+		return meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errNoSuchUpload()
+	}
+	return nil
+}
+
+// uploads lists uploads in progress under prefix, ordered by key and ID,
+// after (keyMarker, idMarker), up to max+1 rows.
+func (s store) uploads(ctx context.Context, repoID int64, prefix, keyMarker, idMarker string, max int) ([]*upload, error) {
+	q := `SELECT ` + uploadColumns + ` FROM s3_uploads WHERE repository_id = $1 AND key >= $2 AND (key > $3 OR (key = $3 AND id > $4))`
+	args := []any{repoID, prefix, keyMarker, idMarker}
+	if end := prefixEnd(prefix); end != "" {
+		q += ` AND key < $5`
+		args = append(args, end)
+	}
+	q += ` ORDER BY key, id LIMIT ` + itoa(max+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var out []*upload
+	for rows.Next() {
+		u, err := scanUpload(rows)
+		if err != nil {
+			return nil, meta.Err(err)
+		}
+		out = append(out, u)
+	}
+	return out, meta.Err(rows.Err())
+}
+
+// purgeUploads removes uploads started before cutoff (Unix ms), leaving
+// their parts' blobs to garbage collection.
+func (s store) purgeUploads(ctx context.Context, cutoff int64) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_uploads WHERE created_at < $1`, cutoff)
+	if err != nil {
+		return 0, meta.Err(err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
