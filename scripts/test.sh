@@ -22,8 +22,12 @@ cd "$ROOT"
 
 # Python clients for the end-to-end tests. Pinned for reproducible runs;
 # the venv is rebuilt when this line changes.
-PY_REQUIREMENTS=("dvc==3.67.1")
+PY_REQUIREMENTS=("dvc==3.67.1" "dvc-s3==3.3.0" "twine==7.0.0" "build==1.6.1" "wheel==0.48.0" "uv==0.13.9" "setuptools==65.5.0")
 VENV="$ROOT/.cache/venv"
+# The newest boto3 cannot share a venv with dvc-s3 (aiobotocore pins an older
+# botocore), so the S3 clients get their own. [crt] brings CRC32C/CRC64NVME.
+PY_S3_REQUIREMENTS=("boto3[crt]==1.44.8" "awscli==1.46.3")
+VENV_S3="$ROOT/.cache/venv-s3"
 GO_TEST_TIMEOUT="${ARCA_GO_TEST_TIMEOUT:-30m}"
 
 START=$SECONDS
@@ -54,6 +58,8 @@ missing=()
 have_pg_server || missing+=(postgresql postgresql-client)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
@@ -75,7 +81,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
     have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
 else
-    echo "all present (postgresql, curl, git, python3 venv)"
+    echo "all present (postgresql, curl, git, s3cmd, rclone, python3 venv)"
 fi
 
 # ---------------------------------------------------------------------------
@@ -107,7 +113,7 @@ want="$(printf '%s\n' "${PY_REQUIREMENTS[@]}")"
 venv_ok() {
     [[ -x "$VENV/bin/python" && -x "$VENV/bin/dvc" ]] || return 1
     [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] || return 1
-    "$VENV/bin/python" -c 'import dvc, dvc_http' >/dev/null 2>&1
+    "$VENV/bin/python" -c 'import dvc, dvc_http, dvc_s3, twine, build, wheel, setuptools' >/dev/null 2>&1
 }
 
 if venv_ok; then
@@ -142,6 +148,22 @@ fi
 echo "dvc $("$VENV/bin/dvc" --version)"
 export ARCA_TEST_VENV="$VENV"
 echo "ARCA_TEST_VENV=$ARCA_TEST_VENV"
+
+section "Python virtualenv for S3 clients ($VENV_S3)"
+stamp_s3="$VENV_S3/.arca-requirements"
+want_s3="$(printf '%s\n' "${PY_S3_REQUIREMENTS[@]}")"
+if [[ -x "$VENV_S3/bin/aws" && -f "$stamp_s3" && "$(cat "$stamp_s3")" == "$want_s3" ]] &&
+    "$VENV_S3/bin/python" -c 'import boto3, awscrt' >/dev/null 2>&1; then
+    echo "up to date: ${PY_S3_REQUIREMENTS[*]}"
+else
+    rm -rf -- "$VENV_S3"
+    python3 -m venv "$VENV_S3"
+    "$VENV_S3/bin/python" -m pip install --progress-bar off "${PY_S3_REQUIREMENTS[@]}" </dev/null
+    "$VENV_S3/bin/python" -c 'import boto3, awscrt' || die "boto3 in $VENV_S3 does not work"
+    printf '%s\n' "$want_s3" >"$stamp_s3"
+fi
+export ARCA_TEST_S3_VENV="$VENV_S3"
+echo "ARCA_TEST_S3_VENV=$ARCA_TEST_S3_VENV"
 
 # ---------------------------------------------------------------------------
 section "PostgreSQL"
