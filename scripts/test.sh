@@ -60,6 +60,7 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
@@ -81,7 +82,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
     have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
 else
-    echo "all present (postgresql, curl, git, s3cmd, rclone, python3 venv)"
+    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, python3 venv)"
 fi
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/npm"
 	"github.com/arcaproject/arca/internal/oci"
 	"github.com/arcaproject/arca/internal/ops"
 	"github.com/arcaproject/arca/internal/pypi"
@@ -92,6 +93,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			raw.Format:   nil,
 			oci.Format:   oci.CheckSettings,
 			pypi.Format:  pypi.CheckSettings,
+			npm.Format:   npm.CheckSettings,
 			s3api.Format: s3api.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
@@ -159,6 +161,8 @@ func (a *App) Handler() http.Handler {
 	a.OCI.Routes(mux)
 	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
@@ -174,7 +178,7 @@ func (a *App) Handler() http.Handler {
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
+	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nPyPI:       /pypi/<repository>/simple/\nnpm:        /npm/<repository>/\nS3:         the S3 listener (ARCA_S3_ADDR, default :9000)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
 // S3Handler returns the handler of the S3 listener.

@@ -186,6 +186,7 @@ func Default() Config {
 			{Name: "mlflow-artifacts", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: MLflow artifact store"},
 			{Name: "dvc-storage", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: DVC remote"},
 			{Name: "backups", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: backups"},
+			{Name: "npm-hosted", Format: "npm", Kind: "hosted", Visibility: "private", Description: "npm packages published with npm publish"},
 			{Name: "pypi-hosted", Format: "pypi", Kind: "hosted", Visibility: "private", Description: "Python packages (twine upload, pip install)"},
 		},
 	}
