@@ -40,6 +40,8 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+
+	stopCheckpoints func() // SQLite: stops the background checkpointer
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -66,7 +68,44 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.Dialect == SQLite {
+		db.stopCheckpoints = db.checkpoints(time.Second)
+	}
 	return db, nil
+}
+
+// checkpoints copies the SQLite write-ahead log into the database every
+// interval, off the request path. PASSIVE never waits for readers or
+// writers; what it cannot copy now it copies next time.
+func (db *DB) checkpoints(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
+// Close stops background work and closes the database.
+func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		db.stopCheckpoints = nil
+	}
+	return db.DB.Close()
 }
 
 func connect(databaseURL, dataDir string) (*DB, error) {
@@ -88,7 +127,10 @@ func connect(databaseURL, dataDir string) (*DB, error) {
 			path = rest
 		}
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		// wal_autocheckpoint(0): the WAL is checkpointed by a background
+		// goroutine (see checkpoints), not inside whichever request happens
+		// to cross the threshold.
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
 			q.Add("_pragma", p)
 		}
 		// Write transactions take the write lock up front, so two of them

@@ -84,3 +84,20 @@ func TestReopenIsIdempotent(t *testing.T) {
 		db.Close()
 	}
 }
+
+func TestWALCheckpointsOffTheRequestPath(t *testing.T) {
+	db, err := meta.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auto int
+	db.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&auto)
+	if auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d, want 0: requests must not run checkpoints", auto)
+	}
+	// Close stops the background checkpointer; a second Close is harmless.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+}
