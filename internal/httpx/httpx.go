@@ -86,31 +86,29 @@ var ErrAborted = errors.New("response aborted")
 // up before an answer (nginx's convention; the client never sees it).
 const StatusClientClosed = 499
 
+// kinds maps each error kind to its HTTP status and to the code of arca's
+// own JSON errors. Kinds missing here are internal errors.
+var kinds = map[errs.Kind]struct {
+	status int
+	code   string
+}{
+	errs.NotFound:        {http.StatusNotFound, "NOT_FOUND"},
+	errs.Invalid:         {http.StatusBadRequest, "INVALID"},
+	errs.Conflict:        {http.StatusConflict, "CONFLICT"},
+	errs.Denied:          {http.StatusForbidden, "DENIED"},
+	errs.Unauthenticated: {http.StatusUnauthorized, "UNAUTHENTICATED"},
+	errs.TooLarge:        {http.StatusRequestEntityTooLarge, "TOO_LARGE"},
+	errs.Unavailable:     {http.StatusServiceUnavailable, "UNAVAILABLE"},
+	errs.TooMany:         {http.StatusTooManyRequests, "TOO_MANY_REQUESTS"},
+	errs.Unsupported:     {http.StatusNotImplemented, "UNSUPPORTED"},
+	errs.Precondition:    {http.StatusPreconditionFailed, "PRECONDITION_FAILED"},
+	errs.Internal:        {http.StatusInternalServerError, "INTERNAL"},
+}
+
 // Status maps an error kind to an HTTP status.
 func Status(err error) int {
-	switch errs.KindOf(err) {
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Denied:
-		return http.StatusForbidden
-	case errs.Unauthenticated:
-		return http.StatusUnauthorized
-	case errs.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	case errs.TooMany:
-		return http.StatusTooManyRequests
-	case errs.Unsupported:
-		return http.StatusNotImplemented
-	case errs.Precondition:
-		return http.StatusPreconditionFailed
-	case errs.Internal:
-		return http.StatusInternalServerError
+	if k, ok := kinds[errs.KindOf(err)]; ok {
+		return k.status
 	}
 	return http.StatusInternalServerError
 }
@@ -130,39 +128,16 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
 	var body JSONError
 	body.Error.Code = errs.CodeOf(err)
 	if body.Error.Code == "" {
-		body.Error.Code = codeFor(status)
+		body.Error.Code = "INTERNAL"
+		if k, ok := kinds[errs.KindOf(err)]; ok {
+			body.Error.Code = k.code
+		}
 	}
 	body.Error.Message = errs.Message(err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="arca"`)
 	}
 	WriteJSON(w, status, body)
-}
-
-func codeFor(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return "NOT_FOUND"
-	case http.StatusBadRequest:
-		return "INVALID"
-	case http.StatusConflict:
-		return "CONFLICT"
-	case http.StatusForbidden:
-		return "DENIED"
-	case http.StatusUnauthorized:
-		return "UNAUTHENTICATED"
-	case http.StatusRequestEntityTooLarge:
-		return "TOO_LARGE"
-	case http.StatusServiceUnavailable:
-		return "UNAVAILABLE"
-	case http.StatusTooManyRequests:
-		return "TOO_MANY_REQUESTS"
-	case http.StatusNotImplemented:
-		return "UNSUPPORTED"
-	case http.StatusPreconditionFailed:
-		return "PRECONDITION_FAILED"
-	}
-	return "INTERNAL"
 }
 
 // WriteJSON writes v as a JSON response.
