@@ -26,6 +26,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/mlflow"
 	"github.com/arcaproject/arca/internal/npm"
 	"github.com/arcaproject/arca/internal/oci"
 	"github.com/arcaproject/arca/internal/ops"
@@ -49,6 +50,7 @@ type App struct {
 	Tokens   *auth.RegistryTokens
 	OCI      *oci.Handler
 	S3       *s3api.Handler
+	MLflow   *mlflow.Handler
 
 	metrics httpMetrics // shared by the HTTP and S3 listeners
 }
@@ -90,11 +92,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
 		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
-			raw.Format:   nil,
-			oci.Format:   oci.CheckSettings,
-			pypi.Format:  pypi.CheckSettings,
-			npm.Format:   npm.CheckSettings,
-			s3api.Format: s3api.CheckSettings,
+			raw.Format:    nil,
+			oci.Format:    oci.CheckSettings,
+			pypi.Format:   pypi.CheckSettings,
+			npm.Format:    npm.CheckSettings,
+			s3api.Format:  s3api.CheckSettings,
+			mlflow.Format: mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
@@ -112,6 +115,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
+	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+		PublicURL: cfg.PublicURL})
 	return a, nil
 }
 
@@ -138,6 +143,9 @@ func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err erro
 	} else if err != nil {
 		return "", err
 	}
+	if err := a.MLflow.Bootstrap(ctx); err != nil {
+		return "", fmt.Errorf("creating the Default MLflow experiment: %w", err)
+	}
 	for _, rc := range a.Config.Repositories {
 		r := &repo.Repository{Name: rc.Name, Format: rc.Format, Kind: rc.Kind, Visibility: rc.Visibility,
 			Description: rc.Description, Settings: rc.Settings}
@@ -163,6 +171,7 @@ func (a *App) Handler() http.Handler {
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	a.MLflow.Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
@@ -178,7 +187,7 @@ func (a *App) Handler() http.Handler {
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nPyPI:       /pypi/<repository>/simple/\nnpm:        /npm/<repository>/\nS3:         the S3 listener (ARCA_S3_ADDR, default :9000)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
+	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nPyPI:       /pypi/<repository>/simple/\nnpm:        /npm/<repository>/\nMLflow:     /mlflow (MLFLOW_TRACKING_URI=http://HOST:PORT/mlflow)\nS3:         the S3 listener (ARCA_S3_ADDR, default :9000)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
 // S3Handler returns the handler of the S3 listener.

@@ -1,0 +1,137 @@
+package mlflow
+
+import (
+	"net/http"
+)
+
+// Routes mounts the MLflow surface below /mlflow, the tracking URI's path.
+// The table follows MLflow's own (mlflow/server/handlers.py); a path the
+// client calls with GET and POST is listed once per method.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	for _, rt := range h.routes() {
+		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(rt.fn))
+	}
+	mux.Handle("/mlflow/", h.handle(h.endpointNotFound))
+}
+
+type route struct {
+	method string
+	path   string
+	fn     func(w http.ResponseWriter, r *http.Request) error
+}
+
+const (
+	v2 = "/api/2.0/mlflow"
+	v3 = "/api/3.0/mlflow"
+	ar = "/api/2.0/mlflow-artifacts"
+)
+
+func (h *Handler) routes() []route {
+	return []route{
+		// server
+		{"GET", "/version", h.version},
+		{"GET", "/health", h.health},
+		{"GET", v3 + "/server-info", h.serverInfo},
+
+		// experiments (experiments.go)
+		{"POST", v2 + "/experiments/create", h.createExperiment},
+		{"GET", v2 + "/experiments/get", h.getExperiment},
+		{"GET", v2 + "/experiments/get-by-name", h.getExperimentByName},
+		{"GET", v2 + "/experiments/search", h.searchExperiments},
+		{"POST", v2 + "/experiments/search", h.searchExperiments},
+		{"POST", v2 + "/experiments/update", h.updateExperiment},
+		{"POST", v2 + "/experiments/delete", h.deleteExperiment},
+		{"POST", v2 + "/experiments/restore", h.restoreExperiment},
+		{"POST", v2 + "/experiments/set-experiment-tag", h.setExperimentTag},
+		{"POST", v2 + "/experiments/delete-experiment-tag", h.deleteExperimentTag},
+
+		// runs (runs.go) and what they log (logging.go)
+		{"POST", v2 + "/runs/create", h.createRun},
+		{"GET", v2 + "/runs/get", h.getRun},
+		{"POST", v2 + "/runs/update", h.updateRun},
+		{"POST", v2 + "/runs/delete", h.deleteRun},
+		{"POST", v2 + "/runs/restore", h.restoreRun},
+		{"POST", v2 + "/runs/search", h.searchRuns},
+		{"POST", v2 + "/runs/log-metric", h.logMetric},
+		{"POST", v2 + "/runs/log-parameter", h.logParam},
+		{"POST", v2 + "/runs/set-tag", h.setTag},
+		{"POST", v2 + "/runs/delete-tag", h.deleteTag},
+		{"POST", v2 + "/runs/log-batch", h.logBatch},
+		{"POST", v2 + "/runs/log-inputs", h.logInputs},
+		{"POST", v2 + "/runs/outputs", h.logOutputs},
+		{"POST", v2 + "/runs/log-model", h.logModel},
+		{"GET", v2 + "/metrics/get-history", h.getMetricHistory},
+		{"GET", v2 + "/metrics/get-history-bulk-interval", h.getMetricHistoryBulkInterval},
+
+		// MLflow 3 logged models (loggedmodels.go)
+		{"POST", v2 + "/logged-models", h.createLoggedModel},
+		{"GET", v2 + "/logged-models/{model_id}", h.getLoggedModel},
+		{"PATCH", v2 + "/logged-models/{model_id}", h.finalizeLoggedModel},
+		{"DELETE", v2 + "/logged-models/{model_id}", h.deleteLoggedModel},
+		{"PATCH", v2 + "/logged-models/{model_id}/tags", h.setLoggedModelTags},
+		{"DELETE", v2 + "/logged-models/{model_id}/tags/{tag_key}", h.deleteLoggedModelTag},
+		{"POST", v2 + "/logged-models/{model_id}/params", h.logLoggedModelParams},
+		{"POST", v2 + "/logged-models/search", h.searchLoggedModels},
+		{"GET", v2 + "/logged-models/{model_id}/artifacts/directories", h.listLoggedModelArtifacts},
+
+		// model registry (registry.go, versions.go)
+		{"POST", v2 + "/registered-models/create", h.createRegisteredModel},
+		{"GET", v2 + "/registered-models/get", h.getRegisteredModel},
+		{"POST", v2 + "/registered-models/rename", h.renameRegisteredModel},
+		{"PATCH", v2 + "/registered-models/update", h.updateRegisteredModel},
+		{"DELETE", v2 + "/registered-models/delete", h.deleteRegisteredModel},
+		{"GET", v2 + "/registered-models/search", h.searchRegisteredModels},
+		{"POST", v2 + "/registered-models/set-tag", h.setRegisteredModelTag},
+		{"DELETE", v2 + "/registered-models/delete-tag", h.deleteRegisteredModelTag},
+		{"GET", v2 + "/registered-models/get-latest-versions", h.getLatestVersions},
+		{"POST", v2 + "/registered-models/get-latest-versions", h.getLatestVersions},
+		{"POST", v2 + "/registered-models/alias", h.setAlias},
+		{"DELETE", v2 + "/registered-models/alias", h.deleteAlias},
+		{"GET", v2 + "/registered-models/alias", h.getModelVersionByAlias},
+		{"POST", v2 + "/model-versions/create", h.createModelVersion},
+		{"GET", v2 + "/model-versions/get", h.getModelVersion},
+		{"PATCH", v2 + "/model-versions/update", h.updateModelVersion},
+		{"DELETE", v2 + "/model-versions/delete", h.deleteModelVersion},
+		{"GET", v2 + "/model-versions/search", h.searchModelVersions},
+		{"POST", v2 + "/model-versions/set-tag", h.setModelVersionTag},
+		{"DELETE", v2 + "/model-versions/delete-tag", h.deleteModelVersionTag},
+		{"POST", v2 + "/model-versions/transition-stage", h.transitionStage},
+		{"GET", v2 + "/model-versions/get-download-uri", h.getDownloadURI},
+
+		// permissions, as MLflow's auth app serves them (permissions.go)
+		{"POST", v2 + "/experiments/permissions/create", h.createExperimentPermission},
+		{"GET", v2 + "/experiments/permissions/get", h.getExperimentPermission},
+		{"PATCH", v2 + "/experiments/permissions/update", h.updateExperimentPermission},
+		{"DELETE", v2 + "/experiments/permissions/delete", h.deleteExperimentPermission},
+		{"POST", v2 + "/registered-models/permissions/create", h.createRegisteredModelPermission},
+		{"GET", v2 + "/registered-models/permissions/get", h.getRegisteredModelPermission},
+		{"PATCH", v2 + "/registered-models/permissions/update", h.updateRegisteredModelPermission},
+		{"DELETE", v2 + "/registered-models/permissions/delete", h.deleteRegisteredModelPermission},
+
+		// artifact proxy (artifacts.go)
+		{"GET", ar + "/artifacts", h.listArtifacts},
+		{"GET", ar + "/artifacts/{path...}", h.getArtifact},
+		{"PUT", ar + "/artifacts/{path...}", h.putArtifact},
+		{"DELETE", ar + "/artifacts/{path...}", h.deleteArtifact},
+		{"POST", ar + "/mpu/create/{path...}", h.createMultipartUpload},
+		{"POST", ar + "/mpu/complete/{path...}", h.completeMultipartUpload},
+		{"POST", ar + "/mpu/abort/{path...}", h.abortMultipartUpload},
+		{"PUT", ar + "/mpu/part/{upload_id}/{part_number}", h.uploadPart},
+		{"GET", v2 + "/artifacts/list", h.listRunArtifacts},
+
+		// traces (traces.go)
+		{"POST", v3 + "/traces", h.startTrace},
+		{"GET", v3 + "/traces/{trace_id}", h.getTraceInfo},
+		{"POST", v3 + "/traces/search", h.searchTraces},
+		{"POST", v3 + "/traces/delete-traces", h.deleteTraces},
+		{"PATCH", v3 + "/traces/{trace_id}/tags", h.setTraceTag},
+		{"DELETE", v3 + "/traces/{trace_id}/tags", h.deleteTraceTag},
+		{"POST", v3 + "/traces/batchGetInfos", h.batchGetTraceInfos},
+		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+	}
+}
+
+// endpointNotFound answers paths below /mlflow that are not in the table.
+func (h *Handler) endpointNotFound(w http.ResponseWriter, r *http.Request) error {
+	return errEndpointNotFound(r)
+}
