@@ -1,10 +1,12 @@
 package mlflow_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
@@ -236,5 +238,56 @@ func TestLogInputsOutputsModel(t *testing.T) {
 		}
 		c.fails("POST", "/runs/log-model", map[string]any{"run_id": r1.Info.RunID, "model_json": `{"flavors": {}}`}, 400, "INVALID_PARAMETER_VALUE")
 		c.fails("POST", "/runs/log-model", map[string]any{"run_id": r1.Info.RunID, "model_json": `nope`}, 400, "INVALID_PARAMETER_VALUE")
+	})
+}
+
+// TestConcurrentLogging has several writers log overlapping batches to one
+// run at once: no request fails, every point is stored once, and the
+// latest value is the greatest step's.
+func TestConcurrentLogging(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		c := adminClient(t, s)
+		id := c.createRun(c.createExperiment("concurrent")).Info.RunID
+		const writers, batches = 4, 8
+		errs := make(chan string, writers*batches)
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for b := 0; b < batches; b++ {
+					ms := make([]map[string]any, 0, 200)
+					for i := 0; i < 100; i++ {
+						step := b*100 + i
+						// Every writer logs the same "shared" points, in its own order, and its own "own" points.
+						ms = append(ms, map[string]any{"key": "shared", "step": step, "timestamp": step, "value": float64(step)},
+							map[string]any{"key": fmt.Sprintf("own-%d", (w+i)%writers), "step": step, "timestamp": step, "value": float64(w)})
+					}
+					if w%2 == 1 {
+						for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+							ms[i], ms[j] = ms[j], ms[i]
+						}
+					}
+					body, _ := json.Marshal(map[string]any{"run_id": id, "metrics": ms, "params": []kv{{"p", "same"}}})
+					resp, out := s.Do(t, "POST", api+"/runs/log-batch", admin, bytes.NewReader(body), "Content-Type", "application/json")
+					if resp.StatusCode != 200 {
+						errs <- out
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("concurrent batch failed: %s", e)
+		}
+		if n := counts(t, s, id); n[0] != batches*100+writers*batches*100 || n[1] != 1+writers || n[2] != 1 {
+			t.Fatalf("counts after concurrent logging: %v", n)
+		}
+		for _, m := range c.getRun(id).Data.Metrics {
+			if m.Key == "shared" && m.Step != batches*100-1 {
+				t.Fatalf("latest shared point: %v", m)
+			}
+		}
 	})
 }

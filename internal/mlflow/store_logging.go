@@ -1,9 +1,11 @@
 package mlflow
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -55,6 +57,20 @@ func pointsOf(ms []metricIn) []point {
 		pts = append(pts, point{key: m.Key, step: int64(m.Step), ts: int64(*m.Timestamp), value: v, isNaN: isNaN,
 			modelID: m.ModelID, datasetName: m.DatasetName, datasetDigest: m.DatasetDigest})
 	}
+	// Concurrent writers insert rows in one order, so that on PostgreSQL
+	// they wait for each other rather than deadlock.
+	slices.SortFunc(pts, func(a, b point) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.step, b.step); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.value, b.value)
+	})
 	return pts
 }
 
@@ -122,6 +138,8 @@ func writeParams(ctx context.Context, tx dbq, run *runRow, params []Param) error
 	if len(params) == 0 {
 		return nil
 	}
+	params = slices.Clone(params)
+	slices.SortFunc(params, func(a, b Param) int { return strings.Compare(a.Key, b.Key) }) // one lock order
 	var b strings.Builder
 	b.WriteString(`INSERT INTO mlflow_params (run_id, key, value) VALUES `)
 	args := make([]any, 0, 3*len(params))

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -212,6 +214,8 @@ func insertRunTags(ctx context.Context, tx dbq, runID int64, tags []RunTag) erro
 	if len(tags) == 0 {
 		return nil
 	}
+	tags = slices.Clone(tags)
+	slices.SortFunc(tags, func(a, b RunTag) int { return strings.Compare(a.Key, b.Key) }) // one lock order
 	err := tx.insertRows(ctx, `INSERT INTO mlflow_run_tags (run_id, key, value) VALUES`,
 		`ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, 3, len(tags),
 		func(i int, args []any) []any { return append(args, runID, tags[i].Key, tags[i].Value) })
