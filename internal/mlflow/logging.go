@@ -449,7 +449,13 @@ func (h *Handler) logOutputs(w http.ResponseWriter, r *http.Request) error {
 	if req.Models == nil {
 		return invalidParam("missing value for required parameter 'models'")
 	}
-	run, err := h.writableRun(ctx, req.RunID, "", nil)
+	models := make([]string, 0, len(req.Models))
+	for _, m := range req.Models {
+		if m.ModelID != "" {
+			models = append(models, m.ModelID)
+		}
+	}
+	run, err := h.writableRun(ctx, req.RunID, "", models)
 	if err != nil {
 		return err
 	}
