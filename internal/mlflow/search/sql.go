@@ -50,8 +50,8 @@ func (b *sqlb) str(expr string, op Op, lit Literal) (string, error) {
 	return "", invalidf("Invalid comparator '%s' for a string value", op)
 }
 
-// strOrNull is str for a column that stores "not set" as '' where
-// MLflow stores NULL: such rows match no comparison.
+// strOrNull is str for a column that stores "not set" as the empty
+// string where MLflow stores NULL: such rows match no comparison.
 func (b *sqlb) strOrNull(expr string, op Op, lit Literal) (string, error) {
 	s, err := b.str(expr, op, lit)
 	if err != nil {
