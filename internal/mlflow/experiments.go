@@ -115,6 +115,9 @@ func (h *Handler) getExperimentByName(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ctx := r.Context()
+	if err := h.knownCaller(ctx); err != nil {
+		return err
+	}
 	e, err := experimentByName(ctx, h.db, req.ExperimentName)
 	if err != nil {
 		return err

@@ -20,6 +20,9 @@ import (
 // modelFor looks up a logged model by id and checks the caller's
 // permission on its experiment.
 func (h *Handler) modelFor(ctx context.Context, id string, need Permission) (*modelRow, error) {
+	if err := h.knownCaller(ctx); err != nil {
+		return nil, err
+	}
 	if err := required("model_id", id); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ func (h *Handler) runFor(ctx context.Context, runID, runUUID string, need Permis
 	if runID == "" {
 		runID = runUUID
 	}
+	if err := h.knownCaller(ctx); err != nil {
+		return nil, err
+	}
 	if err := required("run_id", runID); err != nil {
 		return nil, err
 	}

@@ -169,3 +169,47 @@ func TestRunPermissions(t *testing.T) {
 		dev.fails("POST", "/runs/delete", map[string]any{"run_id": dr.Info.RunID}, 403, "PERMISSION_DENIED")
 	})
 }
+
+// TestAnonymous checks that anonymous callers of a private space are asked
+// to authenticate before anything is looked up.
+func TestAnonymous(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		c := adminClient(t, s)
+		exp := c.createExperiment("private")
+		id := c.createRun(exp).Info.RunID
+		anon := client{t, s, ""}
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/runs/get?run_id=" + id},
+			{"GET", "/runs/get?run_id=ffffffffffffffffffffffffffffffff"},
+			{"GET", "/experiments/get-by-name?experiment_name=private"},
+			{"GET", "/experiments/get-by-name?experiment_name=nope"},
+			{"GET", "/experiments/search?max_results=10"},
+			{"GET", "/metrics/get-history?run_id=" + id + "&metric_key=m"},
+			{"GET", "/logged-models/m-nope"},
+		} {
+			anon.fails(req.method, req.path, nil, 401, "UNAUTHENTICATED")
+		}
+		anon.fails("POST", "/runs/search", map[string]any{"experiment_ids": []string{exp}}, 401, "UNAUTHENTICATED")
+
+		// In a public space anonymous callers read, and still may not write.
+		space, err := s.App.Repos.Get(context.Background(), "mlflow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		space.Visibility = "public"
+		if err := s.App.Repos.Update(context.Background(), space); err != nil {
+			t.Fatal(err)
+		}
+		anon.getRun(id)
+		var found struct {
+			Runs []run `json:"runs"`
+		}
+		anon.ok("POST", "/runs/search", map[string]any{"experiment_ids": []string{exp}}, &found)
+		if len(found.Runs) != 1 {
+			t.Fatalf("anonymous search of a public space: %+v", found)
+		}
+		anon.fails("GET", "/runs/get?run_id=ffffffffffffffffffffffffffffffff", nil, 404, "RESOURCE_DOES_NOT_EXIST")
+		anon.fails("POST", "/runs/log-metric", map[string]any{"run_id": id, "key": "m", "value": 1, "timestamp": 1}, 401, "UNAUTHENTICATED")
+		anon.fails("POST", "/experiments/create", map[string]any{"name": "anon"}, 401, "UNAUTHENTICATED")
+	})
+}
