@@ -1,6 +1,7 @@
 package mlflow_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
@@ -18,6 +19,7 @@ func TestRegistryPermissions(t *testing.T) {
 		regFails(t, s, "", "GET", "/registered-models/get", map[string]any{"name": "adm"}, 401, codeUnauth)
 		regFails(t, s, "", "GET", "/model-versions/get-download-uri", map[string]any{"name": "adm", "version": "1"}, 401, codeUnauth)
 		regFails(t, s, "", "GET", "/registered-models/alias", map[string]any{"name": "adm", "alias": "latest"}, 401, codeUnauth)
+		regFails(t, s, "", "GET", "/registered-models/get", map[string]any{"name": "no-such-model"}, 401, codeUnauth)
 		regFails(t, s, "nobody:wrong-password", "GET", "/registered-models/get", map[string]any{"name": "adm"}, 401, codeUnauth)
 
 		// Readers read and change nothing.
@@ -178,5 +180,34 @@ func TestPermissionEndpoints(t *testing.T) {
 				t.Errorf("no audit event %s", action)
 			}
 		}
+	})
+}
+
+func TestRegistryPublicSpace(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		a := apptest.Admin
+		ctx := context.Background()
+		space, err := s.Repos.Get(ctx, "mlflow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		space.Visibility = "public"
+		if err := s.Repos.Update(ctx, space); err != nil {
+			t.Fatal(err)
+		}
+		regCreateModel(t, s, a, "open")
+		regCreateVersion(t, s, a, "open", "s3://b/open")
+		regOK(t, s, "", "GET", "/registered-models/get", map[string]any{"name": "open"})
+		regOK(t, s, "", "GET", "/model-versions/get-download-uri", map[string]any{"name": "open", "version": "1"})
+		if got := regNames(regOK(t, s, "", "GET", "/registered-models/search", nil), "registered_models"); len(got) != 1 {
+			t.Fatalf("anonymous search of a public space: %v", got)
+		}
+		regFails(t, s, "", "GET", "/registered-models/get", map[string]any{"name": "closed"}, 404, codeNotFound)
+		regFails(t, s, "", "POST", "/registered-models/set-tag", map[string]any{"name": "open", "key": "k", "value": "v"}, 401, codeUnauth)
+		regFails(t, s, "", "POST", "/registered-models/create", map[string]any{"name": "anon"}, 401, codeUnauth)
+		// A user without a role reads a public space too.
+		u := makeRegUsers(t, s)
+		regOK(t, s, u.Outsider, "GET", "/registered-models/get", map[string]any{"name": "open"})
+		regFails(t, s, u.Outsider, "POST", "/model-versions/create", map[string]any{"name": "open", "source": "s3://b/x"}, 403, codeDenied)
 	})
 }

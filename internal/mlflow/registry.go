@@ -296,6 +296,13 @@ func (h *Handler) modelFor(ctx context.Context, name string, need Permission) (m
 	if name == "" {
 		return modelRow{}, registryMissing("name")
 	}
+	if auth.From(ctx).Anonymous() {
+		// Anonymous callers have one permission on everything: settle it
+		// before saying whether the model exists.
+		if err := h.require(ctx, "", 0, need); err != nil {
+			return modelRow{}, err
+		}
+	}
 	m, err := lookupModel(ctx, h.db, name)
 	if err != nil {
 		return m, err

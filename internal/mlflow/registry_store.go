@@ -176,7 +176,7 @@ func loadModels(ctx context.Context, q meta.Querier, ids []int64) ([]*Registered
 		if latest[i].Model != latest[j].Model {
 			return latest[i].Model < latest[j].Model
 		}
-		return latest[i].Version > latest[j].Version
+		return latest[i].Version < latest[j].Version
 	})
 	versions, err := loadVersions(ctx, q, latest)
 	if err != nil {
