@@ -3,6 +3,10 @@ package mlflow_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
@@ -228,5 +232,49 @@ func TestModelVersionSources(t *testing.T) {
 			}
 		}
 		regFails(t, s, a, "POST", "/model-versions/create", map[string]any{"name": "copy", "source": "models:/m/1", "run_id": "ffff"}, 400, codeInvalid)
+	})
+}
+
+// Versions created at the same time get distinct, consecutive numbers.
+func TestConcurrentModelVersions(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		a := apptest.Admin
+		regCreateModel(t, s, a, "busy")
+		const n = 8
+		versions := make(chan string, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("POST", s.URL+regAPI+"/model-versions/create", strings.NewReader(`{"name":"busy","source":"s3://b/x"}`))
+				req.SetBasicAuth("admin", apptest.AdminPassword)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var out struct {
+					ModelVersion struct{ Version string } `json:"model_version"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+					t.Errorf("create: %d %v", resp.StatusCode, err)
+					return
+				}
+				versions <- out.ModelVersion.Version
+			}()
+		}
+		wg.Wait()
+		close(versions)
+		seen := map[string]bool{}
+		for v := range versions {
+			seen[v] = true
+		}
+		for i := 1; i <= n; i++ {
+			if !seen[strconv.Itoa(i)] {
+				t.Fatalf("versions %v: %d missing", seen, i)
+			}
+		}
 	})
 }
