@@ -41,7 +41,7 @@ func (h *Handler) setAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (h *Handler) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 	if err := validateAliasName(req.Alias); err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Manage)
+	m, err := h.registeredModelFor(ctx, req.Name, Manage)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (h *Handler) getModelVersionByAlias(w http.ResponseWriter, r *http.Request)
 	if err := validateAliasName(req.Alias); err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Read)
+	m, err := h.registeredModelFor(ctx, req.Name, Read)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (h *Handler) getModelVersionByAlias(w http.ResponseWriter, r *http.Request)
 
 // resolveAlias returns the version an alias names; "latest" (in any case)
 // is the highest version.
-func resolveAlias(ctx context.Context, q meta.Querier, m modelRow, alias string) (int64, error) {
+func resolveAlias(ctx context.Context, q meta.Querier, m regModelRow, alias string) (int64, error) {
 	if strings.EqualFold(alias, aliasLatest) {
 		return latestVersion(ctx, q, m, "")
 	}

@@ -71,7 +71,7 @@ func (h *Handler) experimentTarget(ctx context.Context, req permissionRequest) (
 // modelTarget resolves a registered model's name; the caller must manage
 // the model.
 func (h *Handler) modelTarget(ctx context.Context, req permissionRequest) (permissionTarget, error) {
-	m, err := h.modelFor(ctx, req.Name, Manage)
+	m, err := h.registeredModelFor(ctx, req.Name, Manage)
 	return permissionTarget{kind: registeredModelResource, id: m.ID, field: "name", key: req.Name}, err
 }
 

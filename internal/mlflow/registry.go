@@ -60,7 +60,7 @@ func (h *Handler) createRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.auditModel(ctx, r, "mlflow.registered_model.create", req.Name, nil)
-	m, err := loadModel(ctx, h.db, id)
+	m, err := loadRegisteredModel(ctx, h.db, id)
 	if err != nil {
 		return err
 	}
@@ -75,11 +75,11 @@ func (h *Handler) getRegisteredModel(w http.ResponseWriter, r *http.Request) err
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	m, err := h.modelFor(r.Context(), req.Name, Read)
+	m, err := h.registeredModelFor(r.Context(), req.Name, Read)
 	if err != nil {
 		return err
 	}
-	rm, err := loadModel(r.Context(), h.db, m.ID)
+	rm, err := loadRegisteredModel(r.Context(), h.db, m.ID)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (h *Handler) renameRegisteredModel(w http.ResponseWriter, r *http.Request) 
 	if err := validateModelName(req.NewName, "new_name"); err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (h *Handler) renameRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.auditModel(ctx, r, "mlflow.registered_model.rename", req.NewName, map[string]any{"from": req.Name})
-	rm, err := loadModel(ctx, h.db, m.ID)
+	rm, err := loadRegisteredModel(ctx, h.db, m.ID)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (h *Handler) updateRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	ctx := r.Context()
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (h *Handler) updateRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		req.Description, meta.Now(), m.ID); err != nil {
 		return meta.Err(err)
 	}
-	rm, err := loadModel(ctx, h.db, m.ID)
+	rm, err := loadRegisteredModel(ctx, h.db, m.ID)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (h *Handler) deleteRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	ctx := r.Context()
-	m, err := h.modelFor(ctx, req.Name, Manage)
+	m, err := h.registeredModelFor(ctx, req.Name, Manage)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (h *Handler) setRegisteredModelTag(w http.ResponseWriter, r *http.Request) 
 	if err := validateRegistryTag(*req.Key, req.Value); err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (h *Handler) deleteRegisteredModelTag(w http.ResponseWriter, r *http.Reques
 	if err := validateTagKeyOnly(req.Key); err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -271,11 +271,11 @@ func (h *Handler) getLatestVersions(w http.ResponseWriter, r *http.Request) erro
 		}
 		want[c] = true
 	}
-	m, err := h.modelFor(ctx, req.Name, Read)
+	m, err := h.registeredModelFor(ctx, req.Name, Read)
 	if err != nil {
 		return err
 	}
-	rm, err := loadModel(ctx, h.db, m.ID)
+	rm, err := loadRegisteredModel(ctx, h.db, m.ID)
 	if err != nil {
 		return err
 	}
@@ -290,20 +290,20 @@ func (h *Handler) getLatestVersions(w http.ResponseWriter, r *http.Request) erro
 	}{out})
 }
 
-// modelFor finds a registered model by name and checks the caller's
+// registeredModelFor finds a registered model by name and checks the caller's
 // permission on it.
-func (h *Handler) modelFor(ctx context.Context, name string, need Permission) (modelRow, error) {
+func (h *Handler) registeredModelFor(ctx context.Context, name string, need Permission) (regModelRow, error) {
 	if name == "" {
-		return modelRow{}, registryMissing("name")
+		return regModelRow{}, registryMissing("name")
 	}
 	if auth.From(ctx).Anonymous() {
 		// Anonymous callers have one permission on everything: settle it
 		// before saying whether the model exists.
 		if err := h.require(ctx, "", 0, need); err != nil {
-			return modelRow{}, err
+			return regModelRow{}, err
 		}
 	}
-	m, err := lookupModel(ctx, h.db, name)
+	m, err := lookupRegisteredModel(ctx, h.db, name)
 	if err != nil {
 		return m, err
 	}

@@ -28,7 +28,7 @@ func (h *Handler) searchRegisteredModels(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	ctx := r.Context()
-	limit, err := pageSize(req.MaxResults, defaultRegisteredModelPage, maxRegisteredModelPage)
+	limit, err := registryPageSize(req.MaxResults, defaultRegisteredModelPage, maxRegisteredModelPage)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (h *Handler) searchRegisteredModels(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	models, err := loadModels(ctx, h.db, ids)
+	models, err := loadRegisteredModels(ctx, h.db, ids)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (h *Handler) searchModelVersions(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ctx := r.Context()
-	limit, err := pageSize(req.MaxResults, defaultModelVersionPage, maxModelVersionPage)
+	limit, err := registryPageSize(req.MaxResults, defaultModelVersionPage, maxModelVersionPage)
 	if err != nil {
 		return err
 	}
@@ -136,8 +136,8 @@ func (h *Handler) searchModelVersions(w http.ResponseWriter, r *http.Request) er
 	}{out, next})
 }
 
-// pageSize reads max_results: def when left out, else 1 to max.
-func pageSize(n *Int64, def, max int) (int, error) {
+// registryPageSize reads max_results: def when left out, else 1 to max.
+func registryPageSize(n *Int64, def, max int) (int, error) {
 	if n == nil {
 		return def, nil
 	}

@@ -140,7 +140,7 @@ func (h *Handler) checkSourceInRun(ctx context.Context, o *versionOrigin) error 
 		if !found {
 			return invalidSource(source, "run_id")
 		}
-		o.StorageLocation = joinArtifactPath(run.ArtifactURI, path)
+		o.StorageLocation = appendArtifactPath(run.ArtifactURI, path)
 		return nil
 	case "models":
 		u, ok := parseModelsURI(source)
@@ -218,7 +218,7 @@ func relativeSource(source string) error {
 // sourceVersion resolves a models:/<name>/... URI to the version it names,
 // which the caller must be able to read.
 func (h *Handler) sourceVersion(ctx context.Context, u modelsURI) (versionOrigin, error) {
-	m, err := h.modelFor(ctx, u.Name, Read)
+	m, err := h.registeredModelFor(ctx, u.Name, Read)
 	if err != nil {
 		return versionOrigin{}, err
 	}
@@ -255,7 +255,7 @@ func (h *Handler) sourceVersion(ctx context.Context, u modelsURI) (versionOrigin
 
 // latestVersion is the highest version of a model, in stage when it is
 // not "".
-func latestVersion(ctx context.Context, q meta.Querier, m modelRow, stage string) (int64, error) {
+func latestVersion(ctx context.Context, q meta.Querier, m regModelRow, stage string) (int64, error) {
 	query, args := `SELECT MAX(version) FROM mlflow_model_versions WHERE model_id = $1 AND deleted = 0`, []any{m.ID}
 	if stage != "" {
 		c, err := canonicalStage(stage)

@@ -14,8 +14,8 @@ import (
 // their messages, a page at a time: a fixed number of queries per page,
 // whatever its size.
 
-// modelRow is a registered model's own row.
-type modelRow struct {
+// regModelRow is a registered model's own row.
+type regModelRow struct {
 	ID          int64
 	Name        string
 	Description string
@@ -37,29 +37,29 @@ const (
 	pairChunk = 200
 )
 
-const modelColumns = `id, name, description, created_by, creation_timestamp, last_updated_timestamp`
+const regModelColumns = `id, name, description, created_by, creation_timestamp, last_updated_timestamp`
 
-func scanModel(sc regScanner) (modelRow, error) {
-	var m modelRow
+func scanRegisteredModel(sc regScanner) (regModelRow, error) {
+	var m regModelRow
 	err := sc.Scan(&m.ID, &m.Name, &m.Description, &m.CreatedBy, &m.Created, &m.Updated)
 	return m, err
 }
 
-// lookupModel finds a registered model by name.
-func lookupModel(ctx context.Context, q meta.Querier, name string) (modelRow, error) {
-	m, err := scanModel(q.QueryRowContext(ctx, `SELECT `+modelColumns+` FROM mlflow_registered_models WHERE name = $1`, name))
+// lookupRegisteredModel finds a registered model by name.
+func lookupRegisteredModel(ctx context.Context, q meta.Querier, name string) (regModelRow, error) {
+	m, err := scanRegisteredModel(q.QueryRowContext(ctx, `SELECT `+regModelColumns+` FROM mlflow_registered_models WHERE name = $1`, name))
 	if err == sql.ErrNoRows {
 		return m, notExist("Registered Model with name=%s not found", name)
 	}
 	return m, meta.Err(err)
 }
 
-// lockModel marks a registered model updated at now. Being the first
+// lockRegisteredModel marks a registered model updated at now. Being the first
 // write of a transaction, it also serialises concurrent changes to one
 // model (the row lock on PostgreSQL, the write lock on SQLite), which is
 // what keeps version numbers unique. A model deleted meanwhile is
 // RESOURCE_DOES_NOT_EXIST.
-func lockModel(ctx context.Context, tx *sql.Tx, m modelRow, now int64) error {
+func lockRegisteredModel(ctx context.Context, tx *sql.Tx, m regModelRow, now int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE mlflow_registered_models SET last_updated_timestamp = $1 WHERE id = $2`, now, m.ID)
 	if err != nil {
 		return meta.Err(err)
@@ -105,22 +105,22 @@ func regIDArgs(ids []int64) []any {
 	return args
 }
 
-// loadModels returns the registered models with these ids, in this
+// loadRegisteredModels returns the registered models with these ids, in this
 // order, with tags, aliases and latest versions. Ids that do not exist
 // are left out.
-func loadModels(ctx context.Context, q meta.Querier, ids []int64) ([]*RegisteredModel, error) {
+func loadRegisteredModels(ctx context.Context, q meta.Querier, ids []int64) ([]*RegisteredModel, error) {
 	byID := make(map[int64]*RegisteredModel, len(ids))
 	var latest []versionKey
 	for start := 0; start < len(ids); start += idChunk {
 		chunk := ids[start:min(start+idChunk, len(ids))]
 		args := regIDArgs(chunk)
 		in := regInList(1, len(chunk))
-		rows, err := q.QueryContext(ctx, `SELECT `+modelColumns+` FROM mlflow_registered_models WHERE id IN (`+in+`)`, args...)
+		rows, err := q.QueryContext(ctx, `SELECT `+regModelColumns+` FROM mlflow_registered_models WHERE id IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, meta.Err(err)
 		}
 		for rows.Next() {
-			m, err := scanModel(rows)
+			m, err := scanRegisteredModel(rows)
 			if err != nil {
 				rows.Close()
 				return nil, meta.Err(err)
@@ -196,9 +196,9 @@ func loadModels(ctx context.Context, q meta.Querier, ids []int64) ([]*Registered
 	return out, nil
 }
 
-// loadModel returns one registered model message.
-func loadModel(ctx context.Context, q meta.Querier, id int64) (*RegisteredModel, error) {
-	ms, err := loadModels(ctx, q, []int64{id})
+// loadRegisteredModel returns one registered model message.
+func loadRegisteredModel(ctx context.Context, q meta.Querier, id int64) (*RegisteredModel, error) {
+	ms, err := loadRegisteredModels(ctx, q, []int64{id})
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +285,7 @@ func loadVersions(ctx context.Context, q meta.Querier, keys []versionKey) ([]*Mo
 
 // loadVersion returns one version of a model, or RESOURCE_DOES_NOT_EXIST
 // naming it as the client did.
-func loadVersion(ctx context.Context, q meta.Querier, m modelRow, version int64) (*ModelVersion, error) {
+func loadVersion(ctx context.Context, q meta.Querier, m regModelRow, version int64) (*ModelVersion, error) {
 	vs, err := loadVersions(ctx, q, []versionKey{{m.ID, version}})
 	if err != nil {
 		return nil, err
@@ -297,7 +297,7 @@ func loadVersion(ctx context.Context, q meta.Querier, m modelRow, version int64)
 }
 
 // versionExists checks that a version exists and is not deleted.
-func versionExists(ctx context.Context, q meta.Querier, m modelRow, version int64) error {
+func versionExists(ctx context.Context, q meta.Querier, m regModelRow, version int64) error {
 	var one int
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM mlflow_model_versions WHERE model_id = $1 AND version = $2 AND deleted = 0`,
 		m.ID, version).Scan(&one)

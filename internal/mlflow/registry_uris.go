@@ -193,8 +193,8 @@ func unescapeLeniently(s string, plus bool) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+		case c == '%' && i+2 < len(s) && isPercentHex(s[i+1]) && isPercentHex(s[i+2]):
+			b = append(b, percentHexValue(s[i+1])<<4|percentHexValue(s[i+2]))
 			i += 2
 		case c == '+' && plus:
 			b = append(b, ' ')
@@ -205,11 +205,11 @@ func unescapeLeniently(s string, plus bool) string {
 	return string(b)
 }
 
-func isHex(c byte) bool {
+func isPercentHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-func unhex(c byte) byte {
+func percentHexValue(c byte) byte {
 	switch {
 	case c >= 'a':
 		return c - 'a' + 10
@@ -245,8 +245,8 @@ func sourceEscapesRoot(source string) bool {
 	return false
 }
 
-// joinArtifactPath appends a relative artifact path to an artifact root.
-func joinArtifactPath(root, rel string) string {
+// appendArtifactPath appends a relative artifact path to an artifact root.
+func appendArtifactPath(root, rel string) string {
 	rel = strings.Trim(rel, "/")
 	if rel == "" {
 		return root

@@ -28,18 +28,18 @@ type versionRequest struct {
 
 // target validates the name and version and finds the model, checking the
 // caller's permission on it.
-func (h *Handler) versionTarget(ctx context.Context, req versionRequest, need Permission) (modelRow, int64, error) {
+func (h *Handler) versionTarget(ctx context.Context, req versionRequest, need Permission) (regModelRow, int64, error) {
 	if err := validateModelName(req.Name, "name"); err != nil {
-		return modelRow{}, 0, err
+		return regModelRow{}, 0, err
 	}
 	if req.Version == "" {
-		return modelRow{}, 0, registryMissing("version")
+		return regModelRow{}, 0, registryMissing("version")
 	}
 	v, err := parseVersionNumber(req.Version)
 	if err != nil {
-		return modelRow{}, 0, err
+		return regModelRow{}, 0, err
 	}
-	m, err := h.modelFor(ctx, req.Name, need)
+	m, err := h.registeredModelFor(ctx, req.Name, need)
 	return m, v, err
 }
 
@@ -68,7 +68,7 @@ func (h *Handler) createModelVersion(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	m, err := h.modelFor(ctx, req.Name, Edit)
+	m, err := h.registeredModelFor(ctx, req.Name, Edit)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (h *Handler) createModelVersion(w http.ResponseWriter, r *http.Request) err
 	now := meta.Now()
 	var version int64
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := lockModel(ctx, tx, m, now); err != nil {
+		if err := lockRegisteredModel(ctx, tx, m, now); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM mlflow_model_versions WHERE model_id = $1`, m.ID).Scan(&version); err != nil {
@@ -207,7 +207,7 @@ func (h *Handler) deleteModelVersion(w http.ResponseWriter, r *http.Request) err
 	}
 	now := meta.Now()
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := lockModel(ctx, tx, m, now); err != nil {
+		if err := lockRegisteredModel(ctx, tx, m, now); err != nil {
 			return err
 		}
 		if err := versionExists(ctx, tx, m, v); err != nil {
@@ -337,7 +337,7 @@ func (h *Handler) transitionStage(w http.ResponseWriter, r *http.Request) error 
 	now := meta.Now()
 	var archived int64
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := lockModel(ctx, tx, m, now); err != nil {
+		if err := lockRegisteredModel(ctx, tx, m, now); err != nil {
 			return err
 		}
 		if err := versionExists(ctx, tx, m, v); err != nil {
