@@ -1,7 +1,6 @@
 package mlflow
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -31,10 +30,10 @@ func cleanArtifactPath(p string) (string, error) {
 	if err := checkArtifactPath(p); err != nil {
 		return "", err
 	}
-	decoded := p
-	for i := 0; i < 8 && strings.Contains(decoded, "%"); i++ {
-		d, err := url.PathUnescape(decoded)
-		if err != nil || d == decoded {
+	// Each decoding that changes the text shortens it, so this ends.
+	for decoded := p; ; {
+		d := unescapeLenient(decoded)
+		if d == decoded {
 			break
 		}
 		decoded = d
@@ -43,6 +42,38 @@ func cleanArtifactPath(p string) (string, error) {
 		}
 	}
 	return p, nil
+}
+
+// unescapeLenient decodes every valid %XX escape of s and keeps anything
+// else as it is (as Python's unquote does, which MLflow's server uses).
+func unescapeLenient(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // checkArtifactPath applies cleanArtifactPath's rules to one spelling of
