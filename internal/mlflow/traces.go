@@ -234,7 +234,7 @@ func (h *Handler) searchTraces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q, err := search.Traces(search.TracesRequest{ExperimentIDs: experiments, Filter: req.Filter, OrderBy: req.OrderBy,
-		Offset: offset, Limit: limit + 1})
+		Offset: offset, Limit: limit + 1, Postgres: h.db.Dialect == meta.Postgres})
 	if err != nil {
 		return err
 	}
