@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
@@ -47,26 +48,31 @@ func clipString(s string) string {
 	return s
 }
 
-// checkTraceTag validates a trace tag as MLflow's store does and returns
-// the value, truncated to MLflow's limit.
+// checkTraceTag validates a tag set on a trace (SetTraceTag) as MLflow's
+// store does and returns the value, truncated to MLflow's limit.
 func checkTraceTag(key, value string) (string, error) {
+	if key != "" && !validTraceTagKey(key) {
+		return "", invalidParam("invalid value %q for parameter 'key' supplied: names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/), and must not resolve to other names when treated as paths", clipString(key))
+	}
+	return checkTraceTagSize(key, value)
+}
+
+// checkTraceTagSize applies MLflow's limits of trace tags: all that
+// StartTrace checks of the tags a client logs with a trace, which MLflow
+// stores whatever their names.
+func checkTraceTagSize(key, value string) (string, error) {
 	if key == "" {
 		return "", invalidParam("missing value for required parameter 'key'")
 	}
-	if !validTraceTagKey(key) {
-		return "", invalidParam("invalid value %q for parameter 'key' supplied: names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/), and must not resolve to other names when treated as paths", clipString(key))
-	}
-	if len(key) > maxTraceTagKey {
+	if utf8.RuneCountInString(key) > maxTraceTagKey {
 		return "", invalidParam("'key' exceeds the maximum length of %d characters", maxTraceTagKey)
 	}
-	limit := maxTraceTagValue
-	if key == traceNameTag {
-		if len(value) > maxTraceName {
-			return "", invalidParam("Trace name exceeds the maximum length of %d characters", maxTraceName)
-		}
+	n := utf8.RuneCountInString(value)
+	if key == traceNameTag && n > maxTraceName {
+		return "", invalidParam("Trace name exceeds the maximum length of %d characters", maxTraceName)
 	}
-	if len(value) > limit {
-		value = value[:limit]
+	if n > maxTraceTagValue {
+		value = string([]rune(value)[:maxTraceTagValue])
 	}
 	return value, nil
 }
@@ -83,7 +89,7 @@ func validTraceTagKey(k string) bool {
 	return c == k && c != "." && !strings.HasPrefix(c, "..") && !strings.HasPrefix(c, "/")
 }
 
-// parseExperimentID reads an experiment ID as the client sends it.
+// parseTraceExperimentID reads an experiment ID as the client sends it.
 func parseTraceExperimentID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 0 {
@@ -147,7 +153,7 @@ func (h *Handler) startTrace(w http.ResponseWriter, r *http.Request) error {
 		if traceTagsOwned[k] {
 			continue
 		}
-		if tags[k], err = checkTraceTag(k, v); err != nil {
+		if tags[k], err = checkTraceTagSize(k, v); err != nil {
 			return err
 		}
 	}
