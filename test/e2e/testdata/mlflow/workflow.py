@@ -17,7 +17,8 @@ MLFLOW_TRACKING_TOKEN:
     python workflow.py permissions --prefix NAME --user USER
         (see permissions.py) per-experiment and per-model permissions
 
-Every step prints "ok   <step>" or "FAIL <step>: <what differed>"; the
+Every step prints "ok   <step>" or "FAIL <step>: <what differed>" (and
+lines "RESULT <name> <value>" for the caller to check elsewhere); the
 script exits 1 on the first failure (or, with --keep-going, after all
 steps). It never relies on anything the server may do differently from
 MLflow: it must pass against `mlflow server` too.
@@ -154,6 +155,9 @@ class Workflow:
         check(data["data/empty.txt"].file_size in (0, None), "listed size of empty.txt: %r, want 0",
               data["data/empty.txt"].file_size)
         check(data["data/deep"].is_dir, "data/deep is not listed as a directory")
+        # For the caller, which may look at the same bytes through another door.
+        print(f"RESULT run_artifact_uri {self.client.get_run(self.run_id).info.artifact_uri}", flush=True)
+        print(f"RESULT weights_sha256 {self.art_digests['weights.bin']}", flush=True)
 
     def log_model(self):
         from sklearn.datasets import load_iris
