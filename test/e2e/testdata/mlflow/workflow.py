@@ -166,7 +166,13 @@ class Workflow:
         X, y = load_iris(return_X_y=True)
         self.X = X
         self.model = LogisticRegression(max_iter=200).fit(X, y)
-        self.model_info = mlflow.sklearn.log_model(self.model, name="iris-classifier", input_example=X[:5])
+        # Naming the requirements spares the client its inference, which
+        # imports the model in a Python subprocess (20 s and more on a busy
+        # machine) and sends the server nothing different.
+        import sklearn
+
+        self.model_info = mlflow.sklearn.log_model(self.model, name="iris-classifier", input_example=X[:5],
+                                                   pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
         info = self.model_info
         check(info.model_uri.startswith("models:/m-"), "model URI %r is not a logged model's", info.model_uri)
         equal(info.run_id, self.run_id, "model's run")
