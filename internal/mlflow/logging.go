@@ -23,7 +23,7 @@ func (h *Handler) writableRun(ctx context.Context, runID, runUUID string, modelI
 		return nil, err
 	}
 	if len(modelIDs) > 0 {
-		exps, err := modelExperiments(ctx, h.db, modelIDs)
+		exps, err := modelExperiments(ctx, h.q(), modelIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +86,7 @@ func (h *Handler) logMetric(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		return writeMetrics(ctx, tx, run.ID, pointsOf([]metricIn{req.metricIn}))
+		return writeMetrics(ctx, h.tx(tx), run.ID, pointsOf([]metricIn{req.metricIn}))
 	})
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (h *Handler) logParam(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		return writeParams(ctx, tx, run, []Param{{Key: req.Key, Value: value}})
+		return writeParams(ctx, h.tx(tx), run, []Param{{Key: req.Key, Value: value}})
 	})
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func (h *Handler) setTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		return insertRunTags(ctx, tx, run.ID, []RunTag{{Key: req.Key, Value: value}})
+		return insertRunTags(ctx, h.tx(tx), run.ID, []RunTag{{Key: req.Key, Value: value}})
 	})
 	if err != nil {
 		return err
@@ -215,13 +215,13 @@ func (h *Handler) logBatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	pts := pointsOf(req.Metrics)
 	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		if err := writeParams(ctx, tx, run, params); err != nil {
+		if err := writeParams(ctx, h.tx(tx), run, params); err != nil {
 			return err
 		}
-		if err := writeMetrics(ctx, tx, run.ID, pts); err != nil {
+		if err := writeMetrics(ctx, h.tx(tx), run.ID, pts); err != nil {
 			return err
 		}
-		return insertRunTags(ctx, tx, run.ID, tags)
+		return insertRunTags(ctx, h.tx(tx), run.ID, tags)
 	})
 	if err != nil {
 		return err
@@ -355,13 +355,13 @@ func (h *Handler) logInputs(w http.ResponseWriter, r *http.Request) error {
 	}
 	inputs := dedupeDatasetInputs(req.Datasets)
 	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		if err := writeDatasetInputs(ctx, tx, run, inputs); err != nil {
+		if err := writeDatasetInputs(ctx, h.tx(tx), run, inputs); err != nil {
 			return err
 		}
 		if len(models) == 0 {
 			return nil
 		}
-		return insertRows(ctx, tx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
+		return h.tx(tx).insertRows(ctx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
 			`ON CONFLICT DO NOTHING`, 4, len(models), func(i int, args []any) []any {
 				return append(args, run.ID, models[i], directionInput, 0)
 			})
@@ -388,11 +388,11 @@ func dedupeDatasetInputs(in []datasetInputIn) []datasetInputIn {
 
 // writeDatasetInputs stores datasets in the run's experiment (an existing
 // one is reused as it is) and links them to the run.
-func writeDatasetInputs(ctx context.Context, tx *sql.Tx, run *runRow, inputs []datasetInputIn) error {
+func writeDatasetInputs(ctx context.Context, tx dbq, run *runRow, inputs []datasetInputIn) error {
 	if len(inputs) == 0 {
 		return nil
 	}
-	err := insertRows(ctx, tx, `INSERT INTO mlflow_datasets (experiment_id, name, digest, source_type, source, schema, profile) VALUES`,
+	err := tx.insertRows(ctx, `INSERT INTO mlflow_datasets (experiment_id, name, digest, source_type, source, schema, profile) VALUES`,
 		`ON CONFLICT (experiment_id, name, digest) DO NOTHING`, 7, len(inputs), func(i int, args []any) []any {
 			d := inputs[i].Dataset
 			return append(args, run.ExperimentID, *d.Name, *d.Digest, *d.SourceType, *d.Source, d.Schema, d.Profile)
@@ -406,7 +406,7 @@ func writeDatasetInputs(ctx context.Context, tx *sql.Tx, run *runRow, inputs []d
 		names = append(names, *in.Dataset.Name)
 	}
 	ids := make(map[[2]string]int64, len(inputs))
-	err = eachRow(ctx, tx, `SELECT id, name, digest FROM mlflow_datasets WHERE experiment_id = $1 AND name IN (`+inList(2, len(inputs))+`)`,
+	err = eachRow(ctx, tx, `SELECT id, name, digest FROM mlflow_datasets WHERE experiment_id = $1 AND name IN (`+tx.inList(2, len(inputs))+`)`,
 		names, func(rs *sql.Rows) error {
 			var id int64
 			var name, digest string
@@ -417,7 +417,7 @@ func writeDatasetInputs(ctx context.Context, tx *sql.Tx, run *runRow, inputs []d
 	if err != nil {
 		return err
 	}
-	return insertRows(ctx, tx, `INSERT INTO mlflow_run_inputs (run_id, dataset_id, context, tags) VALUES`,
+	return tx.insertRows(ctx, `INSERT INTO mlflow_run_inputs (run_id, dataset_id, context, tags) VALUES`,
 		`ON CONFLICT DO NOTHING`, 4, len(inputs), func(i int, args []any) []any {
 			in := inputs[i]
 			tags := make([]InputTag, 0, len(in.Tags))
@@ -457,7 +457,7 @@ func (h *Handler) logOutputs(w http.ResponseWriter, r *http.Request) error {
 		if len(req.Models) == 0 {
 			return nil
 		}
-		return insertRows(ctx, tx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
+		return h.tx(tx).insertRows(ctx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
 			`ON CONFLICT DO NOTHING`, 4, len(req.Models), func(i int, args []any) []any {
 				return append(args, run.ID, req.Models[i].ModelID, directionOutput, int64(req.Models[i].Step))
 			})
@@ -509,7 +509,7 @@ func (h *Handler) logModel(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return insertRunTags(ctx, tx, run.ID, []RunTag{{Key: tagLoggedModels, Value: value}})
+		return insertRunTags(ctx, h.tx(tx), run.ID, []RunTag{{Key: tagLoggedModels, Value: value}})
 	})
 	if err != nil {
 		return err

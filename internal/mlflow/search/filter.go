@@ -68,8 +68,9 @@ type Comparison struct {
 //
 // Keywords are case-insensitive. As in MLflow, AND between comparisons
 // may be left out and may end the filter, there is no OR and no
-// parenthesized group, and quoted text is taken as written ('' and \'
-// inside a string do not end it and are not unescaped). Which keys,
+// parenthesized group, and quoted text is taken as written (a doubled
+// quote or a backslash before a quote does not end a string and is not
+// unescaped). Which keys,
 // operators and value types are allowed is checked afterwards, per
 // entity.
 func ParseFilter(filter string) ([]Comparison, error) {

@@ -119,9 +119,13 @@ func LoggedModels(req LoggedModelsRequest) (Query, error) {
 			s, err = keyValueCond(&b, "mlflow_logged_model_tags", "p", "p.model_id = lm.id", c)
 		default:
 			col, numeric, _ := loggedModelAttr(c.key)
-			if numeric {
+			switch {
+			case numeric:
 				s = b.integer(col, c.Op, c.Value)
-			} else {
+			case col == "lm.source_run_id" || col == "lm.model_type":
+				// '' is not set (NULL in MLflow).
+				s, err = b.strOrNull(col, c.Op, c.Value)
+			default:
 				s, err = b.str(col, c.Op, c.Value)
 			}
 		}

@@ -121,6 +121,7 @@ type versionAttr struct {
 	col     string
 	numeric bool
 	list    bool
+	unset   bool // '' means not set (NULL in MLflow)
 }
 
 func lookupVersionAttr(key string, forOrder bool) (versionAttr, bool) {
@@ -130,7 +131,7 @@ func lookupVersionAttr(key string, forOrder bool) (versionAttr, bool) {
 	case "version_number":
 		return versionAttr{col: "v.version", numeric: true}, true
 	case "run_id":
-		return versionAttr{col: "v.run_id", list: true}, !forOrder
+		return versionAttr{col: "v.run_id", list: true, unset: true}, !forOrder
 	case "source_path":
 		return versionAttr{col: "v.source"}, !forOrder
 	case "creation_timestamp":
@@ -237,9 +238,12 @@ func ModelVersions(req ModelVersionsRequest) (Query, error) {
 			s, err = keyValueCond(&b, "mlflow_model_version_tags", "t", "t.model_id = v.model_id AND t.version = v.version", c)
 		default:
 			a, _ := lookupVersionAttr(c.key, false)
-			if a.numeric {
+			switch {
+			case a.numeric:
 				s = b.integer(a.col, c.Op, c.Value)
-			} else {
+			case a.unset:
+				s, err = b.strOrNull(a.col, c.Op, c.Value)
+			default:
 				s, err = b.str(a.col, c.Op, c.Value)
 			}
 		}

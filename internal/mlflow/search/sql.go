@@ -50,6 +50,16 @@ func (b *sqlb) str(expr string, op Op, lit Literal) (string, error) {
 	return "", invalidf("Invalid comparator '%s' for a string value", op)
 }
 
+// strOrNull is str for a column that stores "not set" as the empty
+// string where MLflow stores NULL: such rows match no comparison.
+func (b *sqlb) strOrNull(expr string, op Op, lit Literal) (string, error) {
+	s, err := b.str(expr, op, lit)
+	if err != nil {
+		return "", err
+	}
+	return "(" + s + " AND " + expr + " <> '')", nil
+}
+
 // LIKE patterns use '\' as their escape character on both engines, as
 // PostgreSQL does by default (so '\%' and '\_' match a literal % and _).
 // SQLite has no default escape character, so ESCAPE is always spelled

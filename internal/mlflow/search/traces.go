@@ -17,6 +17,7 @@ type traceAttr struct {
 	col     string
 	numeric bool
 	list    bool
+	unset   bool // '' means not set (NULL in MLflow)
 }
 
 func lookupTraceAttr(key string) (traceAttr, bool) {
@@ -24,7 +25,7 @@ func lookupTraceAttr(key string) (traceAttr, bool) {
 	case "request_id":
 		return traceAttr{name: "request_id", col: "t.trace_id", list: true}, true
 	case "client_request_id":
-		return traceAttr{name: "client_request_id", col: "t.client_request_id", list: true}, true
+		return traceAttr{name: "client_request_id", col: "t.client_request_id", list: true, unset: true}, true
 	case "status":
 		return traceAttr{name: "status", col: "t.state", list: true}, true
 	case "timestamp", "timestamp_ms":
@@ -189,9 +190,12 @@ func Traces(req TracesRequest) (Query, error) {
 			}
 		default:
 			a, _ := lookupTraceAttr(c.key)
-			if a.numeric {
+			switch {
+			case a.numeric:
 				s = b.integer(a.col, c.Op, c.Value)
-			} else {
+			case a.unset:
+				s, err = b.strOrNull(a.col, c.Op, c.Value)
+			default:
 				s, err = b.str(a.col, c.Op, c.Value)
 			}
 		}
