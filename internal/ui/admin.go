@@ -11,7 +11,7 @@ import (
 
 type adminData struct {
 	Users, Robots, Repositories, Sessions int64
-	LastGC                                 *gcRun
+	LastGC                                *gcRun
 }
 
 // adminHome links the administration pages with a few numbers.

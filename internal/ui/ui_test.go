@@ -405,7 +405,7 @@ func TestErrorPages(t *testing.T) {
 			"/ui/repositories/no-such-repo":            http.StatusNotFound,
 			"/ui/repositories/library/images/no/image": http.StatusNotFound,
 			"/ui/repositories/library/manifests/sha256:" + strings.Repeat("0", 64) + "/x": http.StatusNotFound,
-			"/ui/repositories/pypi-hosted/packages/nothing":                              http.StatusNotFound,
+			"/ui/repositories/pypi-hosted/packages/nothing":                               http.StatusNotFound,
 		} {
 			resp, body := b.do("GET", path, nil)
 			if resp.StatusCode != status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
