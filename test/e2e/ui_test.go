@@ -365,6 +365,12 @@ func TestUIBrowser(t *testing.T) {
 	b.open("/ui/repositories/library")
 	b.wantText("docker login "+strings.TrimPrefix(srv.URL, "http://"), "crane auth login")
 	b.shot("repository-oci")
+	// The copy buttons (the one script) run without errors.
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("button[data-copy]"), chromedp.NodeVisible)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	b.check("copy button")
 	b.click(`a[href="/ui/repositories/library/images/demo"]`)
 	b.wantText("v1", "v1-amd64", "v1-arm64", hexShort(idx.digest))
 	b.shot("image-tags")
