@@ -34,6 +34,7 @@ import (
 	"github.com/arcaproject/arca/internal/raw"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
+	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
 )
 
@@ -177,17 +178,13 @@ func (a *App) Handler() http.Handler {
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
 	})
-	mux.HandleFunc("GET /{$}", a.home)
+	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
+		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
 	return httpx.Instrument(mux, a.Log, a.metrics.get(a.Registry))
-}
-
-func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "arca %s\n\nraw files:  /raw/<repository>/<path>\nregistry:   /v2/ (docker, crane, oras: HOST/<repository>/<image>:<tag>)\nPyPI:       /pypi/<repository>/simple/\nnpm:        /npm/<repository>/\nMLflow:     /mlflow (MLFLOW_TRACKING_URI=http://HOST:PORT/mlflow)\nS3:         the S3 listener (ARCA_S3_ADDR, default :9000)\nAPI:        /api/v1/\nhealth:     /healthz /readyz /metrics\n", version.String())
 }
 
 // S3Handler returns the handler of the S3 listener.

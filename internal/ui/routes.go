@@ -1,0 +1,58 @@
+package ui
+
+import "net/http"
+
+// loginPath is the sign-in page; anonymous visitors of private pages are
+// sent there with ?next=<where they were going>.
+const loginPath = "/ui/login"
+
+// Routes registers the UI, readable top to bottom: pattern, who may come
+// (anyone, signedIn, admins; see handle), handler. A page is one handler
+// file, one template in templates/pages and one line here.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /ui/static/{file...}", errless(h.static)) // embedded CSS, scripts, icons
+	mux.HandleFunc("GET /favicon.ico", errless(h.favicon))
+
+	h.handle(mux, "GET /{$}", signedIn, h.dashboard)      // storage, counts, recent activity
+	h.handle(mux, "GET "+loginPath, anyone, h.loginForm)  // sign in
+	h.handle(mux, "POST "+loginPath, anyone, h.login)     //
+	h.handle(mux, "POST /ui/logout", signedIn, h.logout)  // sign out
+	h.handle(mux, "GET /ui/account", signedIn, h.account) // own tokens and S3 keys
+	h.handle(mux, "POST /ui/account/tokens", signedIn, h.createToken)
+	h.handle(mux, "POST /ui/account/tokens/revoke", signedIn, h.revokeToken)
+	h.handle(mux, "POST /ui/account/s3keys", signedIn, h.createS3Key)
+	h.handle(mux, "POST /ui/account/s3keys/revoke", signedIn, h.revokeS3Key)
+	h.handle(mux, "POST /ui/account/password", signedIn, h.changePassword)
+
+	h.handle(mux, "GET /ui/repositories", anyone, h.repositories)                                  // list, filter by format and kind
+	h.handle(mux, "GET /ui/repositories/{repo}", anyone, h.repository)                             // usage snippets and contents
+	h.handle(mux, "GET /ui/repositories/{repo}/images/{image...}", anyone, h.image)                // OCI: tags of an image
+	h.handle(mux, "GET /ui/repositories/{repo}/manifests/{digest}/{image...}", anyone, h.manifest) // OCI: one manifest
+	h.handle(mux, "GET /ui/repositories/{repo}/packages/{pkg...}", anyone, h.pkg)                  // PyPI and npm: one package
+	h.handle(mux, "GET /ui/repositories/{repo}/download", anyone, h.download)                      // raw files and S3 objects (?path=)
+
+	h.handle(mux, "GET /ui/experiments", anyone, h.experiments) // MLflow (filled in by the MLflow pages)
+	h.handle(mux, "GET /ui/models", anyone, h.models)           //
+
+	h.handle(mux, "GET /ui/admin", admins, h.adminHome)
+	h.handle(mux, "GET /ui/admin/users", admins, h.users)              // people and robots
+	h.handle(mux, "POST /ui/admin/users", admins, h.createUser)        //
+	h.handle(mux, "POST /ui/admin/users/{user}", admins, h.updateUser) // role, disable, password
+	h.handle(mux, "POST /ui/admin/users/{user}/delete", admins, h.deleteUser)
+	h.handle(mux, "GET /ui/admin/repositories/new", admins, h.newRepository)
+	h.handle(mux, "POST /ui/admin/repositories", admins, h.createRepository)
+	h.handle(mux, "GET /ui/admin/repositories/{repo}", admins, h.editRepository)
+	h.handle(mux, "POST /ui/admin/repositories/{repo}", admins, h.updateRepository)
+	h.handle(mux, "POST /ui/admin/repositories/{repo}/roles", admins, h.grantRole)
+	h.handle(mux, "POST /ui/admin/repositories/{repo}/delete", admins, h.deleteRepository)
+	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)   // garbage collection
+	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)   //
+	h.handle(mux, "GET /ui/admin/audit", admins, h.audit) // audit trail
+
+	h.handle(mux, "/ui/", anyone, h.notFound)
+}
+
+// errless adapts a handler that cannot fail.
+func errless(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { fn(w, r) }
+}

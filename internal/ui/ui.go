@@ -1,0 +1,84 @@
+// Package ui is arca's web UI: server-rendered pages (html/template, assets
+// embedded with go:embed, no JavaScript build) over the same packages every
+// protocol uses — auth.Service for sign-in and the one permission check,
+// repo.Store, audit.Log, gc.Collector and blob.Store — plus read-only
+// queries of the format tables (one *_queries.go file per format).
+//
+// Browsers sign in with a session (ui_sessions): a random token in an
+// HttpOnly, SameSite=Lax cookie, only its hash stored. Every state-changing
+// request carries the session's anti-forgery token in a form field and
+// passes the browser's cross-origin checks (Sec-Fetch-Site / Origin).
+//
+// Adding a page takes one handler file, one template in templates/pages
+// and one line in routes.go; see docs/ui.md.
+package ui
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/arcaproject/arca/internal/audit"
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/gc"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/repo"
+)
+
+// Deps are what the UI needs.
+type Deps struct {
+	DB    *meta.DB
+	Repos *repo.Store
+	Auth  *auth.Service
+	Blobs *blob.Store
+	Audit *audit.Log
+	Log   *slog.Logger
+	// GC returns the garbage collector that "run now" runs.
+	GC *gc.Collector
+	// PublicURL is the base URL clients reach arca at; "" derives it from
+	// each request's Host.
+	PublicURL string
+	// S3Addr is the S3 listener's address (its port goes into snippets);
+	// "" when the build serves no S3.
+	S3Addr string
+	// MLflowSpace names the repository of format mlflow that MLflow pages
+	// show ("" for "mlflow").
+	MLflowSpace string
+	// SessionTTL is how long a sign-in lasts (0: DefaultSessionTTL).
+	SessionTTL time.Duration
+	// Version is shown in the footer.
+	Version string
+}
+
+// Handler serves the web UI.
+type Handler struct {
+	Deps
+	db         *meta.DB
+	auth       *auth.Service
+	repos      *repo.Store
+	log        *slog.Logger
+	sessionTTL time.Duration
+	views      *views
+	origin     *http.CrossOriginProtection
+	statsCache statsCache
+}
+
+// New returns the UI handler. It panics if the embedded templates do not
+// parse, which a test catches before any release.
+func New(d Deps) *Handler {
+	if d.SessionTTL <= 0 {
+		d.SessionTTL = DefaultSessionTTL
+	}
+	if d.MLflowSpace == "" {
+		d.MLflowSpace = "mlflow"
+	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	v, err := loadViews()
+	if err != nil {
+		panic(err)
+	}
+	return &Handler{Deps: d, db: d.DB, auth: d.Auth, repos: d.Repos, log: d.Log, sessionTTL: d.SessionTTL,
+		views: v, origin: http.NewCrossOriginProtection()}
+}
