@@ -29,7 +29,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/repositories/{repo}/images/{image...}", anyone, h.image)                // OCI: tags of an image
 	h.handle(mux, "GET /ui/repositories/{repo}/manifests/{digest}/{image...}", anyone, h.manifest) // OCI: one manifest
 	h.handle(mux, "GET /ui/repositories/{repo}/packages/{pkg...}", anyone, h.pkg)                  // PyPI and npm: one package
-	h.handle(mux, "GET /ui/repositories/{repo}/download/{path...}", anyone, h.download)            // raw files and S3 objects
+	h.handle(mux, "GET /ui/repositories/{repo}/download", anyone, h.download)                      // raw files and S3 objects (?path=)
 
 	h.handle(mux, "GET /ui/experiments", anyone, h.experiments)               // MLflow: experiments, search by name
 	h.handle(mux, "GET /ui/experiments/{id}", anyone, h.experiment)           // runs: sort, filter, columns, select to compare

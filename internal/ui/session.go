@@ -124,3 +124,5 @@ var errSessionInvalid = errs.E(errs.Unauthenticated, "your session has ended; si
 func withSession(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, sessionKey{}, s)
 }
+
+func nowMillis() int64 { return time.Now().UnixMilli() }

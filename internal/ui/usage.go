@@ -1,10 +1,21 @@
 package ui
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/repo"
 )
+
+// Snippet is one "how to use this" block: a title and text to copy.
+type Snippet struct {
+	Title string
+	Text  string
+}
 
 // s3URL is the S3 listener's URL as clients reach it: this server's host
 // with the S3 port, or "" when the build serves no S3.
@@ -30,4 +41,68 @@ func (h *Handler) registryHost(r *http.Request) string {
 		return r.Host
 	}
 	return u.Host
+}
+
+// usage returns the snippets that show how the clients of rp's format use
+// it, filled in with this server's URL and the viewer's name.
+func (h *Handler) usage(r *http.Request, rp *repo.Repository) []Snippet {
+	base := h.baseURL(r)
+	host := h.registryHost(r)
+	user := auth.From(r.Context()).Name
+	if user == "" {
+		user = "<user>"
+	}
+	secret := "<token>" // a token from "Your account"; a password works too
+	insecure := strings.HasPrefix(base, "http://")
+	n := rp.Name
+	var out []Snippet
+	add := func(title, format string, args ...any) {
+		out = append(out, Snippet{Title: title, Text: fmt.Sprintf(format, args...)})
+	}
+	switch rp.Format {
+	case "oci":
+		add("docker", "docker login %s -u %s\ndocker tag myimage:latest %s/%s/myimage:latest\ndocker push %s/%s/myimage:latest\ndocker pull %s/%s/myimage:latest",
+			host, user, host, n, host, n, host, n)
+		flag := ""
+		if insecure {
+			flag = " --insecure"
+		}
+		add("crane", "crane auth login %s -u %s -p %s%s\ncrane push image.tar %s/%s/myimage:latest%s\ncrane copy docker.io/library/alpine:3 %s/%s/alpine:3%s",
+			host, user, secret, flag, host, n, flag, host, n, flag)
+		if insecure {
+			add("Plain HTTP", "# docker: list the registry as insecure in /etc/docker/daemon.json\n{ \"insecure-registries\": [\"%s\"] }", host)
+		}
+	case "pypi":
+		index := strings.Replace(base, "://", "://"+user+":"+secret+"@", 1) + "/pypi/" + n + "/simple/"
+		add("pip.conf (or pip install --index-url)", "[global]\nindex-url = %s", index)
+		if rp.Kind == repo.Hosted {
+			add("twine", "twine upload --repository-url %s/pypi/%s/ -u %s -p %s dist/*", base, n, user, secret)
+		}
+		add("uv", "uv pip install --index-url %s <package>", index)
+	case "npm":
+		reg := base + "/npm/" + n + "/"
+		add(".npmrc", "registry=%s\n%s:_authToken=%s", reg, strings.TrimPrefix(strings.TrimPrefix(reg, "http:"), "https:"), secret)
+		if rp.Kind == repo.Hosted {
+			add("npm publish", "npm publish --registry %s", reg)
+		}
+		add("npm install", "npm install --registry %s <package>", reg)
+	case "raw":
+		add("curl", "curl -u %s:%s -T model.bin %s/raw/%s/models/model.bin\ncurl -u %s:%s -O %s/raw/%s/models/model.bin",
+			user, secret, base, n, user, secret, base, n)
+		add("dvc remote (HTTP)", "dvc remote add -d arca %s/raw/%s/dvc\ndvc remote modify arca auth basic\ndvc remote modify --local arca user %s\ndvc remote modify --local arca password %s",
+			base, n, user, secret)
+	case "s3":
+		s3 := h.s3URL(r)
+		if s3 == "" {
+			s3 = "<the S3 endpoint>"
+		}
+		add("aws CLI", "export AWS_ACCESS_KEY_ID=<access key id> AWS_SECRET_ACCESS_KEY=<secret>\naws --endpoint-url %s s3 ls s3://%s/\naws --endpoint-url %s s3 cp data.csv s3://%s/data/data.csv",
+			s3, n, s3, n)
+		add("dvc remote (S3)", "dvc remote add -d arca s3://%s/dvc\ndvc remote modify arca endpointurl %s\ndvc remote modify --local arca access_key_id <access key id>\ndvc remote modify --local arca secret_access_key <secret>",
+			n, s3)
+		add("boto3", "boto3.client(\"s3\", endpoint_url=\"%s\",\n             aws_access_key_id=\"<access key id>\", aws_secret_access_key=\"<secret>\")", s3)
+	case "mlflow":
+		add("MLflow", "export MLFLOW_TRACKING_URI=%s/mlflow\nexport MLFLOW_TRACKING_USERNAME=%s\nexport MLFLOW_TRACKING_PASSWORD=%s", base, user, secret)
+	}
+	return out
 }
