@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"database/sql"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
-	"github.com/arcaproject/arca/internal/meta"
 )
 
 // Artifacts of runs and logged models are objects of the MLflow space's
@@ -128,9 +126,8 @@ func (h *Handler) artifactBucket(ctx context.Context, v *mlflowViewer) (int64, b
 const maxArtifactEntries = 1000
 
 // listArtifacts lists the folder rel of the artifact root uri: its files
-// and sub-folders, in key order. It skips over each sub-folder's contents
-// with one index seek, so a folder next to one of a million files lists
-// as fast as any.
+// and sub-folders, in key order (listEntries, which seeks past each
+// sub-folder's contents).
 func (h *Handler) listArtifacts(ctx context.Context, v *mlflowViewer, uri, rel string) (*artifactListing, error) {
 	l := &artifactListing{Root: uri, Path: rel}
 	root, ok := artifactKeyPrefix(uri)
@@ -147,92 +144,17 @@ func (h *Handler) listArtifacts(ctx context.Context, v *mlflowViewer, uri, rel s
 	if rel != "" {
 		prefix += rel + "/"
 	}
-	end := prefixEnd(prefix)
-	if prefix == "" {
-		end = "\U0010FFFF\U0010FFFF" // above any key of valid UTF-8 in practice
-	}
-	cursor, inclusive := prefix, true
-	const batch = 200
-	for {
-		op := " > "
-		if inclusive {
-			op = " >= "
-		}
-		rows, err := h.db.QueryContext(ctx, `SELECT key, size, modified_at FROM s3_objects
-			WHERE repository_id = $1 AND key`+op+`$2 AND key < $3 ORDER BY key LIMIT $4`, bucket, cursor, end, batch)
-		if err != nil {
-			return nil, meta.Err(err)
-		}
-		n, seek := 0, ""
-		for rows.Next() {
-			var key string
-			var e artifactEntry
-			if err := rows.Scan(&key, &e.Size, &e.Modified); err != nil {
-				rows.Close()
-				return nil, meta.Err(err)
-			}
-			n++
-			rest := key[len(prefix):]
-			if dir, _, ok := strings.Cut(rest, "/"); ok {
-				l.Entries = append(l.Entries, artifactEntry{Name: dir, Path: path.Join(rel, dir), Dir: true})
-				seek = prefixEnd(prefix + dir + "/") // skip the folder's contents
-				break
-			}
-			e.Name, e.Path = rest, path.Join(rel, rest)
-			l.Entries = append(l.Entries, e)
-			cursor, inclusive = key, false
-			if len(l.Entries) >= maxArtifactEntries {
-				break
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, meta.Err(err)
-		}
-		switch {
-		case len(l.Entries) >= maxArtifactEntries:
-			l.Truncated = true
-			return l, nil
-		case seek != "":
-			cursor, inclusive = seek, true
-		case n < batch:
-			return l, nil
-		}
-	}
-}
-
-// prefixEnd is the least string greater than every string with prefix p
-// (p with its last byte incremented), or "" when there is none.
-func prefixEnd(p string) string {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1])
-		}
-	}
-	return ""
-}
-
-// artifactObject is one stored artifact.
-type artifactObject struct {
-	Digest      string
-	Size        int64
-	ContentType string
-	Modified    int64
-}
-
-func (h *Handler) artifactObject(ctx context.Context, bucket int64, key string) (artifactObject, bool, error) {
-	var o artifactObject
-	err := h.db.QueryRowContext(ctx, `SELECT digest, size, content_type, modified_at FROM s3_objects
-		WHERE repository_id = $1 AND key = $2`, bucket, key).Scan(&o.Digest, &o.Size, &o.ContentType, &o.Modified)
-	if err == sql.ErrNoRows {
-		return o, false, nil
-	}
+	entries, more, err := h.listEntries(ctx, s3Objects, bucket, prefix, "", maxArtifactEntries)
 	if err != nil {
-		return o, false, meta.Err(err)
+		return nil, err
 	}
-	return o, true, nil
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name, "/")
+		l.Entries = append(l.Entries, artifactEntry{Name: name, Path: path.Join(rel, name), Dir: e.Dir,
+			Size: e.Size, Modified: e.Modified})
+	}
+	l.Truncated = more
+	return l, nil
 }
 
 // artifactRoot resolves the run of a request ({run}) and the artifact root
@@ -329,9 +251,9 @@ func (h *Handler) runArtifact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var o artifactObject
+	var o FileInfo
 	if ok {
-		o, ok, err = h.artifactObject(ctx, bucket, prefix+rel)
+		o, ok, err = h.fileInfo(ctx, s3Objects, bucket, prefix+rel)
 		if err != nil {
 			return err
 		}

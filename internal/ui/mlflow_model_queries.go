@@ -49,7 +49,7 @@ func (h *Handler) listRegisteredModels(ctx context.Context, v *mlflowViewer, q m
 	conds := []string{v.visible(&a, mlflowModelKind, "m.id"),
 		`NOT EXISTS (SELECT 1 FROM mlflow_registered_model_tags pt WHERE pt.model_id = m.id AND pt.key = ` + a.add(promptTag) + ` AND LOWER(pt.value) = 'true')`}
 	if q.Name != "" {
-		conds = append(conds, `LOWER(m.name) LIKE `+a.add(likeContains(q.Name))+` ESCAPE '\'`)
+		conds = append(conds, `LOWER(m.name) LIKE `+a.add(likeContains(strings.ToLower(q.Name)))+` ESCAPE '\'`)
 	}
 	order := "LOWER(m.name), m.id"
 	if q.ByUpdate {

@@ -33,13 +33,6 @@ type experimentRow struct {
 // mlflowNoteTag holds the description of an experiment or a run.
 const mlflowNoteTag = "mlflow.note.content"
 
-// likeContains is a LIKE pattern matching s anywhere, case-insensitively
-// when compared with LOWER(column); \ escapes.
-func likeContains(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
-}
-
 // experimentsQuery selects the experiments a list page shows.
 type experimentsQuery struct {
 	Name          string // substring of the name, case-insensitive
@@ -55,7 +48,7 @@ func (h *Handler) listExperiments(ctx context.Context, v *mlflowViewer, q experi
 		conds = append(conds, "e.lifecycle_stage = "+a.add(q.Stage))
 	}
 	if q.Name != "" {
-		conds = append(conds, `LOWER(e.name) LIKE `+a.add(likeContains(q.Name))+` ESCAPE '\'`)
+		conds = append(conds, `LOWER(e.name) LIKE `+a.add(likeContains(strings.ToLower(q.Name)))+` ESCAPE '\'`)
 	}
 	order := "e.last_update_time DESC, e.id DESC"
 	if q.ByName {
