@@ -2,12 +2,28 @@
 // (`metrics.acc > 0.9 AND params.lr = '0.1'`), order_by clauses and page
 // tokens — and compiles them to SQL over arca's mlflow_* tables (see
 // internal/meta/migrations/*/00006_mlflow.sql). The SQL is the same for
-// SQLite and PostgreSQL ($N placeholders). Errors are errs.Invalid with
-// MLflow's code INVALID_PARAMETER_VALUE and a message saying what is wrong
-// and where.
+// SQLite and PostgreSQL ($N placeholders), except for trace metadata
+// (see TracesRequest.Postgres). Errors are errs.Invalid with MLflow's
+// code INVALID_PARAMETER_VALUE and a message saying what is wrong and
+// where.
+//
+// One grammar (ParseFilter, ParseOrderBy) serves every entity; each
+// entity then checks keys, operators and value types as MLflow's
+// SearchUtils, SearchExperimentsUtils, SearchModelUtils,
+// SearchModelVersionUtils, SearchLoggedModelsUtils and SearchTraceUtils
+// do, and compiles the comparisons to EXISTS subqueries on its key-value
+// tables, so that a row matches a key comparison only if it has the key.
+//
+// String semantics, identical on both engines: = and != compare bytes;
+// LIKE is case-sensitive and ILIKE folds ASCII letters; both take '\' as
+// the escape character (see sqlb.like). Numbers compare numerically,
+// NaN metric values (stored with is_nan = 1) satisfy only !=.
+//
+// Each compiler returns the ids of one page (Offset, Limit; a Limit of 0
+// or less is no limit). To know whether a next page exists, callers ask
+// for Limit+1 rows, as MLflow does, and answer EncodePageToken(Offset +
+// Limit) when they get them.
 package search
-
-import "github.com/arcaproject/arca/internal/errs"
 
 // Query is one SQL statement and its arguments.
 type Query struct {
@@ -31,10 +47,6 @@ type RunsRequest struct {
 	Offset, Limit int
 }
 
-// Runs compiles a runs search to a query that selects mlflow_runs.id of
-// one page, in order (default: start_time DESC, run_uuid).
-func Runs(req RunsRequest) (Query, error) { return Query{}, unimplemented() }
-
 // ExperimentsRequest is a search_experiments call.
 type ExperimentsRequest struct {
 	ViewType      string
@@ -43,11 +55,6 @@ type ExperimentsRequest struct {
 	Offset, Limit int
 }
 
-// Experiments compiles an experiments search to a query that selects
-// mlflow_experiments.id of one page, in order (default: last_update_time
-// DESC, id).
-func Experiments(req ExperimentsRequest) (Query, error) { return Query{}, unimplemented() }
-
 // RegisteredModelsRequest is a search_registered_models call.
 type RegisteredModelsRequest struct {
 	Filter        string
@@ -55,22 +62,12 @@ type RegisteredModelsRequest struct {
 	Offset, Limit int
 }
 
-// RegisteredModels compiles a registered models search to a query that
-// selects mlflow_registered_models.id of one page, in order (default:
-// name).
-func RegisteredModels(req RegisteredModelsRequest) (Query, error) { return Query{}, unimplemented() }
-
 // ModelVersionsRequest is a search_model_versions call.
 type ModelVersionsRequest struct {
 	Filter        string
 	OrderBy       []string
 	Offset, Limit int
 }
-
-// ModelVersions compiles a model versions search to a query that selects
-// (mlflow_model_versions.model_id, version) of one page, in order
-// (default: name, version DESC). Deleted versions are never found.
-func ModelVersions(req ModelVersionsRequest) (Query, error) { return Query{}, unimplemented() }
 
 // LoggedModelOrder is one order_by entry of search_logged_models.
 type LoggedModelOrder struct {
@@ -95,29 +92,16 @@ type LoggedModelsRequest struct {
 	Offset, Limit int
 }
 
-// LoggedModels compiles a logged models search to a query that selects
-// mlflow_logged_models.id of one page, in order (default:
-// creation_timestamp DESC, id). Deleted models are never found.
-func LoggedModels(req LoggedModelsRequest) (Query, error) { return Query{}, unimplemented() }
-
 // TracesRequest is a search_traces call.
 type TracesRequest struct {
 	ExperimentIDs []int64
 	Filter        string
 	OrderBy       []string
 	Offset, Limit int
+
+	// Postgres selects PostgreSQL's JSON syntax for metadata.<key>
+	// comparisons and order_by (mlflow_traces.trace_metadata is JSON
+	// text, read with ->> on SQLite and ::jsonb ->> on PostgreSQL). Set
+	// it to db.Dialect == meta.Postgres. Nothing else depends on it.
+	Postgres bool
 }
-
-// Traces compiles a traces search to a query that selects
-// mlflow_traces.trace_id of one page, in order (default: request_time
-// DESC, trace_id).
-func Traces(req TracesRequest) (Query, error) { return Query{}, unimplemented() }
-
-// EncodePageToken returns the page token of the page that starts at
-// offset.
-func EncodePageToken(offset int) string { return "" }
-
-// DecodePageToken reads a page token; "" is offset 0.
-func DecodePageToken(token string) (offset int, err error) { return 0, unimplemented() }
-
-func unimplemented() error { return errs.E(errs.Unsupported, "search is not implemented yet") }
