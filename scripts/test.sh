@@ -6,7 +6,8 @@
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
-#      tests drive (dvc), exported as ARCA_TEST_VENV;
+#      tests drive (dvc), exported as ARCA_TEST_VENV; one with mlflow and
+#      scikit-learn (scripts/install-mlflow-clients.sh), ARCA_TEST_MLFLOW_VENV;
 #   3. a throwaway PostgreSQL (scripts/pg.sh), exported as
 #      ARCA_TEST_POSTGRES_URL and stopped again on exit;
 #   4. go vet, then go test -count=1 -timeout 30m.
@@ -165,6 +166,12 @@ else
 fi
 export ARCA_TEST_S3_VENV="$VENV_S3"
 echo "ARCA_TEST_S3_VENV=$ARCA_TEST_S3_VENV"
+
+section "MLflow client and server"
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
+export ARCA_TEST_MLFLOW_VENV="${ARCA_TEST_MLFLOW_VENV:-$ROOT/.cache/venv-mlflow}"
+"$ROOT/scripts/install-mlflow-clients.sh" || die "could not install the MLflow venv"
+echo "ARCA_TEST_MLFLOW_VENV=$ARCA_TEST_MLFLOW_VENV"
 
 # ---------------------------------------------------------------------------
 section "PostgreSQL"

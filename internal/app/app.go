@@ -116,7 +116,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
-	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log,
 		PublicURL: cfg.PublicURL})
 	return a, nil
 }

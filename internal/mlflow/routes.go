@@ -124,10 +124,14 @@ func (h *Handler) routes() []route {
 		{"GET", v3 + "/traces/{trace_id}", h.getTraceInfo},
 		{"POST", v3 + "/traces/search", h.searchTraces},
 		{"POST", v3 + "/traces/delete-traces", h.deleteTraces},
+		{"POST", v2 + "/traces/delete-traces", h.deleteTraces},
 		{"PATCH", v3 + "/traces/{trace_id}/tags", h.setTraceTag},
+		{"PATCH", v2 + "/traces/{trace_id}/tags", h.setTraceTag},
 		{"DELETE", v3 + "/traces/{trace_id}/tags", h.deleteTraceTag},
+		{"DELETE", v2 + "/traces/{trace_id}/tags", h.deleteTraceTag},
 		{"POST", v3 + "/traces/batchGetInfos", h.batchGetTraceInfos},
 		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+		{"POST", "/v1/traces", h.otlpTraces}, // OTLP span export: refused, spans go to artifacts
 	}
 }
 

@@ -405,6 +405,9 @@ type keepAlive struct {
 const keepAliveEvery = 10 * time.Second
 
 func (k *keepAlive) tick() {
+	if k == nil { // no response to keep alive (the object API)
+		return
+	}
 	now := time.Now()
 	switch {
 	case !k.started && now.Sub(k.start) >= keepAliveEvery:

@@ -29,7 +29,13 @@ var s3ListenRe = regexp.MustCompile(`msg=listening surface=s3 url=(\S+)`)
 // `arca admin s3key create`.
 func startS3Server(t *testing.T) *s3Endpoint {
 	t.Helper()
-	srv := StartServer(t, ServerOptions{})
+	return s3EndpointOf(t, StartServer(t, ServerOptions{}))
+}
+
+// s3EndpointOf finds srv's S3 listener and creates an S3 key pair for the
+// admin with `arca admin s3key create`.
+func s3EndpointOf(t *testing.T, srv *Server) *s3Endpoint {
+	t.Helper()
 	// The S3 listener starts right after the HTTP one, which StartServer
 	// waited for.
 	var m []string

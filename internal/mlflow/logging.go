@@ -1,0 +1,560 @@
+package mlflow
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"sort"
+
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// Every logging endpoint needs EDIT on the run's experiment, refuses runs
+// that are not active, validates the whole request before writing, and
+// writes in one transaction: a refused request writes nothing.
+
+// writableRun looks up the run a logging request names and checks that
+// the caller may edit it, and may edit every logged model its metrics or
+// inputs name.
+func (h *Handler) writableRun(ctx context.Context, runID, runUUID string, modelIDs []string) (*runRow, error) {
+	run, err := h.runFor(ctx, runID, runUUID, Edit)
+	if err != nil {
+		return nil, err
+	}
+	if len(modelIDs) > 0 {
+		exps, err := modelExperiments(ctx, h.db, modelIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, exp := range exps {
+			if exp != run.ExperimentID {
+				if err := h.requireExperiment(ctx, exp, Edit); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if err := run.mustBeActive(); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// logTx runs fn in a transaction after checking that run is still active.
+func (h *Handler) logTx(ctx context.Context, run *runRow, fn func(tx *sql.Tx) error) error {
+	return h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := stillActive(ctx, tx, run); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// metricModels lists the distinct logged models that metrics name.
+func metricModels(ms []metricIn) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range ms {
+		if m.ModelID != "" && !seen[m.ModelID] {
+			seen[m.ModelID] = true
+			ids = append(ids, m.ModelID)
+		}
+	}
+	return ids
+}
+
+// logMetric: POST runs/log-metric.
+func (h *Handler) logMetric(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID   string `json:"run_id"`
+		RunUUID string `json:"run_uuid"`
+		metricIn
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, req.RunUUID, metricModels([]metricIn{req.metricIn}))
+	if err != nil {
+		return err
+	}
+	if err := required("key", req.Key); err != nil {
+		return err
+	}
+	if err := validateMetric("", &req.metricIn); err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		return writeMetrics(ctx, tx, run.ID, pointsOf([]metricIn{req.metricIn}))
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// logParam: POST runs/log-parameter.
+func (h *Handler) logParam(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID   string `json:"run_id"`
+		RunUUID string `json:"run_uuid"`
+		Key     string `json:"key"`
+		Value   string `json:"value"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, req.RunUUID, nil)
+	if err != nil {
+		return err
+	}
+	if err := required("key", req.Key); err != nil {
+		return err
+	}
+	value, err := validateParam("", req.Key, req.Value)
+	if err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		return writeParams(ctx, tx, run, []Param{{Key: req.Key, Value: value}})
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// setTag: POST runs/set-tag. Setting mlflow.runName renames the run.
+func (h *Handler) setTag(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID   string `json:"run_id"`
+		RunUUID string `json:"run_uuid"`
+		Key     string `json:"key"`
+		Value   string `json:"value"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, req.RunUUID, nil)
+	if err != nil {
+		return err
+	}
+	if err := required("key", req.Key); err != nil {
+		return err
+	}
+	value, err := validateTag("", req.Key, req.Value)
+	if err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		return insertRunTags(ctx, tx, run.ID, []RunTag{{Key: req.Key, Value: value}})
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// deleteTag: POST runs/delete-tag.
+func (h *Handler) deleteTag(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID string `json:"run_id"`
+		Key   string `json:"key"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, "", nil)
+	if err != nil {
+		return err
+	}
+	if err := required("key", req.Key); err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM mlflow_run_tags WHERE run_id = $1 AND key = $2`, run.ID, req.Key)
+		if err != nil {
+			return meta.Err(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notExist("no tag with name: %s in run with id %s", req.Key, run.UUID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// logBatch: POST runs/log-batch: up to 1000 metrics, 100 params and 100
+// tags (1000 in all), written in one transaction with multi-row inserts.
+func (h *Handler) logBatch(w http.ResponseWriter, r *http.Request) error {
+	var req batchRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := required("run_id", req.RunID); err != nil {
+		return err
+	}
+	if !validRunID(req.RunID) {
+		return invalidParam("invalid value %q for parameter 'run_id'", req.RunID)
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, "", metricModels(req.Metrics))
+	if err != nil {
+		return err
+	}
+	params, tags, err := req.validate()
+	if err != nil {
+		return err
+	}
+	pts := pointsOf(req.Metrics)
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		if err := writeParams(ctx, tx, run, params); err != nil {
+			return err
+		}
+		if err := writeMetrics(ctx, tx, run.ID, pts); err != nil {
+			return err
+		}
+		return insertRunTags(ctx, tx, run.ID, tags)
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// batchRequest is a log-batch message.
+type batchRequest struct {
+	RunID   string     `json:"run_id"`
+	Metrics []metricIn `json:"metrics"`
+	Params  []Param    `json:"params"`
+	Tags    []RunTag   `json:"tags"`
+}
+
+// validate checks a batch against MLflow's limits and rules and returns
+// its params and tags as they are to be stored (values truncated, tags
+// deduplicated with the last value winning).
+func (b *batchRequest) validate() ([]Param, []RunTag, error) {
+	if err := batchLimit("metrics", maxMetricsPerBatch, len(b.Metrics)); err != nil {
+		return nil, nil, err
+	}
+	if err := batchLimit("params", maxParamsTagsPerBatch, len(b.Params)); err != nil {
+		return nil, nil, err
+	}
+	if err := batchLimit("tags", maxParamsTagsPerBatch, len(b.Tags)); err != nil {
+		return nil, nil, err
+	}
+	if err := batchLimit("metrics, params, and tags", maxEntitiesPerBatch, len(b.Metrics)+len(b.Params)+len(b.Tags)); err != nil {
+		return nil, nil, err
+	}
+	for i := range b.Metrics {
+		prefix := "metrics[" + itoa(int64(i)) + "]"
+		if err := required(prefix+".key", b.Metrics[i].Key); err != nil {
+			return nil, nil, err
+		}
+		if err := validateMetric(prefix, &b.Metrics[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	params := make([]Param, len(b.Params))
+	seen := make(map[string]bool, len(b.Params))
+	var dupes []string
+	for i, p := range b.Params {
+		prefix := "params[" + itoa(int64(i)) + "]"
+		if err := required(prefix+".key", p.Key); err != nil {
+			return nil, nil, err
+		}
+		v, err := validateParam(prefix, p.Key, p.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		params[i] = Param{Key: p.Key, Value: v}
+		if seen[p.Key] {
+			dupes = append(dupes, p.Key)
+		}
+		seen[p.Key] = true
+	}
+	if len(dupes) > 0 {
+		return nil, nil, invalidParam("duplicate parameter keys were submitted: %q; send one value per param key", dupes)
+	}
+	tags := make([]RunTag, len(b.Tags))
+	for i, t := range b.Tags {
+		prefix := "tags[" + itoa(int64(i)) + "]"
+		if err := required(prefix+".key", t.Key); err != nil {
+			return nil, nil, err
+		}
+		v, err := validateTag(prefix, t.Key, t.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		tags[i] = RunTag{Key: t.Key, Value: v}
+	}
+	return params, dedupeRunTags(tags), nil
+}
+
+// datasetIn, inputTagIn and datasetInputIn are log-inputs' dataset
+// inputs as clients send them (required fields are pointers).
+type datasetIn struct {
+	Name       *string `json:"name"`
+	Digest     *string `json:"digest"`
+	SourceType *string `json:"source_type"`
+	Source     *string `json:"source"`
+	Schema     string  `json:"schema"`
+	Profile    string  `json:"profile"`
+}
+
+type inputTagIn struct {
+	Key   *string `json:"key"`
+	Value *string `json:"value"`
+}
+
+type datasetInputIn struct {
+	Tags    []inputTagIn `json:"tags"`
+	Dataset *datasetIn   `json:"dataset"`
+}
+
+// logInputs: POST runs/log-inputs records the datasets (and logged
+// models) a run used. A dataset is stored once per experiment (by name
+// and digest); an input already recorded keeps its tags.
+func (h *Handler) logInputs(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID    string           `json:"run_id"`
+		Datasets []datasetInputIn `json:"datasets"`
+		Models   []ModelInput     `json:"models"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := required("run_id", req.RunID); err != nil {
+		return err
+	}
+	if !validRunID(req.RunID) {
+		return invalidParam("invalid value %q for parameter 'run_id'", req.RunID)
+	}
+	models := make([]string, 0, len(req.Models))
+	for _, m := range req.Models {
+		if m.ModelID != "" {
+			models = append(models, m.ModelID)
+		}
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, "", models)
+	if err != nil {
+		return err
+	}
+	for i := range req.Datasets {
+		if err := validateDatasetInput("datasets["+itoa(int64(i))+"]", &req.Datasets[i]); err != nil {
+			return err
+		}
+	}
+	inputs := dedupeDatasetInputs(req.Datasets)
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		if err := writeDatasetInputs(ctx, tx, run, inputs); err != nil {
+			return err
+		}
+		if len(models) == 0 {
+			return nil
+		}
+		return insertRows(ctx, tx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
+			`ON CONFLICT DO NOTHING`, 4, len(models), func(i int, args []any) []any {
+				return append(args, run.ID, models[i], directionInput, 0)
+			})
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// dedupeDatasetInputs keeps the first input of each (name, digest).
+func dedupeDatasetInputs(in []datasetInputIn) []datasetInputIn {
+	seen := make(map[[2]string]bool, len(in))
+	out := in[:0:0]
+	for _, d := range in {
+		k := [2]string{*d.Dataset.Name, *d.Dataset.Digest}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// writeDatasetInputs stores datasets in the run's experiment (an existing
+// one is reused as it is) and links them to the run.
+func writeDatasetInputs(ctx context.Context, tx *sql.Tx, run *runRow, inputs []datasetInputIn) error {
+	if len(inputs) == 0 {
+		return nil
+	}
+	err := insertRows(ctx, tx, `INSERT INTO mlflow_datasets (experiment_id, name, digest, source_type, source, schema, profile) VALUES`,
+		`ON CONFLICT (experiment_id, name, digest) DO NOTHING`, 7, len(inputs), func(i int, args []any) []any {
+			d := inputs[i].Dataset
+			return append(args, run.ExperimentID, *d.Name, *d.Digest, *d.SourceType, *d.Source, d.Schema, d.Profile)
+		})
+	if err != nil {
+		return err
+	}
+	names := make([]any, 0, len(inputs)+1)
+	names = append(names, run.ExperimentID)
+	for _, in := range inputs {
+		names = append(names, *in.Dataset.Name)
+	}
+	ids := make(map[[2]string]int64, len(inputs))
+	err = eachRow(ctx, tx, `SELECT id, name, digest FROM mlflow_datasets WHERE experiment_id = $1 AND name IN (`+inList(2, len(inputs))+`)`,
+		names, func(rs *sql.Rows) error {
+			var id int64
+			var name, digest string
+			err := rs.Scan(&id, &name, &digest)
+			ids[[2]string{name, digest}] = id
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	return insertRows(ctx, tx, `INSERT INTO mlflow_run_inputs (run_id, dataset_id, context, tags) VALUES`,
+		`ON CONFLICT DO NOTHING`, 4, len(inputs), func(i int, args []any) []any {
+			in := inputs[i]
+			tags := make([]InputTag, 0, len(in.Tags))
+			context := ""
+			for _, t := range in.Tags {
+				tags = append(tags, InputTag{Key: *t.Key, Value: *t.Value})
+				if *t.Key == tagDatasetContext {
+					context = *t.Value
+				}
+			}
+			b, _ := json.Marshal(tags)
+			return append(args, run.ID, ids[[2]string{*in.Dataset.Name, *in.Dataset.Digest}], context, string(b))
+		})
+}
+
+// logOutputs: POST runs/outputs records the logged models a run produced.
+func (h *Handler) logOutputs(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID  string        `json:"run_id"`
+		Models []ModelOutput `json:"models"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if err := required("run_id", req.RunID); err != nil {
+		return err
+	}
+	if req.Models == nil {
+		return invalidParam("missing value for required parameter 'models'")
+	}
+	run, err := h.writableRun(ctx, req.RunID, "", nil)
+	if err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		if len(req.Models) == 0 {
+			return nil
+		}
+		return insertRows(ctx, tx, `INSERT INTO mlflow_run_models (run_id, model_id, direction, step) VALUES`,
+			`ON CONFLICT DO NOTHING`, 4, len(req.Models), func(i int, args []any) []any {
+				return append(args, run.ID, req.Models[i].ModelID, directionOutput, int64(req.Models[i].Step))
+			})
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// logModel: POST runs/log-model appends a model's summary (run_id,
+// artifact_path, utc_time_created, model_uuid and flavors without their
+// config) to the run's mlflow.log-model.history tag, a JSON list.
+func (h *Handler) logModel(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID     string `json:"run_id"`
+		ModelJSON string `json:"model_json"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	run, err := h.writableRun(ctx, req.RunID, "", nil)
+	if err != nil {
+		return err
+	}
+	if err := required("model_json", req.ModelJSON); err != nil {
+		return err
+	}
+	summary, err := modelSummary(req.ModelJSON)
+	if err != nil {
+		return err
+	}
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
+		var history []json.RawMessage
+		var old string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM mlflow_run_tags WHERE run_id = $1 AND key = $2`, run.ID, tagLoggedModels).Scan(&old)
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return meta.Err(err)
+		default:
+			if json.Unmarshal([]byte(old), &history) != nil {
+				history = nil
+			}
+		}
+		b, _ := json.Marshal(append(history, summary))
+		value, err := validateTag("", tagLoggedModels, string(b))
+		if err != nil {
+			return err
+		}
+		return insertRunTags(ctx, tx, run.ID, []RunTag{{Key: tagLoggedModels, Value: value}})
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
+}
+
+// modelSummary reads an MLmodel document (as JSON) and returns what the
+// run's model history keeps of it.
+func modelSummary(modelJSON string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(modelJSON), &m); err != nil {
+		return nil, invalidParam("malformed model info: model_json is not a valid JSON object")
+	}
+	var missing []string
+	for _, f := range []string{"artifact_path", "flavors", "utc_time_created", "run_id"} {
+		if _, ok := m[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, invalidParam("model json is missing mandatory fields: %v", missing)
+	}
+	out := map[string]any{}
+	for _, k := range []string{"run_id", "artifact_path", "utc_time_created", "model_uuid"} {
+		if v, ok := m[k]; ok && !(k != "model_uuid" && string(v) == "null") {
+			out[k] = v
+		}
+	}
+	var flavors map[string]json.RawMessage
+	if err := json.Unmarshal(m["flavors"], &flavors); err != nil {
+		return nil, invalidParam("malformed model info: flavors must be an object")
+	}
+	trimmed := make(map[string]any, len(flavors))
+	for name, conf := range flavors {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(conf, &fields) == nil && fields != nil {
+			delete(fields, "config")
+			trimmed[name] = fields
+		} else {
+			trimmed[name] = conf
+		}
+	}
+	out["flavors"] = trimmed
+	b, err := json.Marshal(out)
+	return b, err
+}

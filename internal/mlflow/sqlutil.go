@@ -1,0 +1,126 @@
+package mlflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// maxArgs bounds the arguments of one statement, under SQLite's limit
+// (32766) and PostgreSQL's (65535).
+const maxArgs = 30000
+
+// maxInList bounds the ids of one IN (...) list.
+const maxInList = 5000
+
+// placeholders appends "($n, $n+1, ...)" for one row of cols arguments
+// starting at argument number first.
+func placeholders(b *strings.Builder, first, cols int) {
+	b.WriteByte('(')
+	for c := 0; c < cols; c++ {
+		if c > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + c))
+	}
+	b.WriteByte(')')
+}
+
+// inList returns "$first,...,$first+n-1".
+func inList(first, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + i))
+	}
+	return b.String()
+}
+
+// insertRows writes n rows with multi-row INSERTs: head is the statement
+// up to VALUES ("INSERT INTO t (a, b) VALUES"), tail what follows the rows
+// (an ON CONFLICT clause), and row appends the cols arguments of row i.
+// Rows are chunked so that no statement passes maxArgs arguments.
+func insertRows(ctx context.Context, q meta.Querier, head, tail string, cols, n int, row func(i int, args []any) []any) error {
+	per := maxArgs / cols
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteByte(',')
+			}
+			placeholders(&b, len(args)+1, cols)
+			args = row(i, args)
+		}
+		b.WriteByte(' ')
+		b.WriteString(tail)
+		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			return meta.Err(err)
+		}
+	}
+	return nil
+}
+
+// chunks calls fn with consecutive slices of ids of at most maxInList.
+func chunks(ids []int64, fn func(part []int64) error) error {
+	for start := 0; start < len(ids); start += maxInList {
+		if err := fn(ids[start:min(start+maxInList, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// int64Args converts ids to query arguments.
+func int64Args(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}
+
+// randomHex returns n random bytes in hex: run ids are 16 (32 hex digits,
+// as MLflow's uuid4().hex).
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Words of the random names that runs and logged models get when their
+// creator names none ("brave-otter-123"), as MLflow names them.
+var (
+	nameAdjectives = strings.Fields(`able agile amber bold brave bright brisk calm careful clever
+		cosmic crisp curious daring deft eager earnest fearless fleet gentle glad golden grand
+		happy hardy honest humble jolly keen kind lively loyal lucid merry mighty nimble noble
+		patient placid polite proud quick quiet rapid regal serene sharp shiny silent sleek
+		smart snappy solid spry steady stellar sunny swift tidy vivid warm wise witty zesty`)
+	nameNouns = strings.Fields(`ant badger bat bear bee bison boar carp cat cod colt crab crane
+		crow deer dog dove duck eagle eel elk finch fish fox frog gnat goat goose gull hare hawk
+		heron horse ibis jay koala lark lemur lion lynx mole moose moth mouse newt owl ox panda
+		pig pike puma quail ram rat robin seal shark sheep shrew slug snail snake squid stork
+		swan tapir tiger toad trout wasp whale wolf wren yak zebra`)
+)
+
+// randomName returns adjective-noun-number, at most 20 characters.
+func randomName() string {
+	pick := func(words []string) string {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		return words[n.Int64()]
+	}
+	num, _ := rand.Int(rand.Reader, big.NewInt(1000))
+	name := pick(nameAdjectives) + "-" + pick(nameNouns) + "-" + num.String()
+	return truncate(name, 20)
+}

@@ -1,0 +1,78 @@
+package mlflow
+
+import (
+	"context"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// visibility is the set of experiments a caller may read, for searches:
+// either every experiment except those where the caller's explicit
+// permission is NO_PERMISSIONS (the caller reads the space), or only those
+// where it is READ or more.
+type visibility struct {
+	all    bool
+	except map[int64]bool
+	only   map[int64]bool
+}
+
+// visibility computes what the caller may read (see permission in
+// access.go: an explicit permission on an experiment overrides the role on
+// the space).
+func (h *Handler) visibility(ctx context.Context) (*visibility, error) {
+	space, err := h.permission(ctx, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	v := &visibility{all: space >= Read, except: map[int64]bool{}, only: map[int64]bool{}}
+	p := auth.From(ctx)
+	if p.Anonymous() || p.IsAdmin() {
+		return v, nil
+	}
+	rows, err := h.db.QueryContext(ctx, `SELECT resource_id, permission FROM mlflow_permissions
+		WHERE resource_kind = $1 AND user_id = $2`, experimentResource, p.UserID)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	for rows.Next() {
+		var id int64
+		var s string
+		if err := rows.Scan(&id, &s); err != nil {
+			rows.Close()
+			return nil, meta.Err(err)
+		}
+		perm, err := ParsePermission(s)
+		if err != nil {
+			continue
+		}
+		if perm >= Read {
+			v.only[id] = true
+		} else {
+			v.except[id] = true
+		}
+	}
+	return v, closeRows(rows)
+}
+
+// can reports whether the caller may read experiment id.
+func (v *visibility) can(id int64) bool {
+	if v.all {
+		return !v.except[id]
+	}
+	return v.only[id]
+}
+
+// unrestricted reports whether the caller reads every experiment.
+func (v *visibility) unrestricted() bool { return v.all && len(v.except) == 0 }
+
+// filter keeps the ids the caller may read, in order.
+func (v *visibility) filter(ids []int64) []int64 {
+	out := ids[:0:0]
+	for _, id := range ids {
+		if v.can(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
