@@ -174,6 +174,7 @@ type modelVersionRow struct {
 	User             string
 	Source           string
 	RunID            string
+	RunName          string // "" when the run is not in this server
 	RunLink          string
 	LoggedModelID    string
 	Status           string
@@ -186,9 +187,11 @@ type modelVersionRow struct {
 // modelVersions reads one page of a registered model's versions, newest
 // first, with their aliases and tags.
 func (h *Handler) modelVersions(ctx context.Context, m registeredModelRow, limit, offset int) ([]modelVersionRow, error) {
-	rows, err := h.db.QueryContext(ctx, `SELECT version, current_stage, description, user_id, source, run_id, run_link,
-			logged_model_id, status, status_message, creation_timestamp, last_updated_timestamp
-		FROM mlflow_model_versions WHERE model_id = $1 AND deleted = 0 ORDER BY version DESC LIMIT $2 OFFSET $3`,
+	rows, err := h.db.QueryContext(ctx, `SELECT mv.version, mv.current_stage, mv.description, mv.user_id, mv.source, mv.run_id,
+			COALESCE(r.name, ''), mv.run_link, mv.logged_model_id, mv.status, mv.status_message,
+			mv.creation_timestamp, mv.last_updated_timestamp
+		FROM mlflow_model_versions mv LEFT JOIN mlflow_runs r ON r.run_uuid = mv.run_id AND mv.run_id <> ''
+		WHERE mv.model_id = $1 AND mv.deleted = 0 ORDER BY mv.version DESC LIMIT $2 OFFSET $3`,
 		m.ID, limit, offset)
 	if err != nil {
 		return nil, meta.Err(err)
@@ -197,7 +200,7 @@ func (h *Handler) modelVersions(ctx context.Context, m registeredModelRow, limit
 	at := map[int64]int{}
 	for rows.Next() {
 		var v modelVersionRow
-		if err := rows.Scan(&v.Version, &v.Stage, &v.Description, &v.User, &v.Source, &v.RunID, &v.RunLink,
+		if err := rows.Scan(&v.Version, &v.Stage, &v.Description, &v.User, &v.Source, &v.RunID, &v.RunName, &v.RunLink,
 			&v.LoggedModelID, &v.Status, &v.StatusMessage, &v.Created, &v.Updated); err != nil {
 			rows.Close()
 			return nil, meta.Err(err)
