@@ -86,16 +86,15 @@ func finitePoints(s ChartSeries) chartPoints {
 }
 
 // downsample keeps, of points sorted by x, the lowest and the highest of
-// each of buckets equal-width x ranges between x0 and x1, in their
+// each of buckets equal-width x ranges (frac maps x to [0, 1]), in their
 // original order: at most 2×buckets points that trace the same envelope.
 // Series already that short are returned as they are.
-func downsample(x, y []float64, x0, x1 float64, buckets int) ([]float64, []float64) {
+func downsample(x, y []float64, frac func(float64) float64, buckets int) ([]float64, []float64) {
 	if len(x) <= 2*buckets || buckets <= 0 {
 		return x, y
 	}
 	ox := make([]float64, 0, 2*buckets)
 	oy := make([]float64, 0, 2*buckets)
-	span := x1 - x0
 	emit := func(lo, hi int) {
 		if lo < 0 {
 			return
@@ -112,11 +111,7 @@ func downsample(x, y []float64, x0, x1 float64, buckets int) ([]float64, []float
 	}
 	cur, lo, hi := -1, -1, -1
 	for i := range x {
-		b := 0
-		if span > 0 {
-			b = int((x[i] - x0) / span * float64(buckets))
-		}
-		b = min(max(b, 0), buckets-1)
+		b := min(max(int(frac(x[i])*float64(buckets)), 0), buckets-1)
 		if b != cur {
 			emit(lo, hi)
 			cur, lo, hi = b, i, i
@@ -160,7 +155,9 @@ type axis struct {
 }
 
 // newAxis extends [lo, hi] to round tick values. integer asks for whole
-// ticks (steps of training).
+// ticks (steps of training). Ranges that round ticks cannot describe
+// (spans beyond the largest float, or below the smallest) get ticks at
+// their two ends only.
 func newAxis(lo, hi float64, n int, integer bool) axis {
 	if hi < lo {
 		lo, hi = hi, lo
@@ -170,21 +167,43 @@ func newAxis(lo, hi float64, n int, integer bool) axis {
 		if pad == 0 {
 			pad = 1
 		}
-		lo, hi = lo-pad, hi+pad
+		lo, hi = math.Max(lo-pad, -math.MaxFloat64), math.Min(hi+pad, math.MaxFloat64)
 	}
 	step := niceStep(hi-lo, n)
 	if integer && step < 1 {
 		step = 1
 	}
 	a := axis{lo: math.Floor(lo/step) * step, hi: math.Ceil(hi/step) * step, step: step}
-	for i := 0; ; i++ {
+	if !finite(step) || step <= 0 || !finite(a.lo) || !finite(a.hi) || !finite(a.hi-a.lo) || a.hi <= a.lo {
+		return axis{lo: lo, hi: hi, ticks: []float64{lo, hi}}
+	}
+	for i := 0; i <= 50; i++ {
 		v := a.lo + float64(i)*step
-		if v > a.hi+step*1e-9 || i > 50 {
+		if v > a.hi+step*1e-9 || (i > 0 && v == a.ticks[len(a.ticks)-1]) {
 			break
 		}
 		a.ticks = append(a.ticks, v)
 	}
 	return a
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// at is the value at fraction f of the axis (frac's inverse).
+func (a axis) at(f float64) float64 { return a.lo*(1-f) + a.hi*f }
+
+// frac is where v lies on the axis, 0 at lo and 1 at hi.
+func (a axis) frac(v float64) float64 {
+	var f float64
+	if span := a.hi - a.lo; finite(span) {
+		f = (v - a.lo) / span
+	} else {
+		f = (v/2 - a.lo/2) / (a.hi/2 - a.lo/2)
+	}
+	if !finite(f) {
+		return 0.5
+	}
+	return f
 }
 
 // label writes a tick value with as many decimals as the step needs.
@@ -193,7 +212,7 @@ func (a axis) label(v float64) string {
 		v = 0
 	}
 	big := math.Max(math.Abs(a.lo), math.Abs(a.hi))
-	if big >= 1e6 || (a.step < 1e-4 && big < 1e-3) {
+	if a.step == 0 || big >= 1e6 || (a.step < 1e-4 && big < 1e-3) {
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
 	decimals := 0
@@ -246,8 +265,8 @@ func (c *LineChart) render(b *bytes.Buffer) {
 	}
 	xa := newAxis(xlo, xhi, max(2, int(pw/90)), integerX)
 	ya := newAxis(ylo, yhi, max(2, int(ph/45)), false)
-	sx := func(v float64) float64 { return chartMarginLeft + (v-xa.lo)/(xa.hi-xa.lo)*pw }
-	sy := func(v float64) float64 { return chartMarginTop + ph - (v-ya.lo)/(ya.hi-ya.lo)*ph }
+	sx := func(v float64) float64 { return chartMarginLeft + xa.frac(v)*pw }
+	sy := func(v float64) float64 { return chartMarginTop + ph - ya.frac(v)*ph }
 
 	id := xmlEscape(c.ID)
 	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 `)
@@ -291,7 +310,7 @@ func (c *LineChart) render(b *bytes.Buffer) {
 		if len(p.x) == 0 {
 			continue
 		}
-		x, y := downsample(p.x, p.y, xa.lo, xa.hi, int(pw))
+		x, y := downsample(p.x, p.y, xa.frac, int(pw))
 		b.WriteString(`<path stroke="` + xmlEscape(c.color(i)) + `"`)
 		if d := chartDash(i); d != "" {
 			b.WriteString(` stroke-dasharray="` + d + `"`)
@@ -325,7 +344,7 @@ func (c *LineChart) render(b *bytes.Buffer) {
 		b.WriteString(`</g>`)
 	}
 	if total > 0 {
-		c.renderBands(b, series, xa, sx, pw, ph)
+		c.renderBands(b, series, xa, pw, ph)
 	}
 	b.WriteString(`</svg>`)
 }
@@ -375,7 +394,7 @@ func (c *LineChart) describe(series []chartPoints, xlo, xhi, ylo, yhi float64, t
 // renderBands writes transparent vertical bands across the plot, each
 // with a tooltip giving every series' values in its x range (the last
 // one, and the range when there are several).
-func (c *LineChart) renderBands(b *bytes.Buffer, series []chartPoints, xa axis, sx func(float64) float64, pw, ph float64) {
+func (c *LineChart) renderBands(b *bytes.Buffer, series []chartPoints, xa axis, pw, ph float64) {
 	n := chartBands
 	type agg struct {
 		count          int
@@ -385,8 +404,7 @@ func (c *LineChart) renderBands(b *bytes.Buffer, series []chartPoints, xa axis, 
 	for i, p := range series {
 		bands[i] = make([]agg, n)
 		for j := range p.x {
-			k := int((p.x[j] - xa.lo) / (xa.hi - xa.lo) * float64(n))
-			k = min(max(k, 0), n-1)
+			k := min(max(int(xa.frac(p.x[j])*float64(n)), 0), n-1)
 			a := &bands[i][k]
 			if a.count == 0 {
 				a.min, a.max = p.y[j], p.y[j]
@@ -420,10 +438,9 @@ func (c *LineChart) renderBands(b *bytes.Buffer, series []chartPoints, xa axis, 
 		if t.Len() == 0 {
 			continue
 		}
-		x0 := xa.lo + (xa.hi-xa.lo)*float64(k)/float64(n)
-		x1 := xa.lo + (xa.hi-xa.lo)*float64(k+1)/float64(n)
+		x0, x1 := xa.at(float64(k)/float64(n)), xa.at(float64(k+1)/float64(n))
 		head := c.xName() + " " + chartValue(roundTo(x0, xa.step)) + "–" + chartValue(roundTo(x1, xa.step))
-		b.WriteString(`<rect x="` + coord(sx(x0)) + `" y="` + coord(chartMarginTop) + `" width="` + coord(bw) + `" height="` + coord(ph) + `"><title>`)
+		b.WriteString(`<rect x="` + coord(chartMarginLeft+pw*float64(k)/float64(n)) + `" y="` + coord(chartMarginTop) + `" width="` + coord(bw) + `" height="` + coord(ph) + `"><title>`)
 		b.WriteString(xmlEscape(head + "\n" + t.String()))
 		b.WriteString(`</title></rect>`)
 	}

@@ -150,6 +150,11 @@ func TestChartSinglePointAndConstant(t *testing.T) {
 		{Name: "flat", X: []float64{0, 1, 2}, Y: []float64{0, 0, 0}},
 		{Name: "huge", X: []float64{0, 1e9}, Y: []float64{1e12, -1e12}},
 		{Name: "tiny", X: []float64{0.001, 0.002}, Y: []float64{1e-9, 2e-9}},
+		{Name: "widest x", X: []float64{-1e308, 1e308}, Y: []float64{1, 2}},
+		{Name: "widest y", X: []float64{0, 1}, Y: []float64{-1.7e308, 1.7e308}},
+		{Name: "max flat", X: []float64{0, 1}, Y: []float64{1.7e308, 1.7e308}},
+		{Name: "denormal", X: []float64{0, 1}, Y: []float64{5e-324, 1e-323}},
+		{Name: "far steps", X: []float64{1e18, 1e18 + 256}, Y: []float64{1, 2}},
 	} {
 		c := LineChart{ID: "c", Title: s.Name, Series: []ChartSeries{s}}
 		out := string(c.SVG())
@@ -179,7 +184,7 @@ func TestDownsampleCapsAndKeepsExtremes(t *testing.T) {
 		t.Errorf("%d markers on a long series", circles)
 	}
 
-	ox, oy := downsample(x, y, 0, n, 500)
+	ox, oy := downsample(x, y, func(v float64) float64 { return v / n }, 500)
 	if len(ox) > 1000 {
 		t.Errorf("downsample kept %d points, want at most 1000", len(ox))
 	}

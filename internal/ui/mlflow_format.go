@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -106,3 +107,27 @@ func (m loggedModelRow) StatusText() string {
 
 // ShortRun abbreviates the id of the version's run.
 func (v modelVersionRow) ShortRun() string { return shortRunID(v.RunID) }
+
+// SourceText is where a dataset came from, shortly: the URI, URL or path
+// of its source when the source (JSON, as MLflow stores it) names one, the
+// script of a dataset made in code, else the source as it is, cut at 300
+// characters.
+func (d datasetRow) SourceText() string {
+	var src map[string]any
+	if json.Unmarshal([]byte(d.Source), &src) == nil {
+		for _, k := range []string{"uri", "url", "path", "table_name", "dataset_name"} {
+			if s, ok := src[k].(string); ok && s != "" {
+				return s
+			}
+		}
+		if tags, ok := src["tags"].(map[string]any); ok {
+			if s, ok := tags["mlflow.source.name"].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	if len(d.Source) > 300 {
+		return strings.ToValidUTF8(d.Source[:300], "") + "…"
+	}
+	return d.Source
+}
