@@ -5,6 +5,7 @@
 #      the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
+#      chromium (apt-get) for the web UI's;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
 #      tests drive (dvc), exported as ARCA_TEST_VENV; one with mlflow and
 #      scikit-learn (scripts/install-mlflow-clients.sh), ARCA_TEST_MLFLOW_VENV;
@@ -102,6 +103,10 @@ section "OCI clients (crane, oras, skopeo)"
 export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 "$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"
 echo "ARCA_TOOLS_BIN=$ARCA_TOOLS_BIN"
+
+# ---------------------------------------------------------------------------
+section "Browser for the web UI tests (chromium)"
+"$ROOT/scripts/install-ui-clients.sh" || die "could not install chromium"
 
 # ---------------------------------------------------------------------------
 section "Python virtualenv ($VENV)"

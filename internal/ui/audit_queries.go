@@ -19,6 +19,15 @@ type AuditRow struct {
 	Detail     string // JSON, as recorded
 }
 
+// DetailShort is the detail cut to a length a table cell can show.
+func (e AuditRow) DetailShort() string {
+	const n = 90
+	if r := []rune(e.Detail); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return e.Detail
+}
+
 // AuditFilter narrows the audit trail; empty fields match everything.
 // Action matches as a prefix ("user." finds every user change).
 type AuditFilter struct {

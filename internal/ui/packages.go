@@ -39,7 +39,7 @@ type pypiData struct {
 	Project  string
 	Display  string
 	Versions []pypiVersion
-	Meta     map[string]any // core metadata of the newest file that has it
+	Meta     map[string]any // core metadata of the newest file that has it: lower-case field -> values
 	Index    string         // the simple index URL
 	Pager    *Pager
 }
@@ -77,7 +77,7 @@ func (h *Handler) pypiProject(w http.ResponseWriter, r *http.Request, rp *repo.R
 	for _, f := range files {
 		if d.Meta == nil && len(f.Metadata) > 0 {
 			d.Meta = f.Metadata
-			if n, ok := f.Metadata["name"].(string); ok && n != "" {
+			if n := d.MetaString("name"); n != "" {
 				d.Display = n
 			}
 		}

@@ -24,12 +24,6 @@ document.addEventListener("click", function (ev) {
   }
 });
 
-document.addEventListener("change", function (ev) {
-  // Filter forms marked data-autosubmit apply as soon as a select changes.
-  var form = ev.target.form;
-  if (form && form.hasAttribute("data-autosubmit") && ev.target.tagName === "SELECT") form.requestSubmit();
-});
-
 function selectText(el) {
   var range = document.createRange();
   range.selectNodeContents(el);
