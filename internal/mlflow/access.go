@@ -73,7 +73,11 @@ func (h *Handler) spaceRepo(ctx context.Context) (*repo.Repository, error) {
 // the space. Administrators always manage. Anonymous callers read public
 // spaces.
 func (h *Handler) permission(ctx context.Context, kind string, id int64) (Permission, error) {
-	p := auth.From(ctx)
+	return h.permissionOf(ctx, auth.From(ctx), kind, id)
+}
+
+// permissionOf is permission for principal p.
+func (h *Handler) permissionOf(ctx context.Context, p auth.Principal, kind string, id int64) (Permission, error) {
 	space, err := h.spaceRepo(ctx)
 	if err != nil {
 		return NoPermissions, err

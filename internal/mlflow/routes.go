@@ -107,6 +107,9 @@ func (h *Handler) routes() []route {
 		{"GET", v2 + "/registered-models/permissions/get", h.getRegisteredModelPermission},
 		{"PATCH", v2 + "/registered-models/permissions/update", h.updateRegisteredModelPermission},
 		{"DELETE", v2 + "/registered-models/permissions/delete", h.deleteRegisteredModelPermission},
+		{"POST", v3 + "/users/permissions/grant", h.grantUserPermission},
+		{"POST", v3 + "/users/permissions/revoke", h.revokeUserPermission},
+		{"GET", v3 + "/users/permissions/get", h.getUserPermission},
 
 		// artifact proxy (artifacts.go)
 		{"GET", ar + "/artifacts", h.listArtifacts},
