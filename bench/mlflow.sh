@@ -137,13 +137,24 @@ mkdir -p "$TMP/mlflow"
 PIDS+=($!)
 log "waiting for mlflow server"
 wait_http "$ML/health"
+# /health answers as soon as one worker is up; wait for all of them.
+for i in $(seq 1 600); do
+    (($(grep -c 'Application startup complete' "$TMP/mlflow.log" || true) >= MLFLOW_WORKERS)) && break
+    sleep 0.2
+done
 
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "running the workload"
 out="$TMP/table.md"
 (cd "$ROOT/bench" && "$VENV/bin/python" -m mlflowbench --arca "$ARCA/mlflow" --arca-user admin --arca-password "$PASSWORD" \
     --mlflow "$ML" --mlflow-db "$TMP/mlflow/mlflow.db" --dir "$TMP") >"$out" ||
-    { tail -n 20 "$TMP/arca.log" >&2; die "the workload failed (arca's log ends above)"; }
+    {
+        printf '\n--- arca log (end) ---\n' >&2
+        tail -n 20 "$TMP/arca.log" >&2
+        printf '\n--- mlflow server log (end) ---\n' >&2
+        tail -n 40 "$TMP/mlflow.log" >&2
+        die "the workload failed (the servers' logs end above)"
+    }
 
 cat <<EOF
 
