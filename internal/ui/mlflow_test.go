@@ -301,7 +301,7 @@ func TestMLflowPages(t *testing.T) {
 		if m := regexp.MustCompile(`(?s)<g class="chart-series".*?</g>`).FindString(cmp); strings.Count(m, "<path ") != 3 {
 			t.Fatalf("compare chart has %d series, want 3:\n%s", strings.Count(m, "<path "), m)
 		}
-		mustContain(t, "compare", cmp, "ml-legend", "<code>lr</code>", "0.01", "1 are the same in every run")
+		mustContain(t, "compare", cmp, "ml-legend", "<code>lr</code>", "0.01", "1 is the same in every run")
 		mustNotContain(t, "compare", cmp, "<code>depth</code>")
 		cmp = admin.get("/ui/compare?runs="+a.UUID+","+b.UUID+"&all=1", http.StatusOK)
 		mustContain(t, "compare all", cmp, "<code>depth</code>")
