@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -107,4 +106,3 @@ func runCase(db *meta.DB, n *names, c oracleCase) ([]string, error) {
 	return out, rows.Err()
 }
 
-var _ = strings.TrimSpace
