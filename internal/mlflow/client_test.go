@@ -172,3 +172,5 @@ func tagValue(tags []kv, key string) (string, bool) {
 	}
 	return "", false
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

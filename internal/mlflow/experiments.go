@@ -51,7 +51,7 @@ func (h *Handler) createExperiment(w http.ResponseWriter, r *http.Request) error
 	var id int64
 	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		id, err = insertExperiment(ctx, tx, req.Name, req.ArtifactLocation, auth.From(ctx).Name, tags)
+		id, err = insertExperiment(ctx, h.tx(tx), req.Name, req.ArtifactLocation, auth.From(ctx).Name, tags)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (h *Handler) getExperiment(w http.ResponseWriter, r *http.Request) error {
 	if err := h.requireExperiment(ctx, id, Read); err != nil {
 		return err
 	}
-	exps, err := loadExperiments(ctx, h.db, []int64{id})
+	exps, err := loadExperiments(ctx, h.q(), []int64{id})
 	if err != nil {
 		return err
 	}
@@ -115,6 +115,9 @@ func (h *Handler) getExperimentByName(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ctx := r.Context()
+	if err := h.knownCaller(ctx); err != nil {
+		return err
+	}
 	e, err := experimentByName(ctx, h.db, req.ExperimentName)
 	if err != nil {
 		return err
@@ -125,7 +128,7 @@ func (h *Handler) getExperimentByName(w http.ResponseWriter, r *http.Request) er
 	if err := h.requireExperiment(ctx, e.ID, Read); err != nil {
 		return err
 	}
-	exps, err := loadExperiments(ctx, h.db, []int64{e.ID})
+	exps, err := loadExperiments(ctx, h.q(), []int64{e.ID})
 	if err != nil {
 		return err
 	}
@@ -173,7 +176,7 @@ func (h *Handler) searchExperiments(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	exps, err := loadExperiments(ctx, h.db, ids)
+	exps, err := loadExperiments(ctx, h.q(), ids)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ import (
 // modelFor looks up a logged model by id and checks the caller's
 // permission on its experiment.
 func (h *Handler) modelFor(ctx context.Context, id string, need Permission) (*modelRow, error) {
+	if err := h.knownCaller(ctx); err != nil {
+		return nil, err
+	}
 	if err := required("model_id", id); err != nil {
 		return nil, err
 	}
@@ -32,7 +35,7 @@ func (h *Handler) modelFor(ctx context.Context, id string, need Permission) (*mo
 
 // replyModel answers {"model": ...} with the model as stored now.
 func (h *Handler) replyModel(ctx context.Context, w http.ResponseWriter, id string) error {
-	models, err := loadModels(ctx, h.db, []string{id})
+	models, err := loadModels(ctx, h.q(), []string{id})
 	if err != nil {
 		return err
 	}
@@ -87,10 +90,10 @@ func (h *Handler) createLoggedModel(w http.ResponseWriter, r *http.Request) erro
 		if err != nil {
 			return meta.Err(err)
 		}
-		if err := writeModelParams(ctx, tx, id, dedupeBy(req.Params, modelParamKey)); err != nil {
+		if err := writeModelParams(ctx, h.tx(tx), id, dedupeBy(req.Params, modelParamKey)); err != nil {
 			return err
 		}
-		return writeModelTags(ctx, tx, id, dedupeBy(req.Tags, modelTagKey))
+		return writeModelTags(ctx, h.tx(tx), id, dedupeBy(req.Tags, modelTagKey))
 	})
 	if err != nil {
 		return err
@@ -169,7 +172,7 @@ func (h *Handler) setLoggedModelTags(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		return writeModelTags(ctx, tx, id, dedupeBy(req.Tags, modelTagKey))
+		return writeModelTags(ctx, h.tx(tx), id, dedupeBy(req.Tags, modelTagKey))
 	})
 	if err != nil {
 		return err
@@ -208,7 +211,7 @@ func (h *Handler) logLoggedModelParams(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		return writeModelParams(ctx, tx, id, dedupeBy(req.Params, modelParamKey))
+		return writeModelParams(ctx, h.tx(tx), id, dedupeBy(req.Params, modelParamKey))
 	})
 	if err != nil {
 		return err
@@ -294,7 +297,7 @@ func (h *Handler) searchLoggedModels(w http.ResponseWriter, r *http.Request) err
 		ids = ids[:limit]
 		resp.NextPageToken = search.EncodePageToken(offset + limit)
 	}
-	if resp.Models, err = loadModels(ctx, h.db, ids); err != nil {
+	if resp.Models, err = loadModels(ctx, h.q(), ids); err != nil {
 		return err
 	}
 	return reply(w, resp)

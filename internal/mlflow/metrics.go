@@ -3,8 +3,11 @@ package mlflow
 import (
 	"bufio"
 	"context"
-	"database/sql"
+	"database/sql/driver"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -21,31 +24,92 @@ type histPoint struct {
 	isNaN    bool
 }
 
-// readHistory returns every point of one metric of a run, in the primary
-// key's order (step, timestamp, value): one index range scan, with rows
-// between from and to (inclusive) when steps is set.
-func readHistory(ctx context.Context, q meta.Querier, runID int64, key string, steps *[2]int64, buf []histPoint) ([]histPoint, error) {
+// historyRange selects points of one metric of a run: between two steps
+// (inclusive) when steps is set, after a point (in step order) when after
+// is set, at most limit when limit > 0.
+type historyRange struct {
+	steps *[2]int64
+	after *histPoint
+	limit int
+}
+
+// readHistory returns points of one metric of a run in the primary key's
+// order (step, timestamp, value, is_nan): one index range scan. Rows are
+// read from the driver directly, without database/sql's per-row locking
+// and conversions, which cost 40% of a long history's time.
+func readHistory(ctx context.Context, db *meta.DB, runID int64, key string, rg historyRange) ([]histPoint, error) {
 	query := `SELECT step, timestamp, value, is_nan FROM mlflow_metrics WHERE run_id = $1 AND key = $2`
 	args := []any{runID, key}
-	if steps != nil {
+	if rg.steps != nil {
 		query += ` AND step >= $3 AND step <= $4`
-		args = append(args, steps[0], steps[1])
+		args = append(args, rg.steps[0], rg.steps[1])
+	}
+	if p := rg.after; p != nil {
+		n := len(args)
+		query += ` AND (step, timestamp, value, is_nan) > ($` + strconv.Itoa(n+1) + `, $` + strconv.Itoa(n+2) +
+			`, $` + strconv.Itoa(n+3) + `, $` + strconv.Itoa(n+4) + `)`
+		args = append(args, p.step, p.ts, p.value, b2i(p.isNaN))
 	}
 	query += ` ORDER BY step, timestamp, value, is_nan`
-	pts := buf[:0]
-	err := eachRow(ctx, q, query, args, func(rs *sql.Rows) error {
-		var p histPoint
-		err := rs.Scan(&p.step, &p.ts, &p.value, &p.isNaN)
-		pts = append(pts, p)
-		return err
+	if rg.limit > 0 {
+		query += ` LIMIT ` + strconv.Itoa(rg.limit)
+	}
+	pts := make([]histPoint, 0, min(max(rg.limit, 0), 1<<16))
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("the database driver cannot query")
+		}
+		named := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		}
+		rows, err := qc.QueryContext(ctx, query, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, 4)
+		for {
+			if err := rows.Next(dest); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			p := histPoint{step: asInt(dest[0]), ts: asInt(dest[1]), isNaN: asInt(dest[3]) != 0}
+			switch v := dest[2].(type) {
+			case float64:
+				p.value = v
+			case int64:
+				p.value = float64(v)
+			}
+			pts = append(pts, p)
+		}
 	})
-	return pts, err
+	return pts, meta.Err(err)
+}
+
+// asInt reads an integer column as the drivers return it.
+func asInt(v driver.Value) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
 }
 
 // chronological orders a history as MLflow answers get-history: by
 // timestamp, then step, then value. Points are read in step order, which
-// almost always is also chronological; only then is nothing moved.
-func chronological(pts []histPoint) {
+// almost always is also chronological; then nothing is moved, and it
+// reports true.
+func chronological(pts []histPoint) bool {
 	cmp := func(a, b histPoint) int {
 		switch {
 		case a.ts != b.ts:
@@ -59,9 +123,11 @@ func chronological(pts []histPoint) {
 		}
 		return 0
 	}
-	if !slices.IsSortedFunc(pts, cmp) {
-		slices.SortStableFunc(pts, cmp)
+	if slices.IsSortedFunc(pts, cmp) {
+		return true
 	}
+	slices.SortStableFunc(pts, cmp)
+	return false
 }
 
 func cmpInt(a, b int64) int {
@@ -71,10 +137,41 @@ func cmpInt(a, b int64) int {
 	return 1
 }
 
-// getMetricHistory: GET metrics/get-history. Without max_results the whole
-// history is one page; with it, pages of max_results points and offset
-// page tokens. The response is written by hand: a history can hold
-// millions of points.
+// historyToken is get-history's page token: MLflow's {"offset": N}, and,
+// when the history's step order is chronological, the last point of the
+// page ("after"), so that the next page is a range scan from there instead
+// of a re-read of the whole history. Pages after the first keep the order
+// the first page was answered in.
+type historyToken struct {
+	Offset int `json:"offset"`
+	After  *struct {
+		Step      int64   `json:"step"`
+		Timestamp int64   `json:"timestamp"`
+		Value     float64 `json:"value"`
+		IsNaN     bool    `json:"is_nan"`
+	} `json:"after,omitempty"`
+}
+
+func (t historyToken) encode() string {
+	b, _ := json.Marshal(t)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// decodeHistoryToken reads a page token of get-history; a token without a
+// position (MLflow's own) is only an offset.
+func decodeHistoryToken(s string) (historyToken, error) {
+	var t historyToken
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && json.Unmarshal(b, &t) == nil && t.After != nil && t.Offset >= 0 {
+		return t, nil
+	}
+	offset, err := search.DecodePageToken(s)
+	return historyToken{Offset: offset}, err
+}
+
+// getMetricHistory: GET metrics/get-history, in chronological order.
+// Without max_results the whole history is one page; with it, pages of
+// max_results points (the client asks for 25000 at a time). The response
+// is written by hand: a history can hold millions of points.
 func (h *Handler) getMetricHistory(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		RunID      string `json:"run_id"`
@@ -97,20 +194,51 @@ func (h *Handler) getMetricHistory(w http.ResponseWriter, r *http.Request) error
 	if req.MaxResults != nil && *req.MaxResults <= 0 {
 		return invalidParam("invalid value %d for parameter 'max_results' supplied: it must be a positive integer", *req.MaxResults)
 	}
-	offset, err := search.DecodePageToken(req.PageToken)
+	tok, err := decodeHistoryToken(req.PageToken)
 	if err != nil {
 		return err
 	}
-	pts, err := readHistory(ctx, h.db, run.ID, req.MetricKey, nil, nil)
+	if req.MaxResults == nil {
+		pts, err := readHistory(ctx, h.db, run.ID, req.MetricKey, historyRange{})
+		if err != nil {
+			return err
+		}
+		chronological(pts)
+		return encodeMetrics(w, req.MetricKey, []runPoints{{pts: pts[min(tok.Offset, len(pts)):]}}, "")
+	}
+	// The first page reads the whole history, in step order, to learn
+	// whether that order is chronological. If it is, the next pages are
+	// range scans in step order from the previous page's last point;
+	// otherwise every page reads and sorts the whole history.
+	limit := int(min(int64(*req.MaxResults), 1<<30))
+	var pts []histPoint
+	keyset := tok.After != nil
+	if keyset {
+		a := tok.After
+		pts, err = readHistory(ctx, h.db, run.ID, req.MetricKey, historyRange{limit: limit + 1,
+			after: &histPoint{step: a.Step, ts: a.Timestamp, value: a.Value, isNaN: a.IsNaN}})
+	} else {
+		pts, err = readHistory(ctx, h.db, run.ID, req.MetricKey, historyRange{})
+		keyset = chronological(pts) && tok.Offset == 0
+		pts = pts[min(tok.Offset, len(pts)):]
+	}
 	if err != nil {
 		return err
 	}
-	chronological(pts)
-	pts = pts[min(offset, len(pts)):]
 	next := ""
-	if req.MaxResults != nil && int64(len(pts)) > int64(*req.MaxResults) {
-		pts = pts[:*req.MaxResults]
-		next = search.EncodePageToken(offset + len(pts))
+	if len(pts) > limit {
+		pts = pts[:limit]
+		nt := historyToken{Offset: tok.Offset + limit}
+		if keyset {
+			last := pts[limit-1]
+			nt.After = &struct {
+				Step      int64   `json:"step"`
+				Timestamp int64   `json:"timestamp"`
+				Value     float64 `json:"value"`
+				IsNaN     bool    `json:"is_nan"`
+			}{last.step, last.ts, last.value, last.isNaN}
+		}
+		next = nt.encode()
 	}
 	return encodeMetrics(w, req.MetricKey, []runPoints{{pts: pts}}, next)
 }
@@ -241,7 +369,7 @@ func (h *Handler) getMetricHistoryBulkInterval(w http.ResponseWriter, r *http.Re
 	}
 	groups := make([]runPoints, 0, len(runs))
 	for _, run := range runs {
-		pts, err := readHistory(ctx, h.db, run.ID, req.MetricKey, steps, nil)
+		pts, err := readHistory(ctx, h.db, run.ID, req.MetricKey, historyRange{steps: steps})
 		if err != nil {
 			return err
 		}

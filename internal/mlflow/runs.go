@@ -18,6 +18,9 @@ func (h *Handler) runFor(ctx context.Context, runID, runUUID string, need Permis
 	if runID == "" {
 		runID = runUUID
 	}
+	if err := h.knownCaller(ctx); err != nil {
+		return nil, err
+	}
 	if err := required("run_id", runID); err != nil {
 		return nil, err
 	}
@@ -99,7 +102,7 @@ func (h *Handler) createRun(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return meta.Err(err)
 		}
-		return insertRunTags(ctx, tx, run.ID, tags)
+		return insertRunTags(ctx, h.tx(tx), run.ID, tags)
 	})
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	runs, err := loadRuns(ctx, h.db, []int64{run.ID})
+	runs, err := loadRuns(ctx, h.q(), []int64{run.ID})
 	if err != nil {
 		return err
 	}
@@ -183,7 +186,7 @@ func (h *Handler) updateRun(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if req.RunName != "" {
-			if err := insertRunTags(ctx, tx, run.ID, []RunTag{{Key: tagRunName, Value: req.RunName}}); err != nil {
+			if err := insertRunTags(ctx, h.tx(tx), run.ID, []RunTag{{Key: tagRunName, Value: req.RunName}}); err != nil {
 				return err
 			}
 		}
@@ -287,7 +290,7 @@ func (h *Handler) searchRuns(w http.ResponseWriter, r *http.Request) error {
 		ids = ids[:limit]
 		resp.NextPageToken = search.EncodePageToken(offset + limit)
 	}
-	if resp.Runs, err = loadRuns(ctx, h.db, ids); err != nil {
+	if resp.Runs, err = loadRuns(ctx, h.q(), ids); err != nil {
 		return err
 	}
 	return reply(w, resp)

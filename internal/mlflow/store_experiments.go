@@ -58,11 +58,11 @@ func (e *experimentRow) mustBeActive() error {
 
 // loadExperiments returns the experiments with the given ids, in that
 // order, with their tags. Ids that do not exist are skipped.
-func loadExperiments(ctx context.Context, q meta.Querier, ids []int64) ([]Experiment, error) {
+func loadExperiments(ctx context.Context, q dbq, ids []int64) ([]Experiment, error) {
 	rows := make(map[int64]*experimentRow, len(ids))
 	tags := make(map[int64][]ExperimentTag, len(ids))
 	err := chunks(ids, func(part []int64) error {
-		list := inList(1, len(part))
+		list := q.inList(1, len(part))
 		rs, err := q.QueryContext(ctx, `SELECT `+experimentColumns+` FROM mlflow_experiments WHERE id IN (`+list+`)`, int64Args(part)...)
 		if err != nil {
 			return meta.Err(err)
@@ -131,7 +131,7 @@ func countCustomViews(keys []string) int {
 
 // insertExperiment creates an experiment in tx and returns its id. An
 // empty location becomes the experiment's place in the artifact proxy.
-func insertExperiment(ctx context.Context, tx *sql.Tx, name, location, createdBy string, tags []ExperimentTag) (int64, error) {
+func insertExperiment(ctx context.Context, tx dbq, name, location, createdBy string, tags []ExperimentTag) (int64, error) {
 	now := meta.Now()
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO mlflow_experiments (name, artifact_location, created_by, creation_time, last_update_time)
@@ -149,7 +149,7 @@ func insertExperiment(ctx context.Context, tx *sql.Tx, name, location, createdBy
 		}
 	}
 	if len(tags) > 0 {
-		err := insertRows(ctx, tx, `INSERT INTO mlflow_experiment_tags (experiment_id, key, value) VALUES`,
+		err := tx.insertRows(ctx, `INSERT INTO mlflow_experiment_tags (experiment_id, key, value) VALUES`,
 			`ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value`, 3, len(tags),
 			func(i int, args []any) []any { return append(args, id, tags[i].Key, tags[i].Value) })
 		if err != nil {

@@ -55,7 +55,7 @@ func (m *modelRow) info() LoggedModelInfo {
 // loadModels returns the logged models with the given ids, in that order,
 // with tags, params and every metric point logged for them: one query per
 // table for the whole list.
-func loadModels(ctx context.Context, q meta.Querier, ids []string) ([]LoggedModel, error) {
+func loadModels(ctx context.Context, q dbq, ids []string) ([]LoggedModel, error) {
 	models := make(map[string]*LoggedModel, len(ids))
 	for start := 0; start < len(ids); start += maxInList {
 		part := ids[start:min(start+maxInList, len(ids))]
@@ -63,7 +63,7 @@ func loadModels(ctx context.Context, q meta.Querier, ids []string) ([]LoggedMode
 		for i, id := range part {
 			args[i] = id
 		}
-		list := inList(1, len(part))
+		list := q.inList(1, len(part))
 		err := eachRow(ctx, q, `SELECT `+modelColumns+` FROM mlflow_logged_models WHERE id IN (`+list+`)`, args, func(rs *sql.Rows) error {
 			m, err := scanModel(rs)
 			if err == nil {
@@ -124,18 +124,18 @@ func loadModels(ctx context.Context, q meta.Querier, ids []string) ([]LoggedMode
 }
 
 // writeModelTags upserts tags of a logged model (keys unique).
-func writeModelTags(ctx context.Context, tx *sql.Tx, id string, tags []LoggedModelTag) error {
+func writeModelTags(ctx context.Context, tx dbq, id string, tags []LoggedModelTag) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	return insertRows(ctx, tx, `INSERT INTO mlflow_logged_model_tags (model_id, key, value) VALUES`,
+	return tx.insertRows(ctx, `INSERT INTO mlflow_logged_model_tags (model_id, key, value) VALUES`,
 		`ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value`, 3, len(tags),
 		func(i int, args []any) []any { return append(args, id, tags[i].Key, tags[i].Value) })
 }
 
 // writeModelParams stores params of a logged model (keys unique): logging
 // a param again with the same value is fine, with another value refused.
-func writeModelParams(ctx context.Context, tx *sql.Tx, id string, params []LoggedModelParameter) error {
+func writeModelParams(ctx context.Context, tx dbq, id string, params []LoggedModelParameter) error {
 	if len(params) == 0 {
 		return nil
 	}
@@ -145,7 +145,7 @@ func writeModelParams(ctx context.Context, tx *sql.Tx, id string, params []Logge
 		args = append(args, p.Key)
 		want[p.Key] = p.Value
 	}
-	err := eachRow(ctx, tx, `SELECT key, value FROM mlflow_logged_model_params WHERE model_id = $1 AND key IN (`+inList(2, len(params))+`)`,
+	err := eachRow(ctx, tx, `SELECT key, value FROM mlflow_logged_model_params WHERE model_id = $1 AND key IN (`+tx.inList(2, len(params))+`)`,
 		args, func(rs *sql.Rows) error {
 			var k, v string
 			if err := rs.Scan(&k, &v); err != nil {
@@ -159,7 +159,7 @@ func writeModelParams(ctx context.Context, tx *sql.Tx, id string, params []Logge
 	if err != nil {
 		return err
 	}
-	return insertRows(ctx, tx, `INSERT INTO mlflow_logged_model_params (model_id, key, value) VALUES`, `ON CONFLICT DO NOTHING`,
+	return tx.insertRows(ctx, `INSERT INTO mlflow_logged_model_params (model_id, key, value) VALUES`, `ON CONFLICT DO NOTHING`,
 		3, len(params), func(i int, args []any) []any { return append(args, id, params[i].Key, params[i].Value) })
 }
 

@@ -1,13 +1,13 @@
 package mlflow
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"math"
+	"slices"
 	"sort"
 	"strings"
-
-	"github.com/arcaproject/arca/internal/meta"
 )
 
 // point is a metric point as stored: NaN is value 0 with isNaN set, and
@@ -57,6 +57,20 @@ func pointsOf(ms []metricIn) []point {
 		pts = append(pts, point{key: m.Key, step: int64(m.Step), ts: int64(*m.Timestamp), value: v, isNaN: isNaN,
 			modelID: m.ModelID, datasetName: m.DatasetName, datasetDigest: m.DatasetDigest})
 	}
+	// Concurrent writers insert rows in one order, so that on PostgreSQL
+	// they wait for each other rather than deadlock.
+	slices.SortFunc(pts, func(a, b point) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.step, b.step); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.value, b.value)
+	})
 	return pts
 }
 
@@ -75,11 +89,11 @@ func (a *point) newer(b *point) bool {
 // writeMetrics stores points of a run in tx: every point (a point already
 // stored is ignored) and, per key, the latest point, replacing the stored
 // latest only when the new one is more recent.
-func writeMetrics(ctx context.Context, tx *sql.Tx, runID int64, pts []point) error {
+func writeMetrics(ctx context.Context, tx dbq, runID int64, pts []point) error {
 	if len(pts) == 0 {
 		return nil
 	}
-	err := insertRows(ctx, tx, `INSERT INTO mlflow_metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES`,
+	err := tx.insertRows(ctx, `INSERT INTO mlflow_metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES`,
 		`ON CONFLICT DO NOTHING`, 9, len(pts), func(i int, args []any) []any {
 			p := &pts[i]
 			return append(args, runID, p.key, p.step, p.ts, p.value, b2i(p.isNaN), p.modelID, p.datasetName, p.datasetDigest)
@@ -99,7 +113,7 @@ func writeMetrics(ctx context.Context, tx *sql.Tx, runID int64, pts []point) err
 		keys = append(keys, k)
 	}
 	sort.Strings(keys) // one lock order for concurrent writers on PostgreSQL
-	return insertRows(ctx, tx, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES`,
+	return tx.insertRows(ctx, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES`,
 		`ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp,
 			value = excluded.value, is_nan = excluded.is_nan
 		WHERE (excluded.step, excluded.timestamp, excluded.value) >
@@ -120,10 +134,12 @@ func b2i(b bool) int64 {
 // writeParams stores params of a run in tx (keys unique). A param already
 // logged with the same value is fine; with another value the whole request
 // fails with INVALID_PARAMETER_VALUE, since params cannot change.
-func writeParams(ctx context.Context, tx *sql.Tx, run *runRow, params []Param) error {
+func writeParams(ctx context.Context, tx dbq, run *runRow, params []Param) error {
 	if len(params) == 0 {
 		return nil
 	}
+	params = slices.Clone(params)
+	slices.SortFunc(params, func(a, b Param) int { return strings.Compare(a.Key, b.Key) }) // one lock order
 	var b strings.Builder
 	b.WriteString(`INSERT INTO mlflow_params (run_id, key, value) VALUES `)
 	args := make([]any, 0, 3*len(params))
@@ -131,7 +147,7 @@ func writeParams(ctx context.Context, tx *sql.Tx, run *runRow, params []Param) e
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		placeholders(&b, len(args)+1, 3)
+		tx.placeholders(&b, len(args)+1, 3)
 		args = append(args, run.ID, p.Key, p.Value)
 	}
 	b.WriteString(` ON CONFLICT DO NOTHING RETURNING key`)
@@ -154,7 +170,7 @@ func writeParams(ctx context.Context, tx *sql.Tx, run *runRow, params []Param) e
 		}
 	}
 	var changed []string
-	err = eachRow(ctx, tx, `SELECT key, value FROM mlflow_params WHERE run_id = $1 AND key IN (`+inList(2, len(keyArgs)-1)+`) ORDER BY key`,
+	err = eachRow(ctx, tx, `SELECT key, value FROM mlflow_params WHERE run_id = $1 AND key IN (`+tx.inList(2, len(keyArgs)-1)+`) ORDER BY key`,
 		keyArgs, func(rs *sql.Rows) error {
 			var k, v string
 			if err := rs.Scan(&k, &v); err != nil {
@@ -176,7 +192,7 @@ func writeParams(ctx context.Context, tx *sql.Tx, run *runRow, params []Param) e
 
 // modelExperiments returns the experiment of each existing logged model
 // among ids.
-func modelExperiments(ctx context.Context, q meta.Querier, ids []string) (map[string]int64, error) {
+func modelExperiments(ctx context.Context, q dbq, ids []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -185,7 +201,7 @@ func modelExperiments(ctx context.Context, q meta.Querier, ids []string) (map[st
 	for i, id := range ids {
 		args[i] = id
 	}
-	err := eachRow(ctx, q, `SELECT id, experiment_id FROM mlflow_logged_models WHERE id IN (`+inList(1, len(ids))+`)`, args,
+	err := eachRow(ctx, q, `SELECT id, experiment_id FROM mlflow_logged_models WHERE id IN (`+q.inList(1, len(ids))+`)`, args,
 		func(rs *sql.Rows) error {
 			var id string
 			var exp int64

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -82,10 +84,10 @@ func metricValue(v float64, isNaN bool) Float {
 // loadRuns returns the runs with the given internal ids, in that order,
 // each with its latest metrics, params, tags, inputs and outputs: one
 // query per table for the whole list, never one per run.
-func loadRuns(ctx context.Context, q meta.Querier, ids []int64) ([]Run, error) {
+func loadRuns(ctx context.Context, q dbq, ids []int64) ([]Run, error) {
 	runs := make(map[int64]*Run, len(ids))
 	err := chunks(ids, func(part []int64) error {
-		list, args := inList(1, len(part)), int64Args(part)
+		list, args := q.inList(1, len(part)), int64Args(part)
 		err := eachRow(ctx, q, `SELECT `+runColumns+` FROM mlflow_runs WHERE id IN (`+list+`)`, args, func(rs *sql.Rows) error {
 			r, err := scanRun(rs)
 			if err == nil {
@@ -208,11 +210,13 @@ func eachRow(ctx context.Context, q meta.Querier, query string, args []any, fn f
 
 // insertRunTags upserts tags of a run (keys unique), keeping the run's name
 // in step with the mlflow.runName tag.
-func insertRunTags(ctx context.Context, tx *sql.Tx, runID int64, tags []RunTag) error {
+func insertRunTags(ctx context.Context, tx dbq, runID int64, tags []RunTag) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	err := insertRows(ctx, tx, `INSERT INTO mlflow_run_tags (run_id, key, value) VALUES`,
+	tags = slices.Clone(tags)
+	slices.SortFunc(tags, func(a, b RunTag) int { return strings.Compare(a.Key, b.Key) }) // one lock order
+	err := tx.insertRows(ctx, `INSERT INTO mlflow_run_tags (run_id, key, value) VALUES`,
 		`ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`, 3, len(tags),
 		func(i int, args []any) []any { return append(args, runID, tags[i].Key, tags[i].Value) })
 	if err != nil {

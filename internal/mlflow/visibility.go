@@ -19,8 +19,12 @@ type visibility struct {
 
 // visibility computes what the caller may read (see permission in
 // access.go: an explicit permission on an experiment overrides the role on
-// the space).
+// the space). Anonymous callers of a private space are asked to
+// authenticate.
 func (h *Handler) visibility(ctx context.Context) (*visibility, error) {
+	if err := h.knownCaller(ctx); err != nil {
+		return nil, err
+	}
 	space, err := h.permission(ctx, "", 0)
 	if err != nil {
 		return nil, err
@@ -75,4 +79,14 @@ func (v *visibility) filter(ids []int64) []int64 {
 		}
 	}
 	return out
+}
+
+// knownCaller refuses anonymous callers of a private space before
+// anything is looked up, so that they are asked to authenticate rather
+// than told what exists.
+func (h *Handler) knownCaller(ctx context.Context) error {
+	if !auth.From(ctx).Anonymous() {
+		return nil
+	}
+	return h.require(ctx, "", 0, Read)
 }

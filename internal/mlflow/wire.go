@@ -3,12 +3,15 @@ package mlflow
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/arcaproject/arca/internal/errs"
 )
 
 // maxRequestBody bounds a JSON request message. A full log-batch (1000
@@ -33,9 +36,24 @@ func decode(r *http.Request, v any) error {
 		return decodeQuery(r, v)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return badRequest("malformed JSON request: %v", err)
+		return jsonError(err)
 	}
 	return nil
+}
+
+// jsonError maps a decoding error: a field of the wrong type (or a value
+// that Int64, Float, Bool or an enum refuses) is INVALID_PARAMETER_VALUE,
+// as MLflow answers it; unparsable JSON is BAD_REQUEST.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var e *errs.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.As(err, &typeErr):
+		return invalidParam("invalid value for parameter '%s': want %s", typeErr.Field, typeErr.Type)
+	}
+	return badRequest("malformed JSON request: %v", err)
 }
 
 // decodeQuery fills v from the query string: repeated fields take every
@@ -62,7 +80,7 @@ func decodeQuery(r *http.Request, v any) error {
 	}
 	b, _ := json.Marshal(m)
 	if err := json.Unmarshal(b, v); err != nil {
-		return badRequest("malformed query string: %v", err)
+		return jsonError(err)
 	}
 	return nil
 }
