@@ -56,7 +56,7 @@ func (h *Handler) searchRegisteredModels(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	ids, next, err := readablePage(offset, limit, fetch, func(ids []int64) ([]bool, error) { return readable(ids) })
+	ids, end, more, err := readablePage(offset, limit, fetch, func(ids []int64) ([]bool, error) { return readable(ids) })
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (h *Handler) searchRegisteredModels(w http.ResponseWriter, r *http.Request)
 	return reply(w, struct {
 		RegisteredModels []*RegisteredModel `json:"registered_models,omitempty"`
 		NextPageToken    string             `json:"next_page_token,omitempty"`
-	}{models, next})
+	}{models, nextPageToken(end, more)})
 }
 
 // searchModelVersions answers GET model-versions/search.
@@ -90,8 +90,11 @@ func (h *Handler) searchModelVersions(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	query := func(offset, limit int) (search.Query, error) {
+		return search.ModelVersions(search.ModelVersionsRequest{Filter: req.Filter, OrderBy: req.OrderBy, Offset: offset, Limit: limit})
+	}
 	fetch := func(offset, limit int) ([]versionKey, error) {
-		q, err := search.ModelVersions(search.ModelVersionsRequest{Filter: req.Filter, OrderBy: req.OrderBy, Offset: offset, Limit: limit})
+		q, err := query(offset, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +113,7 @@ func (h *Handler) searchModelVersions(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	keys, next, err := readablePage(offset, limit, fetch, func(keys []versionKey) ([]bool, error) {
+	keys, end, more, err := readablePage(offset, limit, fetch, func(keys []versionKey) ([]bool, error) {
 		ids := make([]int64, len(keys))
 		for i, k := range keys {
 			ids[i] = k.Model
@@ -120,20 +123,28 @@ func (h *Handler) searchModelVersions(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	versions, err := loadVersions(ctx, h.db, keys)
-	if err != nil {
-		return err
-	}
-	out := make([]*ModelVersion, 0, len(versions))
-	for _, v := range versions {
-		if v != nil { // deleted between the search and the load
-			out = append(out, v)
+	out := make([]*ModelVersion, 0, len(keys))
+	if len(keys) > 0 {
+		// The rows looked at, loaded whole by the search's own query: a
+		// page of any size is a few statements.
+		q, err := query(offset, end-offset)
+		if err != nil {
+			return err
+		}
+		found, err := loadVersionSet(ctx, h.db, versionSelection{q.SQL, q.Args})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if v := found[k]; v != nil { // nil: deleted or moved since the search
+				out = append(out, v)
+			}
 		}
 	}
 	return reply(w, struct {
 		ModelVersions []*ModelVersion `json:"model_versions,omitempty"`
 		NextPageToken string          `json:"next_page_token,omitempty"`
-	}{out, next})
+	}{out, nextPageToken(end, more)})
 }
 
 // registryPageSize reads max_results: def when left out, else 1 to max.
@@ -152,16 +163,16 @@ func registryPageSize(n *Int64, def, max int) (int, error) {
 
 // readablePage collects up to limit rows the caller may read, starting at
 // offset: fetch returns rows of the search from an offset, readable says
-// which of them the caller may see. It returns the rows and the token of
-// the next page ("" when there is none).
-func readablePage[T any](offset, limit int, fetch func(offset, limit int) ([]T, error), readable func([]T) ([]bool, error)) ([]T, string, error) {
+// which of them the caller may see. It returns the rows, the offset after
+// the last row looked at, and whether rows remain after it.
+func readablePage[T any](offset, limit int, fetch func(offset, limit int) ([]T, error), readable func([]T) ([]bool, error)) ([]T, int, bool, error) {
 	var out []T
 	pos := offset
 	for len(out) < limit {
 		want := limit - len(out)
 		rows, err := fetch(pos, want+1)
 		if err != nil {
-			return nil, "", err
+			return nil, 0, false, err
 		}
 		more := len(rows) > want
 		if more {
@@ -169,7 +180,7 @@ func readablePage[T any](offset, limit int, fetch func(offset, limit int) ([]T, 
 		}
 		ok, err := readable(rows)
 		if err != nil {
-			return nil, "", err
+			return nil, 0, false, err
 		}
 		for i, row := range rows {
 			if ok[i] {
@@ -178,10 +189,19 @@ func readablePage[T any](offset, limit int, fetch func(offset, limit int) ([]T, 
 		}
 		pos += len(rows)
 		if !more {
-			return out, "", nil
+			return out, pos, false, nil
 		}
 	}
-	return out, search.EncodePageToken(pos), nil
+	return out, pos, true, nil
+}
+
+// nextPageToken is the token of the page at end, or "" when no rows
+// remain.
+func nextPageToken(end int, more bool) string {
+	if !more {
+		return ""
+	}
+	return search.EncodePageToken(end)
 }
 
 // modelReadability returns a function that says which registered models

@@ -30,12 +30,8 @@ type versionKey struct {
 	Version int64
 }
 
-// idChunk bounds the parameters of one IN list; pairChunk the (model,
-// version) pairs of one OR list.
-const (
-	idChunk   = 500
-	pairChunk = 200
-)
+// idChunk bounds the parameters of one IN list.
+const idChunk = 500
 
 const regModelColumns = `id, name, description, created_by, creation_timestamp, last_updated_timestamp`
 
@@ -82,21 +78,6 @@ func regInList(start, n int) string {
 	return b.String()
 }
 
-// regPairList returns "(model_id = $a AND version = $b) OR ..." for the keys,
-// with prefix naming the table, and their arguments.
-func regPairList(prefix string, keys []versionKey) (string, []any) {
-	var b strings.Builder
-	args := make([]any, 0, 2*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(" OR ")
-		}
-		b.WriteString("(" + prefix + "model_id = $" + strconv.Itoa(2*i+1) + " AND " + prefix + "version = $" + strconv.Itoa(2*i+2) + ")")
-		args = append(args, k.Model, k.Version)
-	}
-	return b.String(), args
-}
-
 func regIDArgs(ids []int64) []any {
 	args := make([]any, len(ids))
 	for i, id := range ids {
@@ -110,7 +91,6 @@ func regIDArgs(ids []int64) []any {
 // are left out.
 func loadRegisteredModels(ctx context.Context, q meta.Querier, ids []int64) ([]*RegisteredModel, error) {
 	byID := make(map[int64]*RegisteredModel, len(ids))
-	var latest []versionKey
 	for start := 0; start < len(ids); start += idChunk {
 		chunk := ids[start:min(start+idChunk, len(ids))]
 		args := regIDArgs(chunk)
@@ -159,32 +139,20 @@ func loadRegisteredModels(ctx context.Context, q meta.Querier, ids []int64) ([]*
 		if err != nil {
 			return nil, err
 		}
-		err = regEach(ctx, q, `SELECT model_id, MAX(version) FROM mlflow_model_versions
-			WHERE model_id IN (`+in+`) AND deleted = 0 GROUP BY model_id, current_stage`, args, func(sc regScanner) error {
-			var k versionKey
-			if err := sc.Scan(&k.Model, &k.Version); err != nil {
-				return err
-			}
-			latest = append(latest, k)
-			return nil
-		})
+		latest, err := loadVersionSet(ctx, q, versionSelection{`SELECT model_id, MAX(version) FROM mlflow_model_versions
+			WHERE model_id IN (` + in + `) AND deleted = 0 GROUP BY model_id, current_stage`, args})
 		if err != nil {
 			return nil, err
 		}
-	}
-	sort.Slice(latest, func(i, j int) bool {
-		if latest[i].Model != latest[j].Model {
-			return latest[i].Model < latest[j].Model
+		keys := make([]versionKey, 0, len(latest))
+		for k := range latest {
+			keys = append(keys, k)
 		}
-		return latest[i].Version < latest[j].Version
-	})
-	versions, err := loadVersions(ctx, q, latest)
-	if err != nil {
-		return nil, err
-	}
-	for i, v := range versions {
-		if m := byID[latest[i].Model]; m != nil && v != nil {
-			m.LatestVersions = append(m.LatestVersions, v)
+		sort.Slice(keys, func(i, j int) bool { return keys[i].Version < keys[j].Version })
+		for _, k := range keys {
+			if m := byID[k.Model]; m != nil {
+				m.LatestVersions = append(m.LatestVersions, latest[k])
+			}
 		}
 	}
 	out := make([]*RegisteredModel, 0, len(ids))
@@ -211,89 +179,84 @@ func loadRegisteredModel(ctx context.Context, q meta.Querier, id int64) (*Regist
 const versionColumns = `m.name, v.model_id, v.version, v.description, v.user_id, v.current_stage, v.source, v.run_id,
 	v.run_link, v.logged_model_id, v.status, v.status_message, v.creation_timestamp, v.last_updated_timestamp`
 
-// loadVersions returns the (not deleted) versions with these keys, at the
-// same positions; a version that does not exist is nil.
-func loadVersions(ctx context.Context, q meta.Querier, keys []versionKey) ([]*ModelVersion, error) {
-	found := make(map[versionKey]*ModelVersion, len(keys))
-	models := map[int64]bool{}
-	for start := 0; start < len(keys); start += pairChunk {
-		chunk := keys[start:min(start+pairChunk, len(keys))]
-		cond, args := regPairList("v.", chunk)
-		err := regEach(ctx, q, `SELECT `+versionColumns+` FROM mlflow_model_versions v
-			JOIN mlflow_registered_models m ON m.id = v.model_id WHERE v.deleted = 0 AND (`+cond+`)`, args, func(sc regScanner) error {
-			var mv ModelVersion
-			var k versionKey
-			var created, updated int64
-			if err := sc.Scan(&mv.Name, &k.Model, &k.Version, &mv.Description, &mv.UserID, &mv.CurrentStage, &mv.Source,
-				&mv.RunID, &mv.RunLink, &mv.ModelID, &mv.Status, &mv.StatusMessage, &created, &updated); err != nil {
-				return err
-			}
-			mv.Version = strconv.FormatInt(k.Version, 10)
-			mv.CreationTimestamp, mv.LastUpdatedTimestamp = Int64(created), Int64(updated)
-			found[k] = &mv
-			models[k.Model] = true
-			return nil
-		})
-		if err != nil {
-			return nil, err
+// versionSelection is a query that selects (model_id, version) pairs: the
+// versions a loader reads. Loaders join it as a common table expression,
+// so that a page of any size costs the same few statements, with no
+// argument lists.
+type versionSelection struct {
+	SQL  string
+	Args []any
+}
+
+// loadVersionSet returns the versions a selection names that exist and
+// are not deleted, with their tags and aliases.
+func loadVersionSet(ctx context.Context, q meta.Querier, sel versionSelection) (map[versionKey]*ModelVersion, error) {
+	with := `WITH sel(mid, ver) AS (` + sel.SQL + `) `
+	found := map[versionKey]*ModelVersion{}
+	err := regEach(ctx, q, with+`SELECT `+versionColumns+` FROM sel
+		JOIN mlflow_model_versions v ON v.model_id = sel.mid AND v.version = sel.ver
+		JOIN mlflow_registered_models m ON m.id = v.model_id WHERE v.deleted = 0`, sel.Args, func(sc regScanner) error {
+		var mv ModelVersion
+		var k versionKey
+		var created, updated int64
+		if err := sc.Scan(&mv.Name, &k.Model, &k.Version, &mv.Description, &mv.UserID, &mv.CurrentStage, &mv.Source,
+			&mv.RunID, &mv.RunLink, &mv.ModelID, &mv.Status, &mv.StatusMessage, &created, &updated); err != nil {
+			return err
 		}
-		cond, args = regPairList("", chunk)
-		err = regEach(ctx, q, `SELECT model_id, version, key, value FROM mlflow_model_version_tags WHERE `+cond+` ORDER BY model_id, version, key`, args, func(sc regScanner) error {
-			var k versionKey
-			var t ModelVersionTag
-			if err := sc.Scan(&k.Model, &k.Version, &t.Key, &t.Value); err != nil {
-				return err
-			}
-			if mv := found[k]; mv != nil {
-				mv.Tags = append(mv.Tags, t)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		mv.Version = strconv.FormatInt(k.Version, 10)
+		mv.CreationTimestamp, mv.LastUpdatedTimestamp = Int64(created), Int64(updated)
+		found[k] = &mv
+		return nil
+	})
+	if err != nil || len(found) == 0 {
+		return found, err
+	}
+	err = regEach(ctx, q, with+`SELECT t.model_id, t.version, t.key, t.value FROM sel
+		JOIN mlflow_model_version_tags t ON t.model_id = sel.mid AND t.version = sel.ver ORDER BY t.key`, sel.Args, func(sc regScanner) error {
+		var k versionKey
+		var t ModelVersionTag
+		if err := sc.Scan(&k.Model, &k.Version, &t.Key, &t.Value); err != nil {
+			return err
 		}
-	}
-	ids := make([]int64, 0, len(models))
-	for id := range models {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for start := 0; start < len(ids); start += idChunk {
-		chunk := ids[start:min(start+idChunk, len(ids))]
-		err := regEach(ctx, q, `SELECT model_id, version, alias FROM mlflow_model_aliases WHERE model_id IN (`+regInList(1, len(chunk))+`) ORDER BY alias`,
-			regIDArgs(chunk), func(sc regScanner) error {
-				var k versionKey
-				var a string
-				if err := sc.Scan(&k.Model, &k.Version, &a); err != nil {
-					return err
-				}
-				if mv := found[k]; mv != nil {
-					mv.Aliases = append(mv.Aliases, a)
-				}
-				return nil
-			})
-		if err != nil {
-			return nil, err
+		if mv := found[k]; mv != nil {
+			mv.Tags = append(mv.Tags, t)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	out := make([]*ModelVersion, len(keys))
-	for i, k := range keys {
-		out[i] = found[k]
+	err = regEach(ctx, q, with+`SELECT a.model_id, a.version, a.alias FROM mlflow_model_aliases a
+		WHERE a.model_id IN (SELECT mid FROM sel) ORDER BY a.alias`, sel.Args, func(sc regScanner) error {
+		var k versionKey
+		var alias string
+		if err := sc.Scan(&k.Model, &k.Version, &alias); err != nil {
+			return err
+		}
+		if mv := found[k]; mv != nil {
+			mv.Aliases = append(mv.Aliases, alias)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return found, nil
 }
 
 // loadVersion returns one version of a model, or RESOURCE_DOES_NOT_EXIST
 // naming it as the client did.
 func loadVersion(ctx context.Context, q meta.Querier, m regModelRow, version int64) (*ModelVersion, error) {
-	vs, err := loadVersions(ctx, q, []versionKey{{m.ID, version}})
+	vs, err := loadVersionSet(ctx, q, versionSelection{`SELECT model_id, version FROM mlflow_model_versions
+		WHERE model_id = $1 AND version = $2`, []any{m.ID, version}})
 	if err != nil {
 		return nil, err
 	}
-	if vs[0] == nil {
+	mv := vs[versionKey{m.ID, version}]
+	if mv == nil {
 		return nil, versionNotFound(m.Name, version)
 	}
-	return vs[0], nil
+	return mv, nil
 }
 
 // versionExists checks that a version exists and is not deleted.
