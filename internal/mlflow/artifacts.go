@@ -95,6 +95,9 @@ func (h *Handler) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	}
 	info, rd, err := h.objects.Open(ctx, bucket, key)
 	if errs.Is(err, errs.NotFound) && errs.CodeOf(err) != "NoSuchBucket" {
+		if page, lerr := h.objects.List(ctx, bucket, key+"/", "", "", 1); lerr == nil && len(page.Objects) > 0 {
+			return invalidParam("Artifact path refers to a directory, not a file: '%s'", key)
+		}
 		return notExist("artifact %q does not exist", key)
 	}
 	if err != nil {
@@ -102,7 +105,7 @@ func (h *Handler) getArtifact(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer rd.Close()
 	hdr := w.Header()
-	hdr.Set("Content-Type", downloadType(info.ContentType))
+	hdr.Set("Content-Type", downloadType(info.ContentType, key))
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(key)}))
 	hdr.Set("ETag", `"`+info.ETag+`"`)
@@ -111,12 +114,16 @@ func (h *Handler) getArtifact(w http.ResponseWriter, r *http.Request) error {
 }
 
 // downloadType is the Content-Type an artifact is served with: what it was
-// uploaded with, except S3's placeholder for "none".
-func downloadType(stored string) string {
-	if stored == "" || stored == "binary/octet-stream" {
-		return "application/octet-stream"
+// uploaded with (the client sends the type of the file's extension), or,
+// for objects stored without one, the type of the key's extension.
+func downloadType(stored, key string) string {
+	if stored != "" && stored != "binary/octet-stream" {
+		return stored
 	}
-	return stored
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }
 
 // putArtifact uploads an artifact, streaming the body into the blob store.

@@ -147,6 +147,10 @@ func TestArtifactRoundTrip(t *testing.T) {
 		if resp.StatusCode != 404 || artCode(body) != "RESOURCE_DOES_NOT_EXIST" {
 			t.Fatalf("missing artifact: %d %s", resp.StatusCode, body)
 		}
+		resp, body = s.Do(t, "GET", artRoot+"/1/0123456789abcdef0123456789abcdef", admin, nil)
+		if resp.StatusCode != 400 || artCode(body) != "INVALID_PARAMETER_VALUE" || !strings.Contains(body, "directory") {
+			t.Fatalf("a directory: %d %s", resp.StatusCode, body)
+		}
 
 		// A body of unknown length (chunked) streams just the same; a
 		// replaced artifact has the new content.

@@ -209,3 +209,23 @@ func wantMLflowRequests(t *testing.T, srv *Server, user, method, pathRe string, 
 		t.Errorf("the server logged no %s %s answered %d for %s", method, pathRe, status, user)
 	}
 }
+
+// TestMLflowPermissions sets per-experiment and per-registered-model
+// permissions with the client of MLflow's authentication app
+// (grant_user_permission, get_user_permission) as the admin, and checks
+// their effect on a developer who uses a token: the default EDIT from the
+// developer role reads and logs but does not delete; MANAGE granted on the
+// admin's experiment and model lets the developer delete them; the
+// developer manages what it creates.
+func TestMLflowPermissions(t *testing.T) {
+	py := mlflowPython(t)
+	needTool(t, "curl")
+	srv := StartServer(t, ServerOptions{})
+	_, token := createMLflowDeveloper(t, srv, mlflowDeveloper)
+	env := append(mlflowEnv(srv, mlflowCreds{token: token}, t.TempDir()),
+		"E2E_ADMIN_USERNAME=admin", "E2E_ADMIN_PASSWORD="+adminPassword)
+	runWorkflow(t, py, env, "permissions", "--prefix", "perm", "--user", mlflowDeveloper)
+	wantMLflowRequests(t, srv, mlflowDeveloper, "POST", `/mlflow/api/2\.0/mlflow/experiments/delete`, 403)
+	wantMLflowRequests(t, srv, mlflowDeveloper, "POST", `/mlflow/api/2\.0/mlflow/experiments/delete`, 200)
+	srv.WantNoServerErrors()
+}
