@@ -200,7 +200,7 @@ func (h *Handler) runsByID(ctx context.Context, ids []int64, metrics, params []s
 				rows.Close()
 				return nil, meta.Err(err)
 			}
-			m.NaN = nan != 0
+			m.Value, m.NaN = metricValue(m.Value, nan)
 			if r := byID[id]; r != nil {
 				r.Metrics[k] = m
 			}

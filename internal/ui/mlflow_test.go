@@ -206,6 +206,7 @@ func TestMLflowPages(t *testing.T) {
 		f.metric(b, "acc", 0.4, 0.7)
 		f.metric(c, "acc", 0.3, 0.5, 0.95)
 		f.metric(a, "loss", 1, 0.5, 0.25)
+		f.metric(b, "loss", 1, math.MaxFloat64, 0.5, -math.MaxFloat64) // infinities, as the tracking server stores them
 		f.artifact(exp, a, "model/MLmodel", "flavors: {}\n")
 		f.artifact(exp, a, "notes.txt", "hello artifacts")
 		m := f.registeredModel("fraud-model")
@@ -295,6 +296,11 @@ func TestMLflowPages(t *testing.T) {
 		admin.get("/ui/runs/"+a.UUID+"/artifacts/file?path=../x", http.StatusBadRequest)
 		admin.get("/ui/runs/"+uuidOf(99), http.StatusNotFound)
 		admin.get("/ui/experiments/999999", http.StatusNotFound)
+
+		// The infinities of b's loss are not drawn, and shown by name.
+		run = admin.get("/ui/runs/"+b.UUID, http.StatusOK)
+		mustContain(t, "run with infinities", run, "-Infinity", "2 points, step from 0 to 2, values from 0.5 to 1")
+		mustNotContain(t, "run with infinities", run, "e+308")
 
 		// Compare: one chart with a series per run, params diff.
 		cmp := admin.get("/ui/compare?runs="+a.UUID+","+b.UUID+"&runs="+c.UUID+"&metric=acc", http.StatusOK)
