@@ -70,7 +70,7 @@ func (v *mlflowViewer) visible(a *sqlArgs, kind, idCol string) string {
 	return "EXISTS (" + perm + " AND mp.permission <> 'NO_PERMISSIONS')"
 }
 
-// canRead reports whether the viewer may read one resource.
+// mlflowCanRead reports whether the viewer may read one resource.
 func (h *Handler) mlflowCanRead(ctx context.Context, v *mlflowViewer, kind string, id int64) (bool, error) {
 	if v.all {
 		return true, nil
@@ -87,7 +87,7 @@ func (h *Handler) mlflowCanRead(ctx context.Context, v *mlflowViewer, kind strin
 	return perm != "NO_PERMISSIONS", nil
 }
 
-// requireRead refuses a resource the viewer may not read: anonymous
+// mlflowRequire refuses a resource the viewer may not read: anonymous
 // visitors are asked to sign in, others are told they lack access.
 func (h *Handler) mlflowRequire(ctx context.Context, v *mlflowViewer, kind string, id int64, what string) error {
 	ok, err := h.mlflowCanRead(ctx, v, kind, id)
@@ -112,7 +112,7 @@ func (a *sqlArgs) add(v any) string {
 	return "$" + strconv.Itoa(len(a.args))
 }
 
-// list binds each of vs and returns "($i, $j, ...)"; vs must not be empty.
+// sqlList binds each of vs and returns "($i, $j, ...)"; vs must not be empty.
 func sqlList[T any](a *sqlArgs, vs []T) string {
 	s := "("
 	for i, v := range vs {

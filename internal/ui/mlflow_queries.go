@@ -200,7 +200,7 @@ func (h *Handler) runsByID(ctx context.Context, ids []int64, metrics, params []s
 				rows.Close()
 				return nil, meta.Err(err)
 			}
-			m.NaN = nan != 0
+			m.Value, m.NaN = metricValue(m.Value, nan)
 			if r := byID[id]; r != nil {
 				r.Metrics[k] = m
 			}
@@ -243,13 +243,15 @@ func (h *Handler) runsByID(ctx context.Context, ids []int64, metrics, params []s
 }
 
 // experimentKeys returns up to limit distinct metric keys (latest
-// metrics) and param keys of an experiment's active runs, by name: the
-// columns a runs table can show.
+// metrics) and param keys, by name, of an experiment's most recent active
+// runs (keysOfRuns of them, so that an experiment of a million runs costs
+// no more): the columns a runs table offers.
 func (h *Handler) experimentKeys(ctx context.Context, experimentID int64, limit int) (metrics, params []string, err error) {
 	read := func(table string) ([]string, error) {
-		rows, err := h.db.QueryContext(ctx, `SELECT DISTINCT m.key FROM `+table+` m
-			JOIN mlflow_runs r ON r.id = m.run_id
-			WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active' ORDER BY m.key LIMIT $2`, experimentID, limit)
+		rows, err := h.db.QueryContext(ctx, `SELECT DISTINCT m.key FROM `+table+` m WHERE m.run_id IN
+			(SELECT r.id FROM mlflow_runs r WHERE r.experiment_id = $1 AND r.lifecycle_stage = 'active'
+			 ORDER BY r.start_time DESC LIMIT $2)
+			ORDER BY m.key LIMIT $3`, experimentID, keysOfRuns, limit)
 		if err != nil {
 			return nil, meta.Err(err)
 		}
@@ -270,6 +272,10 @@ func (h *Handler) experimentKeys(ctx context.Context, experimentID int64, limit 
 	params, err = read("mlflow_params")
 	return metrics, params, err
 }
+
+// keysOfRuns is how many of an experiment's latest runs offer their keys
+// as columns.
+const keysOfRuns = 1000
 
 // runIDs runs a query selecting mlflow_runs.id and returns the ids.
 func (h *Handler) runIDs(ctx context.Context, query string, args []any) ([]int64, error) {

@@ -85,10 +85,25 @@ func (h *Handler) runMetrics(ctx context.Context, runIDs []int64) (map[int64][]n
 		if err := rows.Scan(&id, &m.Key, &m.Value, &nan, &m.Step, &m.Timestamp); err != nil {
 			return nil, meta.Err(err)
 		}
-		m.NaN = nan != 0
+		m.Value, m.NaN = metricValue(m.Value, nan)
 		out[id] = append(out[id], m)
 	}
 	return out, meta.Err(rows.Err())
+}
+
+// metricValue reads a stored metric value: NaN is stored as is_nan, and
+// the infinities as the largest finite doubles (as MLflow stores them),
+// which are read back as infinities.
+func metricValue(v float64, isNaN int64) (float64, bool) {
+	switch {
+	case isNaN != 0:
+		return 0, true
+	case v == math.MaxFloat64:
+		return math.Inf(1), false
+	case v == -math.MaxFloat64:
+		return math.Inf(-1), false
+	}
+	return v, false
 }
 
 // metricHistory is every logged point of one metric of one run, in order
@@ -112,7 +127,7 @@ func (h *Handler) metricHistory(ctx context.Context, runID int64, key string) (m
 		if err := rows.Scan(&step, &ts, &v, &nan); err != nil {
 			return m, meta.Err(err)
 		}
-		if nan != 0 {
+		if v, _ = metricValue(v, nan); nan != 0 {
 			v = math.NaN()
 		}
 		m.Steps = append(m.Steps, step)

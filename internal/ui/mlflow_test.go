@@ -206,6 +206,7 @@ func TestMLflowPages(t *testing.T) {
 		f.metric(b, "acc", 0.4, 0.7)
 		f.metric(c, "acc", 0.3, 0.5, 0.95)
 		f.metric(a, "loss", 1, 0.5, 0.25)
+		f.metric(b, "loss", 1, math.MaxFloat64, 0.5, -math.MaxFloat64) // infinities, as the tracking server stores them
 		f.artifact(exp, a, "model/MLmodel", "flavors: {}\n")
 		f.artifact(exp, a, "notes.txt", "hello artifacts")
 		m := f.registeredModel("fraud-model")
@@ -296,12 +297,17 @@ func TestMLflowPages(t *testing.T) {
 		admin.get("/ui/runs/"+uuidOf(99), http.StatusNotFound)
 		admin.get("/ui/experiments/999999", http.StatusNotFound)
 
+		// The infinities of b's loss are not drawn, and shown by name.
+		run = admin.get("/ui/runs/"+b.UUID, http.StatusOK)
+		mustContain(t, "run with infinities", run, "-Infinity", "2 points, step from 0 to 2, values from 0.5 to 1")
+		mustNotContain(t, "run with infinities", run, "e+308")
+
 		// Compare: one chart with a series per run, params diff.
 		cmp := admin.get("/ui/compare?runs="+a.UUID+","+b.UUID+"&runs="+c.UUID+"&metric=acc", http.StatusOK)
 		if m := regexp.MustCompile(`(?s)<g class="chart-series".*?</g>`).FindString(cmp); strings.Count(m, "<path ") != 3 {
 			t.Fatalf("compare chart has %d series, want 3:\n%s", strings.Count(m, "<path "), m)
 		}
-		mustContain(t, "compare", cmp, "ml-legend", "<code>lr</code>", "0.01", "1 are the same in every run")
+		mustContain(t, "compare", cmp, "ml-legend", "<code>lr</code>", "0.01", "1 is the same in every run")
 		mustNotContain(t, "compare", cmp, "<code>depth</code>")
 		cmp = admin.get("/ui/compare?runs="+a.UUID+","+b.UUID+"&all=1", http.StatusOK)
 		mustContain(t, "compare all", cmp, "<code>depth</code>")
