@@ -160,6 +160,9 @@ func fuzzCompiler(f *testing.F, entity string) {
 	f.Fuzz(func(t *testing.T, filter, order string) {
 		q, err := compileAll(filter, order, false)[entity]()
 		checkCompiled(t, db, entity, q, err)
+		if entity == "runs" {
+			checkRunIDs(t, db, filter, order)
+		}
 	})
 }
 
@@ -169,6 +172,20 @@ func FuzzRegisteredModels(f *testing.F) { fuzzCompiler(f, "registered_models") }
 func FuzzModelVersions(f *testing.F)    { fuzzCompiler(f, "model_versions") }
 func FuzzTraces(f *testing.F)           { fuzzCompiler(f, "traces") }
 func FuzzLoggedModels(f *testing.F)     { fuzzCompiler(f, "logged_models") }
+
+// checkRunIDs runs RunIDs, which must fail only with
+// INVALID_PARAMETER_VALUE.
+func checkRunIDs(t *testing.T, db *meta.DB, filter, order string) {
+	t.Helper()
+	var orderBy []string
+	if order != "" {
+		orderBy = []string{order}
+	}
+	_, err := RunIDs(context.Background(), db, RunsRequest{ExperimentIDs: []int64{1, 2}, Filter: filter, OrderBy: orderBy, Limit: 10})
+	if err != nil && (errs.KindOf(err) != errs.Invalid || errs.CodeOf(err) != "INVALID_PARAMETER_VALUE") {
+		t.Fatalf("RunIDs(%q, %q): %v", filter, order, err)
+	}
+}
 
 // TestSeedsRunOnBothEngines runs every seed through every compiler on
 // SQLite and PostgreSQL: what compiles must run on both.
@@ -180,6 +197,7 @@ func TestSeedsRunOnBothEngines(t *testing.T) {
 					q, err := compile()
 					checkCompiled(t, db, entity+" "+fs+" | "+o, q, err)
 				}
+				checkRunIDs(t, db, fs, o)
 			}
 		}
 	})

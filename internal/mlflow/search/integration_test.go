@@ -223,3 +223,20 @@ func TestIntegerBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestLatestMetricExperiment checks migration 00010's trigger: a latest
+// metric inserted without its run's experiment gets it, and an upsert
+// keeps it.
+func TestLatestMetricExperiment(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		mustExec(t, db, `INSERT INTO mlflow_experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (7, 'e', 'x', 0, 0)`)
+		mustExec(t, db, `INSERT INTO mlflow_runs (id, run_uuid, experiment_id, artifact_uri) VALUES (1, 'u1', 7, 'a')`)
+		mustExec(t, db, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value) VALUES (1, 'a', 0, 0, 1), (1, 'b', 0, 0, 2)`)
+		mustExec(t, db, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value) VALUES (1, 'a', 1, 1, 3)
+			ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value`)
+		got := queryStrings(t, db, Query{SQL: `SELECT key || ':' || CAST(experiment_id AS TEXT) || ':' || CAST(value AS TEXT) FROM mlflow_latest_metrics ORDER BY key`})
+		if !slices.Equal(got, []string{"a:7:3", "b:7:2"}) && !slices.Equal(got, []string{"a:7:3.0", "b:7:2.0"}) {
+			t.Errorf("latest metrics %v", got)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/meta"
+)
+
+// probeLimit is how many runs a filter comparison may match and still
+// drive a search (see RunIDs); counting stops there.
+const probeLimit = 1000
+
+// RunIDs runs a runs search on db and returns the mlflow_runs.id of one
+// page, in order: the rows of Runs(req), planned better.
+//
+// Runs walks the experiments' runs in order and stops after the page;
+// when the filter matches few of them, that walk reads them all. So
+// RunIDs first counts, in one query reading at most probeLimit index
+// entries per comparison, the runs of each comparison that an index can
+// enumerate (run_id = or IN, run_name =, param or tag =, a metric
+// compared with a number). If one matches fewer than probeLimit, the
+// search reads those runs and sorts them; otherwise it is Runs' query.
+// Both are one SQL text for SQLite and PostgreSQL.
+func RunIDs(ctx context.Context, db meta.Querier, req RunsRequest) ([]int64, error) {
+	p, err := newRunsPlan(req)
+	if err != nil {
+		return nil, err
+	}
+	driver := -1
+	if req.Limit > 0 && len(req.ExperimentIDs) > 0 {
+		if driver, err = chooseDriver(ctx, db, p); err != nil {
+			return nil, err
+		}
+		if driver >= 0 {
+			if p, err = newRunsPlan(req); err != nil {
+				return nil, err
+			}
+		}
+	}
+	q, err := p.compile(driver)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, q.SQL, q.Args...)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, meta.Err(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, meta.Err(rows.Err())
+}
+
+// canDrive reports whether an index can enumerate the runs of c.
+func canDrive(c cond) bool {
+	switch c.kind {
+	case attrKey:
+		return (c.key == "run_id" && (c.Op == OpEq || c.Op == OpIn)) || (c.key == "run_name" && c.Op == OpEq)
+	case paramKey, tagKey:
+		return c.Op == OpEq
+	case metricKey:
+		return c.Op != OpNe
+	}
+	return false
+}
+
+// chooseDriver returns the comparison matching the fewest runs, if that
+// is fewer than probeLimit, or -1.
+func chooseDriver(ctx context.Context, db meta.Querier, p *runsPlan) (int, error) {
+	var b sqlb
+	var probes []string
+	var which []int
+	best, bestCount := -1, probeLimit
+	for j, c := range p.conds {
+		if !canDrive(c) {
+			continue
+		}
+		if c.kind == attrKey && c.key == "run_id" {
+			if n := max(1, len(c.Value.List)); n < bestCount { // a list of ids
+				best, bestCount = j, n
+			}
+			continue
+		}
+		probes = append(probes, fmt.Sprintf("(SELECT count(*) FROM (%s LIMIT %s) x%d)", driverRuns(&b, c, p.req.ExperimentIDs), b.arg(int64(probeLimit)), j))
+		which = append(which, j)
+	}
+	if len(probes) == 0 {
+		return best, nil
+	}
+	counts := make([]int64, len(probes))
+	ptrs := make([]any, len(probes))
+	for i := range counts {
+		ptrs[i] = &counts[i]
+	}
+	if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(probes, ", "), b.args...).Scan(ptrs...); err != nil {
+		return -1, meta.Err(err)
+	}
+	for i, n := range counts {
+		if int(n) < bestCount {
+			best, bestCount = which[i], int(n)
+		}
+	}
+	return best, nil
+}
+
+// driverRuns is a SELECT of the run_id of the runs that comparison c
+// (for which canDrive holds) matches, or a few more: each reads an index
+// (run_uuid; experiment and name; key and value, whose 200-character
+// prefix PostgreSQL indexes; a metric's values within the experiments).
+func driverRuns(b *sqlb, c cond, experiments []int64) string {
+	switch c.kind {
+	case attrKey:
+		if c.key == "run_id" {
+			s, _ := b.str("dr.run_uuid", c.Op, c.Value)
+			return "SELECT dr.id AS run_id FROM mlflow_runs dr WHERE " + s
+		}
+		return "SELECT dr.id AS run_id FROM mlflow_runs dr WHERE " + b.inExperiments("dr.experiment_id", experiments) + " AND dr.name = " + b.arg(c.Value.Text)
+	case metricKey:
+		return "SELECT dm.run_id FROM mlflow_latest_metrics dm WHERE " + b.inExperiments("dm.experiment_id", experiments) +
+			" AND dm.key = " + b.arg(c.key) + " AND dm.is_nan = 0 AND " + b.real("dm.value", c.Op, c.Value.Num)
+	}
+	table := "mlflow_params"
+	if c.kind == tagKey {
+		table = "mlflow_run_tags"
+	}
+	v := b.arg(c.Value.Text)
+	return "SELECT dp.run_id FROM " + table + " dp WHERE dp.key = " + b.arg(c.key) + " AND dp.value = " + v +
+		" AND substr(dp.value, 1, 200) = substr(" + v + ", 1, 200)"
+}
