@@ -158,4 +158,3 @@ func runPage(db *meta.DB, n *names, c oracleCase, offset, limit int) ([]string, 
 	}
 	return out, rows.Err()
 }
-
