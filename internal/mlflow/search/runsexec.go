@@ -112,9 +112,10 @@ func chooseDriver(ctx context.Context, db meta.Querier, p *runsPlan) (int, error
 }
 
 // driverRuns is a SELECT of the run_id of the runs that comparison c
-// (for which canDrive holds) matches, or a few more: each reads an index
-// (run_uuid; experiment and name; key and value, whose 200-character
-// prefix PostgreSQL indexes; a metric's values within the experiments).
+// (for which canDrive holds) matches, or a few more, from an index alone:
+// run_uuid; experiment and name; a param's or tag's key and the first
+// 200 characters of its value (the search compares whole values after);
+// a metric's values within the experiments.
 func driverRuns(b *sqlb, c cond, experiments []int64) string {
 	switch c.kind {
 	case attrKey:
@@ -131,7 +132,6 @@ func driverRuns(b *sqlb, c cond, experiments []int64) string {
 	if c.kind == tagKey {
 		table = "mlflow_run_tags"
 	}
-	v := b.arg(c.Value.Text)
-	return "SELECT dp.run_id FROM " + table + " dp WHERE dp.key = " + b.arg(c.key) + " AND dp.value = " + v +
-		" AND substr(dp.value, 1, 200) = substr(" + v + ", 1, 200)"
+	return "SELECT dp.run_id FROM " + table + " dp WHERE dp.key = " + b.arg(c.key) +
+		" AND substr(dp.value, 1, 200) = substr(" + b.arg(c.Value.Text) + ", 1, 200)"
 }

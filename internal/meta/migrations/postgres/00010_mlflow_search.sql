@@ -30,9 +30,9 @@ CREATE TRIGGER mlflow_latest_metrics_experiment BEFORE INSERT ON mlflow_latest_m
 DROP INDEX mlflow_runs_experiment;
 CREATE INDEX mlflow_runs_experiment ON mlflow_runs(experiment_id, lifecycle_stage, start_time DESC NULLS LAST, run_uuid);
 
--- Equality on param and tag values. A value can be longer than a B-tree
--- entry may be (6000 and 8000 characters), so these index a prefix; the
--- searches compare the prefix too (SQLite indexes the whole value).
+-- Runs with a param or tag value. A value can be longer than a B-tree
+-- entry may be (6000 and 8000 characters), so these index its first 200
+-- characters, which the searches look up before comparing whole values.
 CREATE INDEX mlflow_params_key_prefix ON mlflow_params(key, substr(value, 1, 200), run_id);
 CREATE INDEX mlflow_run_tags_key_prefix ON mlflow_run_tags(key, substr(value, 1, 200), run_id);
 

@@ -21,11 +21,19 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- Runs with a param or tag value: the same index as PostgreSQL's (see
+-- its 00010), so that one SQL text reads a value's 200-character
+-- prefix on both engines, from the index alone.
+CREATE INDEX mlflow_params_key_prefix ON mlflow_params(key, substr(value, 1, 200), run_id);
+CREATE INDEX mlflow_run_tags_key_prefix ON mlflow_run_tags(key, substr(value, 1, 200), run_id);
+
 -- Runs of an experiment by name (attributes.run_name = '...').
 CREATE INDEX mlflow_runs_name ON mlflow_runs(experiment_id, name);
 
 -- +goose Down
 DROP INDEX mlflow_runs_name;
+DROP INDEX mlflow_run_tags_key_prefix;
+DROP INDEX mlflow_params_key_prefix;
 DROP TRIGGER mlflow_latest_metrics_experiment;
 DROP INDEX mlflow_latest_metrics_experiment;
 ALTER TABLE mlflow_latest_metrics DROP COLUMN experiment_id;
