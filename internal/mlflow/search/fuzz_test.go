@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,8 +76,24 @@ func checkCompiled(t *testing.T, db *meta.DB, what string, q Query, err error) {
 		}
 		return
 	}
-	if strings.Count(q.SQL, "$") < len(q.Args) || len(q.Args) > 30000 {
-		t.Fatalf("%s: %d arguments for %s", what, len(q.Args), q.SQL)
+	if len(q.Args) > 30000 {
+		t.Fatalf("%s: %d arguments", what, len(q.Args))
+	}
+	for i := range q.Args {
+		// Every argument is used ($1 must not be found as part of $10).
+		p := fmt.Sprintf("$%d", i+1)
+		used := false
+		for rest := q.SQL; !used; {
+			j := strings.Index(rest, p)
+			if j < 0 {
+				break
+			}
+			rest = rest[j+len(p):]
+			used = rest == "" || rest[0] < '0' || rest[0] > '9'
+		}
+		if !used {
+			t.Fatalf("%s: argument %s is not in %s", what, p, q.SQL)
+		}
 	}
 	rows, err := db.QueryContext(context.Background(), q.SQL, q.Args...)
 	if err != nil {
@@ -181,9 +198,23 @@ func checkRunIDs(t *testing.T, db *meta.DB, filter, order string) {
 	if order != "" {
 		orderBy = []string{order}
 	}
-	_, err := RunIDs(context.Background(), db, RunsRequest{ExperimentIDs: []int64{1, 2}, Filter: filter, OrderBy: orderBy, Limit: 10})
+	req := RunsRequest{ExperimentIDs: []int64{1, 2}, Filter: filter, OrderBy: orderBy, Limit: 10}
+	_, err := RunIDs(context.Background(), db, req)
 	if err != nil && (errs.KindOf(err) != errs.Invalid || errs.CodeOf(err) != "INVALID_PARAMETER_VALUE") {
 		t.Fatalf("RunIDs(%q, %q): %v", filter, order, err)
+	}
+	// Every comparison that can drive, driving.
+	p, err := newRunsPlan(req)
+	if err != nil {
+		return
+	}
+	for j, c := range p.conds {
+		if !canDrive(c) {
+			continue
+		}
+		driven, _ := newRunsPlan(req)
+		q, err := driven.compile(j)
+		checkCompiled(t, db, fmt.Sprintf("runs driven by %q", filter[c.Pos:c.End]), q, err)
 	}
 }
 

@@ -100,6 +100,13 @@ func TestStringSemantics(t *testing.T) {
 			{"params.p = 'tab\there'", []string{"tab\there"}},
 			{"run_name LIKE 'C%'", []string{"CNN", "Cnn"}},
 			{"run_name ILIKE 'c%'", []string{"CNN", "cnn", "Cnn", "c_n", "cxn"}},
+			{"run_name LIKE 'c\\_%'", []string{"c_n"}},
+			{"run_name LIKE 'é%'", []string{"école"}},
+			{"run_name LIKE '日本%'", []string{"日本語"}},
+			{"params.p LIKE '50%'", []string{"50%", "50 percent"}},
+			{"params.p LIKE 'x''%'", []string{}},
+			{`params.p LIKE "x'%"`, []string{"x'; DROP TABLE mlflow_runs; --"}},
+			{"run_id LIKE 'r0%'", []string{"CNN", "cnn", "Cnn", "c_n", "cxn", "50%", "50 percent", `a\b`, "it's"}},
 			{"params.p IN ('CNN', 'cnn')", nil}, // params take no IN
 		}
 		for _, tt := range tests {
@@ -111,6 +118,18 @@ func TestStringSemantics(t *testing.T) {
 			}
 			if got := search(tt.filter); !sameSet(got, tt.want) {
 				t.Errorf("%s:\n got %q\nwant %q", tt.filter, got, tt.want)
+			}
+			// RunIDs, where a selective comparison drives the search.
+			ids, err := RunIDs(context.Background(), db, RunsRequest{ExperimentIDs: []int64{1}, Filter: tt.filter, Limit: 100})
+			if err != nil {
+				t.Fatalf("RunIDs %s: %v", tt.filter, err)
+			}
+			var got []string
+			for _, id := range ids {
+				got = append(got, values[id-1])
+			}
+			if !sameSet(got, tt.want) {
+				t.Errorf("RunIDs %s:\n got %q\nwant %q", tt.filter, got, tt.want)
 			}
 		}
 	})

@@ -273,3 +273,29 @@ func TestPageToken(t *testing.T) {
 		}
 	}
 }
+
+func TestLikePrefix(t *testing.T) {
+	tests := []struct{ pattern, lo, hi string }{
+		{"abc%", "abc", "abd"},
+		{"abc", "abc", "abd"},
+		{"ab_c%", "ab", "ac"},
+		{`a\%b%`, "a%b", "a%c"},
+		{`a\\%`, `a\`, "a]"},
+		{"run-4242%", "run-4242", "run-4243"},
+		{"é%", "é", "ê"},
+		{"a\U0010FFFF%", "a\U0010FFFF", "b"},
+		{"\U0010FFFF%", "\U0010FFFF", ""},
+		{"a\uD7FF", "a\uD7FF", "a\uE000"},
+	}
+	for _, tt := range tests {
+		lo, hi, ok := likePrefix(tt.pattern)
+		if !ok || lo != tt.lo || hi != tt.hi {
+			t.Errorf("likePrefix(%q) = %q, %q, %v; want %q, %q", tt.pattern, lo, hi, ok, tt.lo, tt.hi)
+		}
+	}
+	for _, p := range []string{"", "%a", "_a", "%"} {
+		if _, _, ok := likePrefix(p); ok {
+			t.Errorf("likePrefix(%q) has a prefix", p)
+		}
+	}
+}
