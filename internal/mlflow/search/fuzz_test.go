@@ -123,7 +123,7 @@ func FuzzParseFilter(f *testing.F) {
 			if c.Pos < 0 || c.Pos >= c.End || c.End > len(filter) {
 				t.Fatalf("bad positions %d..%d in %q", c.Pos, c.End, filter)
 			}
-			if (c.Op == OpIn || c.Op == OpNotIn) != (c.Value.Kind == List) {
+			if (c.Op == OpIn || c.Op == OpNotIn) != (c.Value.Kind == ListValue) {
 				t.Fatalf("%s with %v", c.Op, c.Value)
 			}
 		}

@@ -9,10 +9,10 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 )
 
-func str(s string) Literal     { return Literal{Kind: String, Text: s} }
-func list(v ...string) Literal { return Literal{Kind: List, List: v} }
+func str(s string) Literal     { return Literal{Kind: StringValue, Text: s} }
+func list(v ...string) Literal { return Literal{Kind: ListValue, List: v} }
 func num(text string, v float64) Literal {
-	return Literal{Kind: Number, Text: text, Num: v}
+	return Literal{Kind: NumberValue, Text: text, Num: v}
 }
 
 // cmp is a Comparison without positions, for table tests.
