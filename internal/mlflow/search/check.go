@@ -79,13 +79,13 @@ func (ck checker) apply(c Comparison, r rule) error {
 		return ck.errf(c, "Invalid comparator '%s' for %s, expected one of %s", c.Op, r.what, opNames(r.ops))
 	}
 	switch c.Value.Kind {
-	case NoValue, List:
+	case NoValue, ListValue:
 		return nil // the parser pairs IS [NOT] NULL and [NOT] IN with these
-	case Number:
+	case NumberValue:
 		if !r.numeric {
 			return ck.errf(c, "Expected a quoted string value for %s (e.g. 'my-value'), got %s", r.what, c.Value.Text)
 		}
-	case String:
+	case StringValue:
 		if r.numeric {
 			return ck.errf(c, "Expected a numeric value for %s, got %s", r.what, c.Value)
 		}

@@ -69,7 +69,7 @@ func resolveExperiment(ck checker, c Comparison) (cond, error) {
 			return rc, err
 		}
 		vals := c.Value.List
-		if c.Value.Kind == String {
+		if c.Value.Kind == StringValue {
 			vals = []string{c.Value.Text}
 		}
 		for _, v := range vals {
@@ -144,7 +144,7 @@ func experimentCond(b *sqlb, c cond) (string, error) {
 	case a.numeric:
 		return b.integer(a.col, c.Op, c.Value), nil
 	case a.id:
-		if c.Value.Kind == String {
+		if c.Value.Kind == StringValue {
 			n, _ := parseID(c.Value.Text)
 			return a.col + " " + string(c.Op) + " " + b.arg(n), nil
 		}

@@ -30,18 +30,18 @@ const (
 type LiteralKind int
 
 const (
-	NoValue LiteralKind = iota // IS NULL, IS NOT NULL
-	String                     // 'text' or "text"
-	Number                     // 12, -0.5, 1e-3
-	List                       // ('a', 'b')
+	NoValue     LiteralKind = iota // IS NULL, IS NOT NULL
+	StringValue                    // 'text' or "text"
+	NumberValue                    // 12, -0.5, 1e-3
+	ListValue                      // ('a', 'b')
 )
 
 // Literal is the right-hand side of a comparison.
 type Literal struct {
 	Kind LiteralKind
-	Text string   // String: the content between the quotes; Number: as written
-	Num  float64  // Number: its value (±Inf when out of range)
-	List []string // List: the strings, in order
+	Text string   // StringValue: the content between the quotes; NumberValue: as written
+	Num  float64  // NumberValue: its value (±Inf when out of range)
+	List []string // ListValue: the strings, in order
 }
 
 // Comparison is one clause of a filter: Entity.Key Op Value.
@@ -139,7 +139,7 @@ func (s *scanner) comparison() (Comparison, error) {
 		if c.Value, err = s.value(); err != nil {
 			return c, err
 		}
-		if c.Value.Kind == List {
+		if c.Value.Kind == ListValue {
 			return c, s.errAt(opPos, "a parenthesized list can only follow IN or NOT IN, not %s", c.Op)
 		}
 	}
@@ -257,7 +257,7 @@ func (s *scanner) value() (Literal, error) {
 	switch q := s.peek(); q {
 	case '\'', '"':
 		text, err := s.quoted(q)
-		return Literal{Kind: String, Text: text}, err
+		return Literal{Kind: StringValue, Text: text}, err
 	case '(':
 		return s.list()
 	case '`':
@@ -272,7 +272,7 @@ func (s *scanner) value() (Literal, error) {
 		if err != nil && !isRangeErr(err) {
 			return Literal{}, s.errAt(start, "invalid number %s", text)
 		}
-		return Literal{Kind: Number, Text: text, Num: f}, nil
+		return Literal{Kind: NumberValue, Text: text, Num: f}, nil
 	}
 	if w := s.word(); w != "" {
 		return Literal{}, s.errAt(start, "value %s is not quoted; quote string values with single or double quotes, e.g. '%s'", w, w)
@@ -298,7 +298,7 @@ func (s *scanner) list() (Literal, error) {
 				return Literal{}, s.errAt(start, "expected a non-empty list of quoted strings, found an empty list")
 			}
 			s.pos++
-			return Literal{Kind: List, List: items}, nil
+			return Literal{Kind: ListValue, List: items}, nil
 		}
 		q := s.peek()
 		if q != '\'' && q != '"' {
@@ -330,7 +330,7 @@ const maxListItems = 1000
 // only, as MLflow's tokenizer tells integers from floats) that fits
 // int64.
 func (l Literal) isInt() (int64, bool) {
-	if l.Kind != Number || strings.ContainsAny(l.Text, ".eE") {
+	if l.Kind != NumberValue || strings.ContainsAny(l.Text, ".eE") {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(l.Text, 10, 64)
@@ -340,11 +340,11 @@ func (l Literal) isInt() (int64, bool) {
 // String renders the literal as it would be written in a filter.
 func (l Literal) String() string {
 	switch l.Kind {
-	case String:
+	case StringValue:
 		return "'" + l.Text + "'"
-	case Number:
+	case NumberValue:
 		return l.Text
-	case List:
+	case ListValue:
 		parts := make([]string, len(l.List))
 		for i, v := range l.List {
 			parts[i] = "'" + v + "'"

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -75,8 +76,24 @@ func checkCompiled(t *testing.T, db *meta.DB, what string, q Query, err error) {
 		}
 		return
 	}
-	if strings.Count(q.SQL, "$") < len(q.Args) || len(q.Args) > 30000 {
-		t.Fatalf("%s: %d arguments for %s", what, len(q.Args), q.SQL)
+	if len(q.Args) > 30000 {
+		t.Fatalf("%s: %d arguments", what, len(q.Args))
+	}
+	for i := range q.Args {
+		// Every argument is used ($1 must not be found as part of $10).
+		p := fmt.Sprintf("$%d", i+1)
+		used := false
+		for rest := q.SQL; !used; {
+			j := strings.Index(rest, p)
+			if j < 0 {
+				break
+			}
+			rest = rest[j+len(p):]
+			used = rest == "" || rest[0] < '0' || rest[0] > '9'
+		}
+		if !used {
+			t.Fatalf("%s: argument %s is not in %s", what, p, q.SQL)
+		}
 	}
 	rows, err := db.QueryContext(context.Background(), q.SQL, q.Args...)
 	if err != nil {
@@ -106,7 +123,7 @@ func FuzzParseFilter(f *testing.F) {
 			if c.Pos < 0 || c.Pos >= c.End || c.End > len(filter) {
 				t.Fatalf("bad positions %d..%d in %q", c.Pos, c.End, filter)
 			}
-			if (c.Op == OpIn || c.Op == OpNotIn) != (c.Value.Kind == List) {
+			if (c.Op == OpIn || c.Op == OpNotIn) != (c.Value.Kind == ListValue) {
 				t.Fatalf("%s with %v", c.Op, c.Value)
 			}
 		}
@@ -160,6 +177,9 @@ func fuzzCompiler(f *testing.F, entity string) {
 	f.Fuzz(func(t *testing.T, filter, order string) {
 		q, err := compileAll(filter, order, false)[entity]()
 		checkCompiled(t, db, entity, q, err)
+		if entity == "runs" {
+			checkRunIDs(t, db, filter, order)
+		}
 	})
 }
 
@@ -169,6 +189,34 @@ func FuzzRegisteredModels(f *testing.F) { fuzzCompiler(f, "registered_models") }
 func FuzzModelVersions(f *testing.F)    { fuzzCompiler(f, "model_versions") }
 func FuzzTraces(f *testing.F)           { fuzzCompiler(f, "traces") }
 func FuzzLoggedModels(f *testing.F)     { fuzzCompiler(f, "logged_models") }
+
+// checkRunIDs runs RunIDs, which must fail only with
+// INVALID_PARAMETER_VALUE.
+func checkRunIDs(t *testing.T, db *meta.DB, filter, order string) {
+	t.Helper()
+	var orderBy []string
+	if order != "" {
+		orderBy = []string{order}
+	}
+	req := RunsRequest{ExperimentIDs: []int64{1, 2}, Filter: filter, OrderBy: orderBy, Limit: 10}
+	_, err := RunIDs(context.Background(), db, req)
+	if err != nil && (errs.KindOf(err) != errs.Invalid || errs.CodeOf(err) != "INVALID_PARAMETER_VALUE") {
+		t.Fatalf("RunIDs(%q, %q): %v", filter, order, err)
+	}
+	// Every comparison that can drive, driving.
+	p, err := newRunsPlan(req)
+	if err != nil {
+		return
+	}
+	for j, c := range p.conds {
+		if !canDrive(c) {
+			continue
+		}
+		driven, _ := newRunsPlan(req)
+		q, err := driven.compile(j)
+		checkCompiled(t, db, fmt.Sprintf("runs driven by %q", filter[c.Pos:c.End]), q, err)
+	}
+}
 
 // TestSeedsRunOnBothEngines runs every seed through every compiler on
 // SQLite and PostgreSQL: what compiles must run on both.
@@ -180,6 +228,7 @@ func TestSeedsRunOnBothEngines(t *testing.T) {
 					q, err := compile()
 					checkCompiled(t, db, entity+" "+fs+" | "+o, q, err)
 				}
+				checkRunIDs(t, db, fs, o)
 			}
 		}
 	})

@@ -100,6 +100,13 @@ func TestStringSemantics(t *testing.T) {
 			{"params.p = 'tab\there'", []string{"tab\there"}},
 			{"run_name LIKE 'C%'", []string{"CNN", "Cnn"}},
 			{"run_name ILIKE 'c%'", []string{"CNN", "cnn", "Cnn", "c_n", "cxn"}},
+			{"run_name LIKE 'c\\_%'", []string{"c_n"}},
+			{"run_name LIKE 'é%'", []string{"école"}},
+			{"run_name LIKE '日本%'", []string{"日本語"}},
+			{"params.p LIKE '50%'", []string{"50%", "50 percent"}},
+			{"params.p LIKE 'x''%'", []string{}},
+			{`params.p LIKE "x'%"`, []string{"x'; DROP TABLE mlflow_runs; --"}},
+			{"run_id LIKE 'r0%'", []string{"CNN", "cnn", "Cnn", "c_n", "cxn", "50%", "50 percent", `a\b`, "it's"}},
 			{"params.p IN ('CNN', 'cnn')", nil}, // params take no IN
 		}
 		for _, tt := range tests {
@@ -111,6 +118,18 @@ func TestStringSemantics(t *testing.T) {
 			}
 			if got := search(tt.filter); !sameSet(got, tt.want) {
 				t.Errorf("%s:\n got %q\nwant %q", tt.filter, got, tt.want)
+			}
+			// RunIDs, where a selective comparison drives the search.
+			ids, err := RunIDs(context.Background(), db, RunsRequest{ExperimentIDs: []int64{1}, Filter: tt.filter, Limit: 100})
+			if err != nil {
+				t.Fatalf("RunIDs %s: %v", tt.filter, err)
+			}
+			var got []string
+			for _, id := range ids {
+				got = append(got, values[id-1])
+			}
+			if !sameSet(got, tt.want) {
+				t.Errorf("RunIDs %s:\n got %q\nwant %q", tt.filter, got, tt.want)
 			}
 		}
 	})
@@ -220,6 +239,23 @@ func TestIntegerBounds(t *testing.T) {
 			if !sameSet(got, want) {
 				t.Errorf("%s: got %v, want %v", filter, got, want)
 			}
+		}
+	})
+}
+
+// TestLatestMetricExperiment checks migration 00010's trigger: a latest
+// metric inserted without its run's experiment gets it, and an upsert
+// keeps it.
+func TestLatestMetricExperiment(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		mustExec(t, db, `INSERT INTO mlflow_experiments (id, name, artifact_location, creation_time, last_update_time) VALUES (7, 'e', 'x', 0, 0)`)
+		mustExec(t, db, `INSERT INTO mlflow_runs (id, run_uuid, experiment_id, artifact_uri) VALUES (1, 'u1', 7, 'a')`)
+		mustExec(t, db, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value) VALUES (1, 'a', 0, 0, 1), (1, 'b', 0, 0, 2)`)
+		mustExec(t, db, `INSERT INTO mlflow_latest_metrics (run_id, key, step, timestamp, value) VALUES (1, 'a', 1, 1, 3)
+			ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value`)
+		got := queryStrings(t, db, Query{SQL: `SELECT key || ':' || CAST(experiment_id AS TEXT) || ':' || CAST(value AS TEXT) FROM mlflow_latest_metrics ORDER BY key`})
+		if !slices.Equal(got, []string{"a:7:3", "b:7:2"}) && !slices.Equal(got, []string{"a:7:3.0", "b:7:2.0"}) {
+			t.Errorf("latest metrics %v", got)
 		}
 	})
 }

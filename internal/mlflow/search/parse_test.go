@@ -9,10 +9,10 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 )
 
-func str(s string) Literal     { return Literal{Kind: String, Text: s} }
-func list(v ...string) Literal { return Literal{Kind: List, List: v} }
+func str(s string) Literal     { return Literal{Kind: StringValue, Text: s} }
+func list(v ...string) Literal { return Literal{Kind: ListValue, List: v} }
 func num(text string, v float64) Literal {
-	return Literal{Kind: Number, Text: text, Num: v}
+	return Literal{Kind: NumberValue, Text: text, Num: v}
 }
 
 // cmp is a Comparison without positions, for table tests.
@@ -270,6 +270,32 @@ func TestPageToken(t *testing.T) {
 			t.Errorf("DecodePageToken(%q) = %v, want INVALID_PARAMETER_VALUE", token, err)
 		} else if !strings.Contains(errs.Message(err), "Invalid page token") {
 			t.Errorf("DecodePageToken(%q): %q", token, errs.Message(err))
+		}
+	}
+}
+
+func TestLikePrefix(t *testing.T) {
+	tests := []struct{ pattern, lo, hi string }{
+		{"abc%", "abc", "abd"},
+		{"abc", "abc", "abd"},
+		{"ab_c%", "ab", "ac"},
+		{`a\%b%`, "a%b", "a%c"},
+		{`a\\%`, `a\`, "a]"},
+		{"run-4242%", "run-4242", "run-4243"},
+		{"é%", "é", "ê"},
+		{"a\U0010FFFF%", "a\U0010FFFF", "b"},
+		{"\U0010FFFF%", "\U0010FFFF", ""},
+		{"a\uD7FF", "a\uD7FF", "a\uE000"},
+	}
+	for _, tt := range tests {
+		lo, hi, ok := likePrefix(tt.pattern)
+		if !ok || lo != tt.lo || hi != tt.hi {
+			t.Errorf("likePrefix(%q) = %q, %q, %v; want %q, %q", tt.pattern, lo, hi, ok, tt.lo, tt.hi)
+		}
+	}
+	for _, p := range []string{"", "%a", "_a", "%"} {
+		if _, _, ok := likePrefix(p); ok {
+			t.Errorf("likePrefix(%q) has a prefix", p)
 		}
 	}
 }

@@ -156,7 +156,7 @@ func resolveModelVersion(ck checker, c Comparison) (cond, error) {
 		return rc, ck.errf(c, "Invalid attribute key '%s' specified. Valid keys are name, version_number, run_id and source_path", c.Key)
 	}
 	if !a.numeric {
-		if c.Value.Kind == Number {
+		if c.Value.Kind == NumberValue {
 			return rc, ck.errf(c, "Only the 'version_number' attribute supports comparison with numeric values")
 		}
 		ops := stringOps
@@ -166,12 +166,12 @@ func resolveModelVersion(ck checker, c Comparison) (cond, error) {
 		return rc, ck.apply(c, rule{what: "attribute '" + c.Key + "'", ops: ops})
 	}
 	// version_number: an integer, written as a number or a quoted string.
-	if c.Value.Kind == String {
+	if c.Value.Kind == StringValue {
 		n, err := strconv.ParseInt(strings.TrimSpace(c.Value.Text), 10, 64)
 		if err != nil {
 			return rc, ck.errf(c, "Invalid value for numeric attribute 'version_number': %s", c.Value)
 		}
-		rc.Value = Literal{Kind: Number, Text: strconv.FormatInt(n, 10), Num: float64(n)}
+		rc.Value = Literal{Kind: NumberValue, Text: strconv.FormatInt(n, 10), Num: float64(n)}
 	}
 	if err := ck.apply(rc.Comparison, rule{what: "attribute 'version_number'", ops: numericOps, numeric: true}); err != nil {
 		return rc, err

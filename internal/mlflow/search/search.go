@@ -16,13 +16,15 @@
 //
 // String semantics, identical on both engines: = and != compare bytes;
 // LIKE is case-sensitive and ILIKE folds ASCII letters; both take '\' as
-// the escape character (see sqlb.like). Numbers compare numerically,
-// NaN metric values (stored with is_nan = 1) satisfy only !=.
+// the escape character (see sql.go). Numbers compare numerically, NaN
+// metric values (stored with is_nan = 1) satisfy only !=.
 //
 // Each compiler returns the ids of one page (Offset, Limit; a Limit of 0
 // or less is no limit). To know whether a next page exists, callers ask
 // for Limit+1 rows, as MLflow does, and answer EncodePageToken(Offset +
-// Limit) when they get them.
+// Limit) when they get them. search_runs should call RunIDs, which runs
+// the query itself and plans it with one cheap probe; the indexes the
+// searches rely on are in migration 00010_mlflow_search.sql.
 package search
 
 // Query is one SQL statement and its arguments.
@@ -100,8 +102,9 @@ type TracesRequest struct {
 	Offset, Limit int
 
 	// Postgres selects PostgreSQL's JSON syntax for metadata.<key>
-	// comparisons and order_by (mlflow_traces.trace_metadata is JSON
-	// text, read with ->> on SQLite and ::jsonb ->> on PostgreSQL). Set
-	// it to db.Dialect == meta.Postgres. Nothing else depends on it.
+	// comparisons and order_by: mlflow_traces.trace_metadata is JSON
+	// text, read with json_extract on SQLite and CAST(... AS jsonb) ->>
+	// on PostgreSQL. Set it to db.Dialect == meta.Postgres; nothing
+	// else depends on it.
 	Postgres bool
 }

@@ -96,7 +96,10 @@ func (b *sqlb) like(expr, pattern string) (string, error) {
 	if !hasASCIILetter(pattern) {
 		return plain, nil
 	}
-	return "(" + plain + " AND " + maskUpper(expr) + " LIKE " + b.arg(maskUpperString(pattern)) + likeEscape + ")", nil
+	// COALESCE keeps PostgreSQL from taking the second test for an
+	// independent, selective condition (it would then misjudge how many
+	// rows match and plan for few).
+	return "(" + plain + " AND COALESCE(" + maskUpper(expr) + " LIKE " + b.arg(maskUpperString(pattern)) + likeEscape + ", FALSE))", nil
 }
 
 // ilike is LOWER(expr) LIKE lower(pattern): case-insensitive for ASCII
@@ -106,7 +109,9 @@ func (b *sqlb) ilike(expr, pattern string) (string, error) {
 	if err := checkPattern(pattern); err != nil {
 		return "", err
 	}
-	return "LOWER(" + expr + ") LIKE " + b.arg(asciiLower(pattern)) + likeEscape, nil
+	// COALESCE: PostgreSQL has no statistics of LOWER(expr) and would
+	// take the condition for a very selective one (see like).
+	return "COALESCE(LOWER(" + expr + ") LIKE " + b.arg(asciiLower(pattern)) + likeEscape + ", FALSE)", nil
 }
 
 func hasASCIILetter(s string) bool {
