@@ -271,18 +271,20 @@ func (h *Handler) searchRuns(w http.ResponseWriter, r *http.Request) error {
 	if req.RunViewType != nil {
 		sreq.ViewType = string(*req.RunViewType)
 	}
-	q, err := search.Runs(sreq)
-	if err != nil {
-		return err
-	}
 	var resp struct {
 		Runs          []Run  `json:"runs,omitempty"`
 		NextPageToken string `json:"next_page_token,omitempty"`
 	}
 	if len(sreq.ExperimentIDs) == 0 {
+		// Nothing to search, but a malformed filter is still an error.
+		if _, err := search.Runs(sreq); err != nil {
+			return err
+		}
 		return reply(w, resp)
 	}
-	ids, err := h.searchIDs(ctx, q)
+	// RunIDs plans the search: a selective filter drives it through its
+	// index instead of walking the experiments' runs in order.
+	ids, err := search.RunIDs(ctx, h.db, sreq)
 	if err != nil {
 		return err
 	}
