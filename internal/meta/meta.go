@@ -108,10 +108,27 @@ func (db *DB) Close() error {
 	return db.DB.Close()
 }
 
+// withCustomPlans asks PostgreSQL to plan every execution of a prepared
+// statement with its arguments (plan_cache_mode=force_custom_plan), unless
+// the URL sets plan_cache_mode itself. pgx prepares and caches statements;
+// after five executions PostgreSQL may switch to a generic plan, which for
+// searches whose selectivity depends on the values (an MLflow param equal
+// to a rare value, say) took seconds instead of milliseconds.
+func withCustomPlans(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Query().Has("plan_cache_mode") {
+		return databaseURL
+	}
+	q := u.Query()
+	q.Set("plan_cache_mode", "force_custom_plan")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 func connect(databaseURL, dataDir string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqlDB, err := sql.Open("pgx", databaseURL)
+		sqlDB, err := sql.Open("pgx", withCustomPlans(databaseURL))
 		if err != nil {
 			return nil, err
 		}

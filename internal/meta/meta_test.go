@@ -101,3 +101,20 @@ func TestWALCheckpointsOffTheRequestPath(t *testing.T) {
 	}
 	db.Close()
 }
+
+// PostgreSQL plans every execution with its arguments: generic plans of
+// cached statements made selective searches slow.
+func TestPostgresCustomPlans(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		if db.Dialect != meta.Postgres {
+			return
+		}
+		var mode string
+		if err := db.QueryRowContext(context.Background(), `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "force_custom_plan" {
+			t.Fatalf("plan_cache_mode = %q, want force_custom_plan", mode)
+		}
+	})
+}
