@@ -71,6 +71,13 @@ func traceRedirect(kind keyKind, key string) (keyKind, string) {
 	return kind, key
 }
 
+// isRunIDAttr reports whether c filters on the attribute run_id (which
+// traceRedirect maps to the metadata mlflow.sourceRun).
+func isRunIDAttr(c Comparison) bool {
+	kind, err := traceKind(c.Entity)
+	return err == nil && kind == attrKey && c.Key == "run_id"
+}
+
 func resolveTrace(ck checker, c Comparison) (cond, error) {
 	kind, err := traceKind(c.Entity)
 	if err != nil {
@@ -187,6 +194,11 @@ func Traces(req TracesRequest) (Query, error) {
 				s = expr + " IS NOT NULL"
 			default:
 				s, err = b.str(expr, c.Op, c.Value)
+				if err == nil && isRunIDAttr(c.Comparison) && c.Op == OpEq {
+					// run_id also finds traces linked to the run (link-to-run).
+					s = "(" + s + " OR EXISTS (SELECT 1 FROM mlflow_trace_runs lr WHERE lr.trace_id = t.trace_id AND lr.run_uuid = " +
+						b.arg(c.Value.Text) + "))"
+				}
 			}
 		default:
 			a, _ := lookupTraceAttr(c.key)

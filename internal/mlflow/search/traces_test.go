@@ -33,12 +33,17 @@ func TestTraces(t *testing.T) {
 				mustExec(t, db, `INSERT INTO mlflow_trace_tags (trace_id, key, value) VALUES ($1, $2, $3)`, tr.id, k, v)
 			}
 		}
+		// tr-3 was linked to run9 after the fact (link-to-run).
+		mustExec(t, db, `INSERT INTO mlflow_runs (run_uuid, experiment_id, artifact_uri) VALUES ('run9', 1, 'x')`)
+		mustExec(t, db, `INSERT INTO mlflow_trace_runs (trace_id, run_uuid) VALUES ('tr-3', 'run9')`)
 		tests := []struct {
 			filter string
 			order  []string
 			exps   []int64
 			want   []string
 		}{
+			{"run_id = 'run9'", nil, []int64{1, 2}, []string{"tr-3"}},
+			{"metadata.`mlflow.sourceRun` = 'run9'", nil, []int64{1, 2}, []string{}},
 			{"", nil, []int64{1}, []string{"tr-3", "tr-1", "tr-2"}},
 			{"", nil, []int64{1, 2}, []string{"tr-4", "tr-3", "tr-1", "tr-2"}},
 			{"", nil, nil, []string{}},
