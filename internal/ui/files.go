@@ -88,25 +88,31 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errs.E(errs.NotFound, "There is no file %q in %s.", p, rp.Name)
 	}
-	d, err := blob.ParseDigest(f.Digest)
+	return h.serveAttachment(w, r, f.Digest, f.ContentType, path.Base(p), f.Modified)
+}
+
+// serveAttachment sends a blob as a download: an attachment named name,
+// sandboxed so that a stored HTML or SVG file cannot run as the UI's
+// origin, with ranges and conditional requests.
+func (h *Handler) serveAttachment(w http.ResponseWriter, r *http.Request, digest, contentType, name string, modified int64) error {
+	d, err := blob.ParseDigest(digest)
 	if err != nil {
 		return err
 	}
-	rd, err := h.Blobs.Open(ctx, d)
+	rd, err := h.Blobs.Open(r.Context(), d)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	hd := w.Header()
-	ct := f.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
+	if contentType == "" {
+		contentType = "application/octet-stream"
 	}
-	hd.Set("Content-Type", ct)
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	hd.Set("ETag", `"`+d.Hex()+`"`)
 	hd.Set("Cache-Control", "private, no-cache")
-	http.ServeContent(w, r, "", time.UnixMilli(f.Modified), rd)
+	http.ServeContent(w, r, "", time.UnixMilli(modified), rd)
 	return nil
 }

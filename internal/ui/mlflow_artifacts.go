@@ -2,15 +2,12 @@ package ui
 
 import (
 	"context"
-	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 )
 
@@ -261,25 +258,5 @@ func (h *Handler) runArtifact(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errs.E(errs.NotFound, "Run %s has no artifact %q.", run.UUID, rel)
 	}
-	d, err := blob.ParseDigest(o.Digest)
-	if err != nil {
-		return err
-	}
-	rd, err := h.Blobs.Open(ctx, d)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	hd := w.Header()
-	ct := o.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	hd.Set("Content-Type", ct)
-	hd.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(rel)}))
-	hd.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	hd.Set("ETag", `"`+d.Hex()+`"`)
-	hd.Set("Cache-Control", "private, no-cache")
-	http.ServeContent(w, r, "", time.UnixMilli(o.Modified), rd)
-	return nil
+	return h.serveAttachment(w, r, o.Digest, o.ContentType, path.Base(rel), o.Modified)
 }
