@@ -56,7 +56,8 @@
 #                              or history read that takes longer is reported
 #                              as timed out
 #   BENCH_PHASES               which measurements to take, comma-separated
-#                              ("log-batch,create,search,history,artifacts")
+#                              ("log-batch,create,history,artifacts,search");
+#                              the searches run last
 #   BENCH_VENV                 a venv with mlflow (default: the pinned one)
 #   BENCH_DIR                  parent of the temporary directory ($TMPDIR or /tmp)
 #   BENCH_ARCA_REV             build arca from this git revision instead of

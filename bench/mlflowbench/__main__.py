@@ -23,7 +23,7 @@ from . import workload as w
 from .client import BenchError, Server
 
 
-PHASES = ("log-batch", "create", "search", "history", "artifacts")
+PHASES = ("log-batch", "create", "history", "artifacts", "search")
 
 
 def parse():
@@ -98,6 +98,22 @@ class Bench:
                                  lambda s: w.run_creation_rate(s, self.experiment(s, "create"), a.create_runs, c))
             self.rows.append(("run creation (runs/s)", arca, ml, True))
 
+        if "history" in self.phases:
+            log(f"metric history of {a.history_points} points")
+            arca, ml = self.both("history", lambda s: w.history_latency(s, self.experiment(s, "history"),
+                                                                         a.history_points, a.history_gets))
+            self.rows.append((f"get_metric_history p50 (ms), {a.history_points:,} points", arca, ml, False))
+
+        if "artifacts" in self.phases:
+            self.artifacts()
+
+        # Last: a search that times out may keep the server busy (and, for
+        # MLflow on SQLite, its database locked) long after.
+        self.searches()
+
+    def searches(self):
+        a = self.a
+        c = a.concurrency
         sizes = [int(x) for x in a.search_runs.split(",") if x.strip()] if "search" in self.phases else []
         for n in sizes:
             log(f"search_runs over {n} runs")
@@ -118,15 +134,6 @@ class Bench:
             self.both(f"fill {n}", fill)
             arca, ml = self.both(f"search {n}", lambda s, n=n: w.search_latency(s, exps[s.name], n, a.searches))
             self.rows.append((f"search_runs p50 (ms), {n:,} runs, metric filter + order_by, 100 results", arca, ml, False))
-
-        if "history" in self.phases:
-            log(f"metric history of {a.history_points} points")
-            arca, ml = self.both("history", lambda s: w.history_latency(s, self.experiment(s, "history"),
-                                                                         a.history_points, a.history_gets))
-            self.rows.append((f"get_metric_history p50 (ms), {a.history_points:,} points", arca, ml, False))
-
-        if "artifacts" in self.phases:
-            self.artifacts()
 
     def artifacts(self):
         a = self.a
