@@ -52,6 +52,12 @@
 #   BENCH_ARTIFACT_MB          artifact size in MiB (100)
 #   BENCH_ARTIFACT_RUNS        uploads and downloads (3)
 #   BENCH_MLFLOW_WORKERS       mlflow server --workers (4, its default)
+#   BENCH_TIMEOUT              seconds to wait for one answer (600); a search
+#                              or history read that takes longer is reported
+#                              as timed out
+#   BENCH_PHASES               which measurements to take, comma-separated
+#                              ("log-batch,create,history,artifacts,search");
+#                              the searches run last
 #   BENCH_VENV                 a venv with mlflow (default: the pinned one)
 #   BENCH_DIR                  parent of the temporary directory ($TMPDIR or /tmp)
 #   BENCH_ARCA_REV             build arca from this git revision instead of
@@ -67,7 +73,7 @@ die() { printf 'mlflow.sh: error: %s\n' "$*" >&2; exit 1; }
 log() { printf '%s\n' "$*" >&2; }
 
 for v in BENCH_CONCURRENCY BENCH_LOG_BATCHES BENCH_CREATE_RUNS BENCH_SEARCHES BENCH_MLFLOW_API_FILL_MAX \
-    BENCH_HISTORY_POINTS BENCH_HISTORY_GETS BENCH_ARTIFACT_MB BENCH_ARTIFACT_RUNS BENCH_MLFLOW_WORKERS; do
+    BENCH_HISTORY_POINTS BENCH_HISTORY_GETS BENCH_ARTIFACT_MB BENCH_ARTIFACT_RUNS BENCH_MLFLOW_WORKERS BENCH_TIMEOUT; do
     [[ -z "${!v:-}" || "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 [[ -z "${BENCH_SEARCH_RUNS:-}" || "$BENCH_SEARCH_RUNS" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
@@ -163,7 +169,7 @@ cat <<EOF
 - software: arca ($ARCA_DESC, $(go version | awk '{ print $3 }')), MLflow $("$VENV/bin/python" -c 'import mlflow; print(mlflow.__version__)') (\`mlflow server\`, SQLite, --serve-artifacts, $MLFLOW_WORKERS workers), $("$VENV/bin/python" --version)
 - arca: SQLite and filesystem blobs, defaults, Basic authentication; MLflow: no authentication
 - load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end
-- settings: concurrency ${BENCH_CONCURRENCY:-4}, ${BENCH_LOG_BATCHES:-200} batches, ${BENCH_CREATE_RUNS:-2000} runs created, search over ${BENCH_SEARCH_RUNS:-10000,100000} runs (${BENCH_SEARCHES:-20} searches each), history of ${BENCH_HISTORY_POINTS:-100000} points, ${BENCH_ARTIFACT_MB:-100} MiB artifact x ${BENCH_ARTIFACT_RUNS:-3}
+- settings: phases ${BENCH_PHASES:-all}, concurrency ${BENCH_CONCURRENCY:-4}, ${BENCH_LOG_BATCHES:-200} batches, ${BENCH_CREATE_RUNS:-2000} runs created, search over ${BENCH_SEARCH_RUNS:-10000,100000} runs (${BENCH_SEARCHES:-20} searches each), history of ${BENCH_HISTORY_POINTS:-100000} points, ${BENCH_ARTIFACT_MB:-100} MiB artifact x ${BENCH_ARTIFACT_RUNS:-3}
 
 EOF
 cat "$out"

@@ -23,6 +23,9 @@ from . import workload as w
 from .client import BenchError, Server
 
 
+PHASES = ("log-batch", "create", "history", "artifacts", "search")
+
+
 def parse():
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +44,10 @@ def parse():
     p.add_argument("--history-gets", type=int, default=int(env("BENCH_HISTORY_GETS", "5")))
     p.add_argument("--artifact-mb", type=int, default=int(env("BENCH_ARTIFACT_MB", "100")))
     p.add_argument("--artifact-runs", type=int, default=int(env("BENCH_ARTIFACT_RUNS", "3")))
+    p.add_argument("--timeout", type=int, default=int(env("BENCH_TIMEOUT", "600")),
+                   help="seconds to wait for one answer; a latency that takes longer is reported as timed out")
+    p.add_argument("--phases", default=env("BENCH_PHASES", ",".join(PHASES)),
+                   help="comma-separated subset of " + ",".join(PHASES))
     p.add_argument("--dir", default=env("BENCH_DIR", tempfile.gettempdir()))
     return p.parse_args()
 
@@ -52,8 +59,12 @@ def log(msg):
 class Bench:
     def __init__(self, args):
         self.a = args
-        self.arca = Server("arca", args.arca, args.arca_user, args.arca_password)
-        self.mlflow = Server("mlflow", args.mlflow)
+        self.arca = Server("arca", args.arca, args.arca_user, args.arca_password, timeout=args.timeout)
+        self.mlflow = Server("mlflow", args.mlflow, timeout=args.timeout)
+        self.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+        unknown = self.phases - set(PHASES)
+        if unknown:
+            raise SystemExit(f"mlflowbench: unknown phases {sorted(unknown)}; known: {', '.join(PHASES)}")
         self.rows = []  # (measurement, arca, mlflow, higher_is_better, unit)
         self.notes = []
         self.flip = False
@@ -66,7 +77,7 @@ class Bench:
         for s in order:
             t = time.monotonic()
             got[s.name] = fn(s)
-            log(f"  {what} on {s.name}: {fmt(got[s.name])} ({time.monotonic() - t:.1f}s)")
+            log(f"  {what} on {s.name}: {self.fmt(got[s.name])} ({time.monotonic() - t:.1f}s)")
         return got["arca"], got["mlflow"]
 
     def experiment(self, s, name):
@@ -75,15 +86,36 @@ class Bench:
     def run(self):
         a = self.a
         c = a.concurrency
-        log(f"log-batch: {a.log_batches} batches of 1000 metrics from {c} processes")
-        arca, ml = self.both("log-batch", lambda s: w.log_batch_throughput(s, self.experiment(s, "batch"), a.log_batches, c))
-        self.rows.append(("log-batch throughput (metrics/s, batches of 1000)", arca, ml, True))
+        if "log-batch" in self.phases:
+            log(f"log-batch: {a.log_batches} batches of 1000 metrics from {c} processes")
+            arca, ml = self.both("log-batch",
+                                 lambda s: w.log_batch_throughput(s, self.experiment(s, "batch"), a.log_batches, c))
+            self.rows.append(("log-batch throughput (metrics/s, batches of 1000)", arca, ml, True))
 
-        log(f"run creation: {a.create_runs} runs from {c} processes")
-        arca, ml = self.both("create", lambda s: w.run_creation_rate(s, self.experiment(s, "create"), a.create_runs, c))
-        self.rows.append(("run creation (runs/s)", arca, ml, True))
+        if "create" in self.phases:
+            log(f"run creation: {a.create_runs} runs from {c} processes")
+            arca, ml = self.both("create",
+                                 lambda s: w.run_creation_rate(s, self.experiment(s, "create"), a.create_runs, c))
+            self.rows.append(("run creation (runs/s)", arca, ml, True))
 
-        for n in [int(x) for x in a.search_runs.split(",") if x.strip()]:
+        if "history" in self.phases:
+            log(f"metric history of {a.history_points} points")
+            arca, ml = self.both("history", lambda s: w.history_latency(s, self.experiment(s, "history"),
+                                                                         a.history_points, a.history_gets))
+            self.rows.append((f"get_metric_history p50 (ms), {a.history_points:,} points", arca, ml, False))
+
+        if "artifacts" in self.phases:
+            self.artifacts()
+
+        # Last: a search that times out may keep the server busy (and, for
+        # MLflow on SQLite, its database locked) long after.
+        self.searches()
+
+    def searches(self):
+        a = self.a
+        c = a.concurrency
+        sizes = [int(x) for x in a.search_runs.split(",") if x.strip()] if "search" in self.phases else []
+        for n in sizes:
             log(f"search_runs over {n} runs")
             exps = {}
 
@@ -103,11 +135,8 @@ class Bench:
             arca, ml = self.both(f"search {n}", lambda s, n=n: w.search_latency(s, exps[s.name], n, a.searches))
             self.rows.append((f"search_runs p50 (ms), {n:,} runs, metric filter + order_by, 100 results", arca, ml, False))
 
-        log(f"metric history of {a.history_points} points")
-        arca, ml = self.both("history", lambda s: w.history_latency(s, self.experiment(s, "history"), a.history_points,
-                                                                     a.history_gets))
-        self.rows.append((f"get_metric_history p50 (ms), {a.history_points:,} points", arca, ml, False))
-
+    def artifacts(self):
+        a = self.a
         size = a.artifact_mb * 1024 * 1024
         path = os.path.join(a.dir, f"mlflowbench-{os.getpid()}.bin")
         w.write_random_file(path, size)
@@ -124,22 +153,30 @@ class Bench:
         print("| measurement | arca | MLflow | arca faster by |")
         print("|---|---:|---:|---:|")
         for what, arca, ml, higher in self.rows:
-            r = arca / ml if higher else ml / arca
-            print(f"| {what} | {fmt(arca)} | {fmt(ml)} | {r:.1f}x |")
+            print(f"| {what} | {self.fmt(arca)} | {self.fmt(ml)} | {self.ratio(arca, ml, higher)} |")
         print()
         print("The last column is arca's figure over MLflow's for rates, and MLflow's over arca's for latencies.")
         for n in self.notes:
             print(f"- {n}")
 
+    def fmt(self, v):
+        """A figure; None is a latency that timed out."""
+        if v is None:
+            return f"timed out (> {self.a.timeout} s)"
+        if isinstance(v, tuple):
+            return ", ".join(self.fmt(x) for x in v)
+        if v >= 100:
+            return f"{v:,.0f}"
+        if v >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}"
 
-def fmt(v):
-    if isinstance(v, tuple):
-        return ", ".join(fmt(x) for x in v)
-    if v >= 100:
-        return f"{v:,.0f}"
-    if v >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
+    def ratio(self, arca, ml, higher):
+        if arca is None:
+            return "arca timed out"
+        if ml is None:  # a latency: MLflow took longer than the timeout
+            return f"> {self.a.timeout * 1000 / arca:,.0f}x"
+        return f"{arca / ml if higher else ml / arca:.1f}x"
 
 
 def main():

@@ -18,12 +18,13 @@ class BenchError(Exception):
 
 
 class Server:
-    """Where one server is: its base URL (the tracking URI) and the
-    Authorization header to send, if any. Picklable, so worker processes
-    get it as an argument."""
+    """Where one server is: its base URL (the tracking URI), the
+    Authorization header to send, if any, and how long to wait for one
+    answer. Picklable, so worker processes get it as an argument."""
 
-    def __init__(self, name, tracking_uri, user=None, password=None):
+    def __init__(self, name, tracking_uri, user=None, password=None, timeout=600):
         self.name = name
+        self.timeout = timeout
         self.tracking_uri = tracking_uri.rstrip("/")
         u = urllib.parse.urlsplit(self.tracking_uri)
         self.host, self.port, self.prefix = u.hostname, u.port or 80, u.path
@@ -40,7 +41,7 @@ class Conn:
 
     def __init__(self, server):
         self.s = server
-        self.c = http.client.HTTPConnection(server.host, server.port, timeout=600)
+        self.c = http.client.HTTPConnection(server.host, server.port, timeout=server.timeout)
 
     def close(self):
         self.c.close()
@@ -60,7 +61,7 @@ class Conn:
                 return r.status, r.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self.c.close()
-                self.c = http.client.HTTPConnection(self.s.host, self.s.port, timeout=600)
+                self.c = http.client.HTTPConnection(self.s.host, self.s.port, timeout=self.s.timeout)
                 if attempt:
                     raise
         raise AssertionError("unreachable")

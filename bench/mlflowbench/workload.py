@@ -234,13 +234,37 @@ def fill_mlflow_sqlite(db_path, exp_id, n):
 # -- latencies ------------------------------------------------------------------
 
 
+class TimedOut(Exception):
+    """A request got no answer within the server's timeout."""
+
+
 def timed(conn, method, path, body=None):
     t = time.perf_counter()
-    status, data = conn.request(method, path, body)
+    try:
+        status, data = conn.request(method, path, body)
+    except TimeoutError as e:
+        conn.close()
+        raise TimedOut() from e
     elapsed = (time.perf_counter() - t) * 1000
     if status != 200:
         raise BenchError(f"{conn.s.name}: {method} {path}: HTTP {status}: {data[:300]!r}")
     return elapsed, data
+
+
+def latency(conn, method, path, body, repeats, check):
+    """p50 ms of `repeats` requests after one untimed warm-up, each answer
+    passed to check(data); None if a request timed out (the remaining
+    ones are not sent)."""
+    times = []
+    for i in range(repeats + 1):
+        try:
+            ms, data = timed(conn, method, path, body)
+        except TimedOut:
+            return None
+        check(data)
+        if i:  # the first request warms the server's caches
+            times.append(ms)
+    return statistics.median(times)
 
 
 def search_latency(server, exp_id, n, repeats):
@@ -250,18 +274,16 @@ def search_latency(server, exp_id, n, repeats):
     body = json.dumps({"experiment_ids": [exp_id], "filter": "metrics.score > 0.5",
                        "order_by": ["metrics.score DESC"], "max_results": 100, "run_view_type": "ACTIVE_ONLY"}).encode()
     want = [(n - 1 - j) / n for j in range(min(100, sum(1 for k in range(n) if k / n > 0.5)))]
-    times = []
-    for i in range(repeats + 1):
-        ms, data = timed(conn, "POST", API + "/runs/search", body)
+
+    def check(data):
         # (protobuf's JSON may leave out fields that are zero)
         got = [next(float(m.get("value", 0)) for m in r["data"]["metrics"] if m["key"] == "score")
                for r in json.loads(data).get("runs", [])]
         if [round(v, 9) for v in got] != [round(v, 9) for v in want]:
             raise BenchError(f"{server.name}: search over {n} runs returned scores {got[:5]}... ({len(got)}),"
                              f" want {want[:5]}... ({len(want)})")
-        if i:  # the first request warms the server's caches
-            times.append(ms)
-    return statistics.median(times)
+
+    return latency(conn, "POST", API + "/runs/search", body, repeats, check)
 
 
 def history_latency(server, exp_id, points, repeats):
@@ -274,15 +296,13 @@ def history_latency(server, exp_id, points, repeats):
                    for s in range(lo, min(points, lo + 1000))]
         conn.call("POST", API + "/runs/log-batch", {"run_id": run_id, "metrics": metrics})
     path = API + f"/metrics/get-history?run_id={run_id}&metric_key=history"
-    times = []
-    for i in range(repeats + 1):
-        ms, data = timed(conn, "GET", path)
+
+    def check(data):
         got = json.loads(data).get("metrics", [])
         if len(got) != points or {int(m.get("step", 0)) for m in got} != set(range(points)):
             raise BenchError(f"{server.name}: get-history returned {len(got)} points, want {points}")
-        if i:
-            times.append(ms)
-    return statistics.median(times)
+
+    return latency(conn, "GET", path, None, repeats, check)
 
 
 def artifact_throughput(server, exp_id, path, size, repeats):

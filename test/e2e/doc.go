@@ -7,7 +7,9 @@
 //   - curl and git in PATH;
 //   - ARCA_TEST_POSTGRES_URL, a PostgreSQL server (each test takes its own
 //     schema through internal/meta/metatest);
-//   - ARCA_TEST_VENV, a Python virtualenv with dvc installed.
+//   - ARCA_TEST_VENV, a Python virtualenv with dvc installed;
+//   - ARCA_TEST_MLFLOW_VENV, a Python virtualenv with mlflow[auth] and
+//     scikit-learn (scripts/install-mlflow-clients.sh).
 //
 // Locally a missing prerequisite skips the tests that need it, with a message
 // saying what is missing; under CI (CI set) it fails them, so that the suite
