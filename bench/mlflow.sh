@@ -93,11 +93,21 @@ mkdir -p "$PARENT"
 TMP="$(mktemp -d "$PARENT/arca-mlflow-bench.XXXXXX")"
 PIDS=()
 cleanup() {
-    local pid
+    local pid i
     for pid in "${PIDS[@]}"; do
         # mlflow server runs its workers as children: stop them by parent id.
         pkill -TERM -P "$pid" 2>/dev/null || true
         kill "$pid" 2>/dev/null || true
+    done
+    # A server still busy with a long request (a search that timed out)
+    # would delay a graceful stop indefinitely: 10 seconds, then SIGKILL.
+    for i in $(seq 1 50); do
+        kill -0 "${PIDS[@]}" 2>/dev/null || break
+        sleep 0.2
+    done
+    for pid in "${PIDS[@]}"; do
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
     rm -rf -- "$TMP"
