@@ -94,38 +94,24 @@ func (h *Handler) logMetric(w http.ResponseWriter, r *http.Request) error {
 
 // logParam: POST runs/log-parameter.
 func (h *Handler) logParam(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		RunID   string `json:"run_id"`
-		RunUUID string `json:"run_uuid"`
-		Key     string `json:"key"`
-		Value   string `json:"value"`
-	}
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	run, err := h.writableRun(ctx, req.RunID, req.RunUUID, nil)
-	if err != nil {
-		return err
-	}
-	if err := required("key", req.Key); err != nil {
-		return err
-	}
-	value, err := validateParam("", req.Key, req.Value)
-	if err != nil {
-		return err
-	}
-	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		return writeParams(ctx, h.tx(tx), run, []Param{{Key: req.Key, Value: value}})
+	return h.logKeyValue(w, r, validateParam, func(ctx context.Context, q dbq, run *runRow, key, value string) error {
+		return writeParams(ctx, q, run, []Param{{Key: key, Value: value}})
 	})
-	if err != nil {
-		return err
-	}
-	return reply(w, nil)
 }
 
 // setTag: POST runs/set-tag. Setting mlflow.runName renames the run.
 func (h *Handler) setTag(w http.ResponseWriter, r *http.Request) error {
+	return h.logKeyValue(w, r, validateTag, func(ctx context.Context, q dbq, run *runRow, key, value string) error {
+		return insertRunTags(ctx, q, run.ID, []RunTag{{Key: key, Value: value}})
+	})
+}
+
+// logKeyValue serves the calls that log one key and value to an active
+// run: it validates the pair (validate may cut the value, as MLflow does)
+// and writes it in the run's logging transaction.
+func (h *Handler) logKeyValue(w http.ResponseWriter, r *http.Request,
+	validate func(prefix, key, value string) (string, error),
+	write func(ctx context.Context, q dbq, run *runRow, key, value string) error) error {
 	var req struct {
 		RunID   string `json:"run_id"`
 		RunUUID string `json:"run_uuid"`
@@ -143,13 +129,11 @@ func (h *Handler) setTag(w http.ResponseWriter, r *http.Request) error {
 	if err := required("key", req.Key); err != nil {
 		return err
 	}
-	value, err := validateTag("", req.Key, req.Value)
+	value, err := validate("", req.Key, req.Value)
 	if err != nil {
 		return err
 	}
-	err = h.logTx(ctx, run, func(tx *sql.Tx) error {
-		return insertRunTags(ctx, h.tx(tx), run.ID, []RunTag{{Key: req.Key, Value: value}})
-	})
+	err = h.logTx(ctx, run, func(tx *sql.Tx) error { return write(ctx, h.tx(tx), run, req.Key, value) })
 	if err != nil {
 		return err
 	}
