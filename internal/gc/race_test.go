@@ -337,4 +337,3 @@ func (r *racer) verify(acked []ack) int {
 	}
 	return lost
 }
-
