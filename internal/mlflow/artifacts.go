@@ -278,6 +278,11 @@ func (h *Handler) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if dir == "" {
+		if files, err = h.readableRootEntries(ctx, files); err != nil {
+			return err
+		}
+	}
 	return reply(w, struct {
 		Files []fileInfo `json:"files,omitempty"`
 	}{files})
