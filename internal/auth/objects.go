@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -49,6 +50,11 @@ func (s *Service) AuthorizeObjects(ctx context.Context, p Principal, r *repo.Rep
 	if action != Read || s.guard == nil || p.IsAdmin() {
 		return nil
 	}
+	refused := s.guard.GuardRead(ctx, p, r, scope)
+	if k := errs.KindOf(refused); k != errs.Denied && k != errs.Unauthenticated {
+		return refused // nil, or a failure to decide
+	}
+	// Asked only on a refusal: most reads are of buckets no guard knows.
 	bound, err := s.BoundRole(ctx, p, r)
 	if err != nil {
 		return err
@@ -56,7 +62,7 @@ func (s *Service) AuthorizeObjects(ctx context.Context, p Principal, r *repo.Rep
 	if bound.Includes(Reader) {
 		return nil
 	}
-	return s.guard.GuardRead(ctx, p, r, scope)
+	return refused
 }
 
 // BoundRole returns the role granted to p on r itself, without its global
