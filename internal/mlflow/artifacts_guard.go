@@ -11,11 +11,11 @@ import (
 
 // Artifacts are objects of the artifact bucket, keyed by experiment (see
 // locations.go), and other doors than the artifact proxy read that bucket:
-// the S3 API and the UI's downloads. The Handler is the auth.ObjectGuard
-// that makes MLflow's permissions hold there too: a caller who may not
-// read an experiment does not read its artifacts by any door, unless they
-// hold a role bound on the bucket itself (auth.Service.AuthorizeObjects
-// lets those through before asking the guard).
+// the S3 API and the UI's bucket pages. The Handler is the
+// auth.ObjectGuard that makes MLflow's permissions hold there too: a
+// caller who may not read an experiment does not read its artifacts by
+// those doors either, unless they hold a role bound on the bucket itself
+// (auth.Service.AuthorizeObjects lets those through despite a refusal).
 
 // GuardRead implements auth.ObjectGuard for the artifact bucket:
 //
