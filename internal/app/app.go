@@ -108,8 +108,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
 			HashSlots:        cfg.Auth.PasswordHashSlots,
 			HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
-			FailureRate:      cfg.Auth.LoginFailureRate,
-			FailureBurst:     cfg.Auth.LoginFailureBurst,
+			CheckRate:        cfg.Auth.PasswordCheckRate,
+			CheckBurst:       cfg.Auth.PasswordCheckBurst,
 			TokenCredentials: cfg.Auth.TokenCredentials,
 		}),
 	}

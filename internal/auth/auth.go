@@ -38,10 +38,10 @@ type Options struct {
 	// before the request is refused as unavailable (default 2s).
 	HashSlots int
 	HashWait  time.Duration
-	// FailureRate and FailureBurst limit failed password checks per client
-	// address (defaults: 1 per second, burst 20).
-	FailureRate  float64
-	FailureBurst int
+	// CheckRate and CheckBurst limit password checks (hashes) per client
+	// address (defaults: 1 per second, burst 30).
+	CheckRate  float64
+	CheckBurst int
 	// TokenCredentials is what a request authenticated by token may do
 	// with credentials: TokenCredentialsBounded (default) or
 	// TokenCredentialsNone. See credentials.go.
@@ -84,11 +84,11 @@ func New(db *meta.DB, opts Options) *Service {
 	if opts.HashWait <= 0 {
 		opts.HashWait = 2 * time.Second
 	}
-	if opts.FailureRate <= 0 {
-		opts.FailureRate = 1
+	if opts.CheckRate <= 0 {
+		opts.CheckRate = 1
 	}
-	if opts.FailureBurst <= 0 {
-		opts.FailureBurst = 20
+	if opts.CheckBurst <= 0 {
+		opts.CheckBurst = 30
 	}
 	if opts.TokenCredentials == "" {
 		opts.TokenCredentials = TokenCredentialsBounded
@@ -96,7 +96,7 @@ func New(db *meta.DB, opts Options) *Service {
 	return &Service{
 		db:        db,
 		opts:      opts,
-		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.FailureRate, opts.FailureBurst),
+		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
 		ok:        newCredCache(opts.CacheTTL, 10_000),
 		bad:       newCredCache(opts.CacheTTL, 10_000),
 		dummyHash: HashPassword(RandomSecret(16)),

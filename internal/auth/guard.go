@@ -16,10 +16,10 @@ import (
 // of CPU each, and anyone can ask for one by sending Basic credentials.
 // guard bounds that cost, in this order:
 //
-//  1. a per-client-address limiter: each address may cause Burst failed
-//     password checks, refilled at Rate per second; a check that fails
-//     spends a token, one that succeeds gives it back. An address out of
-//     tokens gets errs.TooMany before any hashing.
+//  1. a per-client-address limiter: each address may cause Burst
+//     password hashes, refilled at Rate per second. An address out of
+//     tokens gets errs.TooMany before any hashing. (Clients that send the
+//     same credentials on every request hash once per cache lifetime.)
 //  2. a semaphore with one slot per CPU around the hash itself; a request
 //     waits for a slot at most Wait, then gets errs.Unavailable. Memory
 //     for hashing is thus at most slots × 19 MiB, however many requests
@@ -52,13 +52,8 @@ func newGuard(slots int, wait time.Duration, r float64, burst int) *guard {
 	}
 }
 
-// reserve takes one failure token of client's address, or refuses with
-// errs.TooMany. The caller cancels the reservation when the check succeeds
-// (or never ran).
-func (g *guard) reserve(client string, now time.Time) (*rate.Reservation, error) {
-	if g.rate <= 0 {
-		return nil, nil // unlimited
-	}
+// allow spends one of client's tokens, or refuses with errs.TooMany.
+func (g *guard) allow(client string, now time.Time) error {
 	g.mu.Lock()
 	lim, ok := g.clients[client]
 	if !ok {
@@ -69,12 +64,10 @@ func (g *guard) reserve(client string, now time.Time) (*rate.Reservation, error)
 		g.clients[client] = lim
 	}
 	g.mu.Unlock()
-	res := lim.ReserveN(now, 1)
-	if !res.OK() || res.DelayFrom(now) > 0 {
-		res.CancelAt(now)
-		return nil, errs.E(errs.TooMany, "too many failed logins from your address; try again later")
+	if !lim.AllowN(now, 1) {
+		return errs.E(errs.TooMany, "too many password checks from your address; try again later")
 	}
-	return res, nil
+	return nil
 }
 
 // prune drops the limiters of addresses that have refilled; g.mu is held.
@@ -131,11 +124,4 @@ func clientName(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
-}
-
-// cancelReservation gives back a failure token that was not spent.
-func cancelReservation(r *rate.Reservation) {
-	if r != nil {
-		r.Cancel()
-	}
 }

@@ -28,7 +28,7 @@ const failureWindow = 24 * time.Hour
 //  2. A pair verified recently is accepted from the positive cache; a
 //     pair refused recently is refused from the negative cache, without
 //     hashing and without counting again.
-//  3. The client address's failure limiter must have a token
+//  3. The client address's limiter must have a token
 //     (errs.TooMany otherwise), and a hashing slot must free up in time
 //     (errs.Unavailable otherwise).
 //  4. The secret is hashed against the stored hash — or, for unknown,
@@ -85,8 +85,7 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	if cacheRefusal && s.bad.hit(key, 0, now) {
 		return Principal{}, errUnauthenticated
 	}
-	res, err := s.guard.reserve(client, now)
-	if err != nil {
+	if err := s.guard.allow(client, now); err != nil {
 		return Principal{}, err
 	}
 	check := s.dummyHash
@@ -95,7 +94,6 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	}
 	ok, err := s.guard.hash(ctx, func() bool { return CheckPassword(check, secret) })
 	if err != nil {
-		cancelReservation(res)
 		return Principal{}, err
 	}
 	if !usable || !ok {
@@ -104,7 +102,6 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 		}
 		return Principal{}, s.recordFailure(ctx, fname, client, now)
 	}
-	cancelReservation(res) // a success costs the address nothing
 	s.ok.put(key, p.UserID, now)
 	return p, s.clearFailures(ctx, fname, client, fails.Valid)
 }

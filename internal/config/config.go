@@ -73,11 +73,12 @@ type Auth struct {
 	// PasswordHashWait is how long a login waits for a hashing slot before
 	// it is answered 503.
 	PasswordHashWait Duration `yaml:"password_hash_wait"`
-	// LoginFailureRate and LoginFailureBurst limit failed password checks
-	// per client address (per second, and how many at once); past them
-	// the address gets 429 before any hashing.
-	LoginFailureRate  float64 `yaml:"login_failure_rate"`
-	LoginFailureBurst int     `yaml:"login_failure_burst"`
+	// PasswordCheckRate and PasswordCheckBurst limit password checks
+	// (hashes; cached answers do not count) per client address: per
+	// second, and how many at once. Past them the address gets 429 before
+	// any hashing.
+	PasswordCheckRate  float64 `yaml:"password_check_rate"`
+	PasswordCheckBurst int     `yaml:"password_check_burst"`
 	// TrustedProxies are the CIDRs of reverse proxies whose
 	// X-Forwarded-For names the client address; requests from anywhere
 	// else are keyed by their own address, whatever they send.
@@ -206,8 +207,8 @@ func Default() Config {
 			LoginLockout:       Duration(time.Second),
 			CredentialCacheTTL: Duration(time.Minute),
 			PasswordHashWait:   Duration(2 * time.Second),
-			LoginFailureRate:   1,
-			LoginFailureBurst:  20,
+			PasswordCheckRate:  1,
+			PasswordCheckBurst: 30,
 			TokenCredentials:   "bounded",
 		},
 		Metrics: Metrics{Auth: "none"},
@@ -408,8 +409,8 @@ func (c *Config) Validate() error {
 	if c.Auth.PasswordHashWait <= 0 {
 		problems = append(problems, "auth.password_hash_wait must be positive")
 	}
-	if c.Auth.LoginFailureRate <= 0 || c.Auth.LoginFailureBurst < 1 {
-		problems = append(problems, "auth.login_failure_rate must be positive and auth.login_failure_burst at least 1")
+	if c.Auth.PasswordCheckRate <= 0 || c.Auth.PasswordCheckBurst < 1 {
+		problems = append(problems, "auth.password_check_rate must be positive and auth.password_check_burst at least 1")
 	}
 	if _, err := c.TrustedProxies(); err != nil {
 		problems = append(problems, err.Error())
