@@ -27,7 +27,7 @@ const failureWindow = 24 * time.Hour
 //     checks in a row — the answer is errs.TooMany.
 //  2. A pair verified recently is accepted from the positive cache; a
 //     pair refused recently is refused from the negative cache, without
-//     hashing and without counting again.
+//     hashing (but counted as a failure).
 //  3. The client address's limiter must have a token
 //     (errs.TooMany otherwise), and a hashing slot must free up in time
 //     (errs.Unavailable otherwise).
@@ -83,7 +83,9 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	// a disabled account's may change without its hash changing.
 	cacheRefusal := !exists || usable
 	if cacheRefusal && s.bad.hit(key, 0, now) {
-		return Principal{}, errUnauthenticated
+		// No hashing, but still a failure: a client repeating a wrong
+		// password locks its pair as it always did.
+		return Principal{}, s.recordFailure(ctx, fname, client, now)
 	}
 	if err := s.guard.allow(client, now); err != nil {
 		return Principal{}, err

@@ -95,7 +95,8 @@ func TestCheckLimiterPerAddress(t *testing.T) {
 			t.Fatalf("success %d = %v", i, err)
 		}
 	}
-	// The same refused pair again and again: one hash, then cached.
+	// The same refused pair again and again: one hash, then cached (each
+	// still a failure towards the lock, which MaxFailures puts far away).
 	for i := 0; i < 10; i++ {
 		if _, err := s.Login(a, "carol", "same-wrong-pw"); !errs.Is(err, errs.Unauthenticated) {
 			t.Fatalf("repeat %d of one wrong pair = %v", i, err)
