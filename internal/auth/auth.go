@@ -33,8 +33,8 @@ type Options struct {
 	// CacheTTL is how long the outcome of a password check is remembered
 	// (0: never).
 	CacheTTL time.Duration
-	// HashSlots is how many password hashes may run at once (default: the
-	// number of CPUs); HashWait is how long a check waits for a slot
+	// HashSlots is how many password hashes may run at once (default:
+	// half the CPUs, at least one); HashWait is how long a check waits for a slot
 	// before the request is refused as unavailable (default 2s).
 	HashSlots int
 	HashWait  time.Duration
@@ -79,7 +79,9 @@ func New(db *meta.DB, opts Options) *Service {
 		opts.MaxLockout = 15 * time.Minute
 	}
 	if opts.HashSlots <= 0 {
-		opts.HashSlots = runtime.GOMAXPROCS(0)
+		// Half the CPUs: a flood of logins leaves the other half to
+		// everything else (tokens, cached passwords, the database).
+		opts.HashSlots = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if opts.HashWait <= 0 {
 		opts.HashWait = 2 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -20,16 +21,20 @@ import (
 //     password hashes, refilled at Rate per second. An address out of
 //     tokens gets errs.TooMany before any hashing. (Clients that send the
 //     same credentials on every request hash once per cache lifetime.)
-//  2. a semaphore with one slot per CPU around the hash itself; a request
+//  2. a semaphore with a slot per two CPUs around the hash itself; a request
 //     waits for a slot at most Wait, then gets errs.Unavailable. Memory
 //     for hashing is thus at most slots × 19 MiB, however many requests
-//     arrive.
+//     arrive. At most queuePerSlot requests per slot wait; more are
+//     refused at once (they would only time out), so a flood holds few
+//     requests open.
 //
 // The positive and negative caches (cache.go) answer repeated pairs before
 // either. None of this is state that matters: losing it costs only time.
 type guard struct {
-	sem  *semaphore.Weighted
-	wait time.Duration
+	sem        *semaphore.Weighted
+	wait       time.Duration
+	waiting    atomic.Int64
+	maxWaiting int64
 
 	rate  rate.Limit
 	burst int
@@ -42,13 +47,18 @@ type guard struct {
 // refilled (idle addresses) are dropped; if that is not enough, all are.
 const maxClients = 100_000
 
+// queuePerSlot bounds the requests waiting for a hashing slot: about as
+// many as one slot hashes in a couple of seconds.
+const queuePerSlot = 64
+
 func newGuard(slots int, wait time.Duration, r float64, burst int) *guard {
 	return &guard{
-		sem:     semaphore.NewWeighted(int64(slots)),
-		wait:    wait,
-		rate:    rate.Limit(r),
-		burst:   burst,
-		clients: map[string]*rate.Limiter{},
+		sem:        semaphore.NewWeighted(int64(slots)),
+		wait:       wait,
+		maxWaiting: int64(slots) * queuePerSlot,
+		rate:       rate.Limit(r),
+		burst:      burst,
+		clients:    map[string]*rate.Limiter{},
 	}
 }
 
@@ -84,13 +94,22 @@ func (g *guard) prune(now time.Time) {
 
 // hash runs check in a hashing slot, waiting at most g.wait for one.
 func (g *guard) hash(ctx context.Context, check func() bool) (bool, error) {
-	wctx, cancel := context.WithTimeout(ctx, g.wait)
-	defer cancel()
-	if err := g.sem.Acquire(wctx, 1); err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
+	busy := errs.E(errs.Unavailable, "the server is busy checking passwords; retry shortly")
+	if !g.sem.TryAcquire(1) {
+		if g.waiting.Add(1) > g.maxWaiting {
+			g.waiting.Add(-1)
+			return false, busy
 		}
-		return false, errs.E(errs.Unavailable, "the server is busy checking passwords; retry shortly")
+		wctx, cancel := context.WithTimeout(ctx, g.wait)
+		err := g.sem.Acquire(wctx, 1)
+		cancel()
+		g.waiting.Add(-1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return false, busy
+		}
 	}
 	defer g.sem.Release(1)
 	return check(), nil

@@ -68,7 +68,7 @@ type Auth struct {
 	// nothing. 0 disables it.
 	CredentialCacheTTL Duration `yaml:"credential_cache_ttl"`
 	// PasswordHashSlots is how many password hashes (19 MiB of memory
-	// each) run at once; 0 means one per CPU.
+	// each) run at once; 0 means half the CPUs (at least one).
 	PasswordHashSlots int `yaml:"password_hash_slots"`
 	// PasswordHashWait is how long a login waits for a hashing slot before
 	// it is answered 503.
@@ -404,7 +404,7 @@ func (c *Config) Validate() error {
 		problems = append(problems, "auth.login_max_failures must be at least 1")
 	}
 	if c.Auth.PasswordHashSlots < 0 {
-		problems = append(problems, "auth.password_hash_slots must not be negative (0: one per CPU)")
+		problems = append(problems, "auth.password_hash_slots must not be negative (0: half the CPUs)")
 	}
 	if c.Auth.PasswordHashWait <= 0 {
 		problems = append(problems, "auth.password_hash_wait must be positive")
