@@ -253,6 +253,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	// A new account comes with a credential that does not expire.
+	if err := h.auth.CheckNewAccount(auth.From(r.Context())); err != nil {
+		return err
+	}
 	var u *auth.User
 	var err error
 	resp := map[string]any{}
@@ -309,8 +313,11 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	var body struct {
 		Password *string `json:"password"`
-		Role     *string `json:"role"`
-		Disabled *bool   `json:"disabled"`
+		// CurrentPassword is required to change one's own password
+		// (administrators may set anyone's without it).
+		CurrentPassword string  `json:"current_password"`
+		Role            *string `json:"role"`
+		Disabled        *bool   `json:"disabled"`
 	}
 	if err := httpx.DecodeJSON(r, &body); err != nil {
 		return err
@@ -320,7 +327,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.Denied, "only an administrator may change roles or disable accounts")
 	}
 	if body.Password != nil {
-		if err := h.auth.SetPassword(ctx, name, *body.Password); err != nil {
+		if err := h.auth.ChangePassword(ctx, auth.From(ctx), name, body.CurrentPassword, *body.Password); err != nil {
 			return err
 		}
 	}
@@ -387,6 +394,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Name string `json:"name"`
 		TTL  string `json:"ttl"` // Go duration, e.g. "720h"; empty = no expiry
+		// ManageCredentials (default true) lets the new token create and
+		// revoke tokens and access keys and change passwords.
+		ManageCredentials *bool `json:"manage_credentials"`
 	}
 	if err := httpx.DecodeJSON(r, &body); err != nil {
 		return err
@@ -399,7 +409,8 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	user := r.PathValue("user")
-	secret, tok, err := h.auth.CreateToken(r.Context(), user, body.Name, ttl)
+	spec := auth.TokenSpec{TTL: ttl, NoCredentials: body.ManageCredentials != nil && !*body.ManageCredentials}
+	secret, tok, err := h.auth.IssueToken(r.Context(), auth.From(r.Context()), user, body.Name, spec)
 	if err != nil {
 		return err
 	}
@@ -409,6 +420,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := self(r); err != nil {
+		return err
+	}
+	if err := h.auth.CheckCredentials(auth.From(r.Context())); err != nil {
 		return err
 	}
 	user, name := r.PathValue("user"), r.PathValue("token")

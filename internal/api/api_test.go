@@ -130,7 +130,7 @@ func TestUsersTokensRolesAPI(t *testing.T) {
 			t.Fatalf("dana reads after revoke = %d", resp.StatusCode)
 		}
 		// Password change, then revoke the token.
-		if resp, _ := s.Do(t, "PATCH", "/api/v1/users/dana", dana, strings.NewReader(`{"password":"new-dana-password"}`)); resp.StatusCode != 200 {
+		if resp, _ := s.Do(t, "PATCH", "/api/v1/users/dana", dana, strings.NewReader(`{"password":"new-dana-password","current_password":"dana-password"}`)); resp.StatusCode != 200 {
 			t.Fatalf("password change = %d", resp.StatusCode)
 		}
 		if resp, _ := s.Do(t, "GET", "/api/v1/whoami", dana, nil); resp.StatusCode != 401 {

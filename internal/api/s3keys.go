@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/arcaproject/arca/internal/audit"
+	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/httpx"
 )
 
@@ -36,7 +37,7 @@ func (h *Handler) createS3Key(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	user := r.PathValue("user")
-	k, secret, err := h.auth.CreateAccessKey(r.Context(), user, body.AccessKeyID, body.SecretAccessKey, body.Description)
+	k, secret, err := h.auth.IssueAccessKey(r.Context(), auth.From(r.Context()), user, body.AccessKeyID, body.SecretAccessKey, body.Description)
 	if err != nil {
 		return err
 	}
@@ -49,6 +50,9 @@ func (h *Handler) createS3Key(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) revokeS3Key(w http.ResponseWriter, r *http.Request) error {
 	if err := self(r); err != nil {
+		return err
+	}
+	if err := h.auth.CheckCredentials(auth.From(r.Context())); err != nil {
 		return err
 	}
 	user, id := r.PathValue("user"), r.PathValue("key")

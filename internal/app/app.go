@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -102,9 +103,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}),
 		Audit: audit.New(db, log),
 		Auth: auth.New(db, auth.Options{
-			MaxFailures: cfg.Auth.LoginMaxFailures,
-			Lockout:     time.Duration(cfg.Auth.LoginLockout),
-			CacheTTL:    time.Duration(cfg.Auth.CredentialCacheTTL),
+			MaxFailures:      cfg.Auth.LoginMaxFailures,
+			Lockout:          time.Duration(cfg.Auth.LoginLockout),
+			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
+			HashSlots:        cfg.Auth.PasswordHashSlots,
+			HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
+			CheckRate:        cfg.Auth.PasswordCheckRate,
+			CheckBurst:       cfg.Auth.PasswordCheckBurst,
+			TokenCredentials: cfg.Auth.TokenCredentials,
 		}),
 	}
 	a.Tokens, err = auth.NewRegistryTokens(ctx, db, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
@@ -179,19 +185,25 @@ func (a *App) Handler() http.Handler {
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
-	})
+	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
-	return httpx.Instrument(mux, a.Log, a.metrics.get(a.Registry))
+	return httpx.Instrument(httpx.ClientAddress(mux, a.trustedProxies()), a.Log, a.metrics.get(a.Registry))
+}
+
+// trustedProxies are the validated auth.trusted_proxies.
+func (a *App) trustedProxies() []netip.Prefix {
+	p, _ := a.Config.TrustedProxies() // Validate checked them
+	return p
 }
 
 // S3Handler returns the handler of the S3 listener.
 func (a *App) S3Handler() http.Handler {
-	return httpx.InstrumentAnyPath(a.S3.Handler(), a.Log, a.metrics.get(a.Registry))
+	return httpx.InstrumentAnyPath(httpx.ClientAddress(a.S3.Handler(), a.trustedProxies()), a.Log, a.metrics.get(a.Registry))
 }
 
 // Serve runs the listeners (HTTP, and S3 when served) until ctx is

@@ -7,12 +7,14 @@ package auth
 import (
 	"context"
 	"crypto/cipher"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -20,15 +22,30 @@ import (
 	"github.com/arcaproject/arca/internal/repo"
 )
 
-// Options tune authentication.
+// Options tune authentication. Zero values take the defaults.
 type Options struct {
-	// MaxFailures consecutive failed logins lock an account; each further
-	// failure doubles the lock, starting at Lockout, up to MaxLockout.
+	// MaxFailures consecutive failed logins of one name from one client
+	// address lock that pair; each further failure doubles the lock,
+	// starting at Lockout, up to MaxLockout.
 	MaxFailures int
 	Lockout     time.Duration
 	MaxLockout  time.Duration
-	// CacheTTL is how long a verified password is remembered (0: never).
+	// CacheTTL is how long the outcome of a password check is remembered
+	// (0: never).
 	CacheTTL time.Duration
+	// HashSlots is how many password hashes may run at once (default:
+	// half the CPUs, at least one); HashWait is how long a check waits for a slot
+	// before the request is refused as unavailable (default 2s).
+	HashSlots int
+	HashWait  time.Duration
+	// CheckRate and CheckBurst limit password checks (hashes) per client
+	// address (defaults: 1 per second, burst 30).
+	CheckRate  float64
+	CheckBurst int
+	// TokenCredentials is what a request authenticated by token may do
+	// with credentials: TokenCredentialsBounded (default) or
+	// TokenCredentialsNone. See credentials.go.
+	TokenCredentials string
 }
 
 // Service authenticates requests and authorizes actions.
@@ -36,24 +53,20 @@ type Service struct {
 	db   *meta.DB
 	opts Options
 
-	// cache remembers recently verified passwords so that clients sending
-	// Basic credentials on every request are not slowed by argon2. It is
-	// keyed by a hash of name and password; it holds no secret, and losing
-	// it costs only time.
-	mu    sync.Mutex
-	cache map[[32]byte]cached
+	guard *guard
+	// ok and bad remember recent password checks (cache.go).
+	ok, bad *credCache
 	// dummyHash equalizes the time of a login for an unknown user.
 	dummyHash string
-	// sealer encrypts S3 secret access keys at rest (accesskeys.go); it is
-	// created on first use under mu.
-	sealer cipher.AEAD
-	// guard narrows reads of some buckets' objects (objects.go).
-	guard ObjectGuard
-}
+	// objectGuard narrows reads of some buckets' objects (objects.go).
+	objectGuard ObjectGuard
+	// lastPrune is when old login_failures rows were last deleted (Unix ms).
+	lastPrune atomic.Int64
 
-type cached struct {
-	userID  int64
-	expires time.Time
+	// mu guards sealer, which encrypts S3 secret access keys at rest
+	// (accesskeys.go); it is created on first use.
+	mu     sync.Mutex
+	sealer cipher.AEAD
 }
 
 // New returns a Service.
@@ -67,7 +80,31 @@ func New(db *meta.DB, opts Options) *Service {
 	if opts.MaxLockout <= 0 {
 		opts.MaxLockout = 15 * time.Minute
 	}
-	return &Service{db: db, opts: opts, cache: map[[32]byte]cached{}, dummyHash: HashPassword(RandomSecret(16))}
+	if opts.HashSlots <= 0 {
+		// Half the CPUs: a flood of logins leaves the other half to
+		// everything else (tokens, cached passwords, the database).
+		opts.HashSlots = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if opts.HashWait <= 0 {
+		opts.HashWait = 2 * time.Second
+	}
+	if opts.CheckRate <= 0 {
+		opts.CheckRate = 1
+	}
+	if opts.CheckBurst <= 0 {
+		opts.CheckBurst = 30
+	}
+	if opts.TokenCredentials == "" {
+		opts.TokenCredentials = TokenCredentialsBounded
+	}
+	return &Service{
+		db:        db,
+		opts:      opts,
+		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
+		ok:        newCredCache(opts.CacheTTL, 10_000),
+		bad:       newCredCache(opts.CacheTTL, 10_000),
+		dummyHash: HashPassword(RandomSecret(16)),
+	}
 }
 
 var errUnauthenticated = errs.E(errs.Unauthenticated, "invalid credentials")
@@ -75,7 +112,9 @@ var errUnauthenticated = errs.E(errs.Unauthenticated, "invalid credentials")
 // Authenticate reads the credentials a request carries — Basic (a password,
 // or a token as the password) or Bearer (a token) — and returns the
 // principal. A request without credentials is anonymous; wrong credentials
-// are an errs.Unauthenticated error; a locked account is errs.TooMany.
+// are an errs.Unauthenticated error; a locked name or a client address
+// with too many failures is errs.TooMany; no free password-hashing slot is
+// errs.Unavailable.
 func (s *Service) Authenticate(ctx context.Context, r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -88,6 +127,11 @@ func (s *Service) Authenticate(ctx context.Context, r *http.Request) (Principal,
 		name, secret, ok := ParseBasic(cred)
 		if !ok {
 			return Principal{}, errs.E(errs.Unauthenticated, "malformed Basic credentials")
+		}
+		if !ClientFrom(ctx).IsValid() {
+			if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+				ctx = WithClient(ctx, ap.Addr())
+			}
 		}
 		return s.Login(ctx, name, secret)
 	case "bearer", "token":
@@ -110,107 +154,6 @@ func ParseBasic(cred string) (name, secret string, ok bool) {
 		return "", "", false
 	}
 	return name, secret, true
-}
-
-// Login checks a name and a secret, which may be the user's password or one
-// of the user's tokens (with name TokenUser, any token). Failed attempts
-// count towards the account's lock.
-func (s *Service) Login(ctx context.Context, name, secret string) (Principal, error) {
-	if LooksLikeToken(secret) {
-		p, err := s.tokenPrincipal(ctx, secret)
-		if err != nil {
-			return Principal{}, err
-		}
-		if name != TokenUser && name != p.Name {
-			return Principal{}, errUnauthenticated
-		}
-		return p, nil
-	}
-	var (
-		p        Principal
-		role     string
-		hash     string
-		disabled bool
-		locked   int64
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, name, kind, role, password_hash, disabled, locked_until FROM users WHERE name = $1`, name).
-		Scan(&p.UserID, &p.Name, &p.Kind, &role, &hash, &disabled, &locked)
-	if err == sql.ErrNoRows {
-		CheckPassword(s.dummyHash, secret) // same cost as a real check
-		return Principal{}, errUnauthenticated
-	}
-	if err != nil {
-		return Principal{}, meta.Err(err)
-	}
-	p.Role = Role(role)
-	now := time.Now()
-	if locked > now.UnixMilli() {
-		return Principal{}, errs.E(errs.TooMany, "too many failed logins; try again in %s",
-			time.Until(time.UnixMilli(locked)).Round(time.Second)+time.Second)
-	}
-	if disabled || hash == "" {
-		return Principal{}, errUnauthenticated
-	}
-	key := sha256.Sum256([]byte(name + "\x00" + secret + "\x00" + hash))
-	if s.cacheHit(key, p.UserID, now) {
-		return p, nil
-	}
-	if !CheckPassword(hash, secret) {
-		return Principal{}, s.recordFailure(ctx, p.UserID)
-	}
-	s.cachePut(key, p.UserID, now)
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = $1 AND failed_logins > 0`, p.UserID); err != nil {
-		return Principal{}, meta.Err(err)
-	}
-	return p, nil
-}
-
-// recordFailure counts a failed login and locks the account once it has
-// failed MaxFailures times in a row.
-func (s *Service) recordFailure(ctx context.Context, userID int64) error {
-	var failures int
-	if err := s.db.QueryRowContext(ctx,
-		`UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`, userID).Scan(&failures); err != nil {
-		return meta.Err(err)
-	}
-	if failures >= s.opts.MaxFailures {
-		lock := s.opts.Lockout << min(failures-s.opts.MaxFailures, 20)
-		lock = min(lock, s.opts.MaxLockout)
-		if _, err := s.db.ExecContext(ctx, `UPDATE users SET locked_until = $1 WHERE id = $2`, time.Now().Add(lock).UnixMilli(), userID); err != nil {
-			return meta.Err(err)
-		}
-	}
-	return errUnauthenticated
-}
-
-func (s *Service) cacheHit(key [32]byte, userID int64, now time.Time) bool {
-	if s.opts.CacheTTL <= 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.cache[key]
-	return ok && c.userID == userID && now.Before(c.expires)
-}
-
-func (s *Service) cachePut(key [32]byte, userID int64, now time.Time) {
-	if s.opts.CacheTTL <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.cache) > 10000 {
-		for k, c := range s.cache {
-			if now.After(c.expires) {
-				delete(s.cache, k)
-			}
-		}
-		if len(s.cache) > 10000 {
-			clear(s.cache)
-		}
-	}
-	s.cache[key] = cached{userID: userID, expires: now.Add(s.opts.CacheTTL)}
 }
 
 // Authorize decides whether p may perform action on r. It is the one

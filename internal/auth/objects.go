@@ -37,7 +37,7 @@ type ObjectGuard interface {
 
 // SetObjectGuard installs the guard AuthorizeObjects consults. The
 // composition root calls it once, before the service answers requests.
-func (s *Service) SetObjectGuard(g ObjectGuard) { s.guard = g }
+func (s *Service) SetObjectGuard(g ObjectGuard) { s.objectGuard = g }
 
 // AuthorizeObjects checks that p may perform action on scope of bucket
 // r: Authorize on the bucket, and for reads, unless p administers the
@@ -47,10 +47,10 @@ func (s *Service) AuthorizeObjects(ctx context.Context, p Principal, r *repo.Rep
 	if err := s.Authorize(ctx, p, r, action); err != nil {
 		return err
 	}
-	if action != Read || s.guard == nil || p.IsAdmin() {
+	if action != Read || s.objectGuard == nil || p.IsAdmin() {
 		return nil
 	}
-	refused := s.guard.GuardRead(ctx, p, r, scope)
+	refused := s.objectGuard.GuardRead(ctx, p, r, scope)
 	if k := errs.KindOf(refused); k != errs.Denied && k != errs.Unauthenticated {
 		return refused // nil, or a failure to decide
 	}

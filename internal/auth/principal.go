@@ -10,8 +10,12 @@ type Principal struct {
 	Kind   string // "user", "robot", or "" for anonymous
 	// Role is the principal's global role on every repository.
 	Role Role
-	// TokenID is set when the request authenticated with a token.
-	TokenID int64
+	// TokenID is set when the request authenticated with a token;
+	// TokenExpiresAt is then its expiry (Unix ms, 0 for never) and
+	// TokenCredentials whether it may manage credentials (credentials.go).
+	TokenID          int64
+	TokenExpiresAt   int64
+	TokenCredentials bool
 	// Scoped is set when the request carried a registry token (the Docker
 	// token flow); Grants then bound what it may do, on top of its roles.
 	Scoped bool

@@ -58,10 +58,16 @@ type RegistryTokens struct {
 	svc     *Service
 }
 
+// registryClaims name the user by ID, name (the subject) and the
+// account's creation time: an ID alone could name a later account if IDs
+// were ever reused (SQLite reused them before migration 00012), so a token
+// of a deleted account never authenticates another one.
 type registryClaims struct {
 	jwt.RegisteredClaims
-	UserID int64    `json:"uid,omitempty"`
-	Access []Access `json:"access"`
+	UserID int64 `json:"uid,omitempty"`
+	// UserCreated is the account's created_at (Unix ms), its generation.
+	UserCreated int64    `json:"ugen,omitempty"`
+	Access      []Access `json:"access"`
 }
 
 // NewRegistryTokens loads the signing key, creating it on first use.
@@ -91,11 +97,25 @@ func (t *RegistryTokens) Service() string { return t.service }
 // TTL is how long an issued token is valid.
 func (t *RegistryTokens) TTL() time.Duration { return t.ttl }
 
-// Issue signs a token for p granting exactly grants.
-func (t *RegistryTokens) Issue(p Principal, grants []Access) (string, time.Time, error) {
+// Issue signs a token for p granting exactly grants. It expires after the
+// configured TTL, or with the token p authenticated with, if that is sooner.
+func (t *RegistryTokens) Issue(ctx context.Context, p Principal, grants []Access) (string, time.Time, error) {
 	now := time.Now()
 	if grants == nil {
 		grants = []Access{}
+	}
+	expires := now.Add(t.ttl)
+	if p.TokenExpiresAt != 0 && time.UnixMilli(p.TokenExpiresAt).Before(expires) {
+		expires = time.UnixMilli(p.TokenExpiresAt)
+	}
+	var generation int64
+	if !p.Anonymous() {
+		if err := t.svc.db.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = $1`, p.UserID).Scan(&generation); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return "", now, errUnauthenticated
+			}
+			return "", now, meta.Err(err)
+		}
 	}
 	claims := registryClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -104,11 +124,12 @@ func (t *RegistryTokens) Issue(p Principal, grants []Access) (string, time.Time,
 			Audience:  jwt.ClaimStrings{t.service},
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
-			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+			ExpiresAt: jwt.NewNumericDate(expires),
 			ID:        RandomSecret(12),
 		},
-		UserID: p.UserID,
-		Access: grants,
+		UserID:      p.UserID,
+		UserCreated: generation,
+		Access:      grants,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.key)
 	return s, now, err
@@ -129,7 +150,7 @@ func (t *RegistryTokens) Verify(ctx context.Context, token string) (Principal, [
 	}
 	p := Principal{}
 	if claims.UserID != 0 { // 0: an anonymous token
-		if p, err = t.svc.principalByID(ctx, claims.UserID); err != nil {
+		if p, err = t.svc.principalByID(ctx, claims.UserID, claims.Subject, claims.UserCreated); err != nil {
 			return Principal{}, nil, err
 		}
 	}
@@ -137,14 +158,16 @@ func (t *RegistryTokens) Verify(ctx context.Context, token string) (Principal, [
 	return p, claims.Access, nil
 }
 
-// principalByID loads an enabled account.
-func (s *Service) principalByID(ctx context.Context, id int64) (Principal, error) {
+// principalByID loads an enabled account, which must still have the name
+// and creation time the token was issued for.
+func (s *Service) principalByID(ctx context.Context, id int64, name string, created int64) (Principal, error) {
 	var p Principal
 	var role string
 	var disabled bool
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, kind, role, disabled FROM users WHERE id = $1`, id).
-		Scan(&p.UserID, &p.Name, &p.Kind, &role, &disabled)
-	if errors.Is(err, sql.ErrNoRows) || disabled {
+	var createdAt int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, kind, role, disabled, created_at FROM users WHERE id = $1`, id).
+		Scan(&p.UserID, &p.Name, &p.Kind, &role, &disabled, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (disabled || p.Name != name || createdAt != created)) {
 		return Principal{}, errUnauthenticated
 	}
 	if err != nil {

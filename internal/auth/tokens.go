@@ -22,13 +22,17 @@ const TokenUser = "__token__"
 // Token describes a token; its secret is shown once at creation and only
 // its sha256 is stored.
 type Token struct {
-	ID         int64  `json:"id"`
-	User       string `json:"user"`
-	Name       string `json:"name"`
-	Prefix     string `json:"prefix"`
-	ExpiresAt  int64  `json:"expires_at,omitempty"`
-	LastUsedAt int64  `json:"last_used_at,omitempty"`
-	CreatedAt  int64  `json:"created_at"`
+	ID        int64  `json:"id"`
+	User      string `json:"user"`
+	Name      string `json:"name"`
+	Prefix    string `json:"prefix"`
+	ExpiresAt int64  `json:"expires_at,omitempty"`
+	// ManageCredentials: the token may create and revoke tokens and
+	// access keys and change passwords (within the limits of
+	// credentials.go).
+	ManageCredentials bool  `json:"manage_credentials"`
+	LastUsedAt        int64 `json:"last_used_at,omitempty"`
+	CreatedAt         int64 `json:"created_at"`
 }
 
 func hashToken(secret string) string {
@@ -41,9 +45,19 @@ func LooksLikeToken(s string) bool {
 	return strings.HasPrefix(s, TokenPrefix) && len(s) > len(TokenPrefix)+20
 }
 
-// CreateToken issues a token for the named user or robot. ttl 0 means it
-// never expires. The secret is returned once and never stored.
+// CreateToken issues a token for the named user or robot, with every
+// permission of its owner. ttl 0 means it never expires. The secret is
+// returned once and never stored. It is for trusted callers (the command
+// line, a password login); requests use IssueToken.
 func (s *Service) CreateToken(ctx context.Context, userName, tokenName string, ttl time.Duration) (secret string, t *Token, err error) {
+	var expires int64
+	if ttl > 0 {
+		expires = time.Now().Add(ttl).UnixMilli()
+	}
+	return s.insertToken(ctx, userName, tokenName, expires, true)
+}
+
+func (s *Service) insertToken(ctx context.Context, userName, tokenName string, expires int64, manageCredentials bool) (secret string, t *Token, err error) {
 	if tokenName == "" || len(tokenName) > 100 {
 		return "", nil, errs.E(errs.Invalid, "token name must be 1-100 characters")
 	}
@@ -52,13 +66,11 @@ func (s *Service) CreateToken(ctx context.Context, userName, tokenName string, t
 		return "", nil, err
 	}
 	secret = TokenPrefix + RandomSecret(30)
-	t = &Token{User: u.Name, Name: tokenName, Prefix: secret[:len(TokenPrefix)+6], CreatedAt: meta.Now()}
-	if ttl > 0 {
-		t.ExpiresAt = time.Now().Add(ttl).UnixMilli()
-	}
+	t = &Token{User: u.Name, Name: tokenName, Prefix: secret[:len(TokenPrefix)+6], ExpiresAt: expires,
+		ManageCredentials: manageCredentials, CreatedAt: meta.Now()}
 	err = s.db.QueryRowContext(ctx,
-		`INSERT INTO tokens (user_id, name, hash, prefix, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		u.ID, tokenName, hashToken(secret), t.Prefix, t.ExpiresAt, t.CreatedAt).Scan(&t.ID)
+		`INSERT INTO tokens (user_id, name, hash, prefix, expires_at, manage_credentials, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		u.ID, tokenName, hashToken(secret), t.Prefix, t.ExpiresAt, manageCredentials, t.CreatedAt).Scan(&t.ID)
 	if meta.IsUniqueViolation(err) {
 		return "", nil, errs.E(errs.Conflict, "user %q already has a token named %q", userName, tokenName)
 	}
@@ -71,7 +83,7 @@ func (s *Service) CreateToken(ctx context.Context, userName, tokenName string, t
 // ListTokens lists a user's tokens (without secrets).
 func (s *Service) ListTokens(ctx context.Context, userName string) ([]*Token, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT t.id, u.name, t.name, t.prefix, t.expires_at, t.last_used_at, t.created_at
+		`SELECT t.id, u.name, t.name, t.prefix, t.expires_at, t.manage_credentials, t.last_used_at, t.created_at
 		 FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.name = $1 ORDER BY t.name`, userName)
 	if err != nil {
 		return nil, meta.Err(err)
@@ -80,7 +92,7 @@ func (s *Service) ListTokens(ctx context.Context, userName string) ([]*Token, er
 	var out []*Token
 	for rows.Next() {
 		var t Token
-		if err := rows.Scan(&t.ID, &t.User, &t.Name, &t.Prefix, &t.ExpiresAt, &t.LastUsedAt, &t.CreatedAt); err != nil {
+		if err := rows.Scan(&t.ID, &t.User, &t.Name, &t.Prefix, &t.ExpiresAt, &t.ManageCredentials, &t.LastUsedAt, &t.CreatedAt); err != nil {
 			return nil, meta.Err(err)
 		}
 		out = append(out, &t)
@@ -109,8 +121,8 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal,
 	var expires int64
 	var disabled bool
 	err := s.db.QueryRowContext(ctx,
-		`SELECT t.id, t.expires_at, u.id, u.name, u.kind, u.role, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`,
-		hashToken(secret)).Scan(&p.TokenID, &expires, &p.UserID, &p.Name, &p.Kind, &role, &disabled)
+		`SELECT t.id, t.expires_at, t.manage_credentials, u.id, u.name, u.kind, u.role, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`,
+		hashToken(secret)).Scan(&p.TokenID, &expires, &p.TokenCredentials, &p.UserID, &p.Name, &p.Kind, &role, &disabled)
 	if err != nil {
 		if errs.Is(meta.Err(err), errs.NotFound) {
 			return Principal{}, errUnauthenticated
@@ -121,6 +133,7 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal,
 		return Principal{}, errUnauthenticated
 	}
 	p.Role = Role(role)
+	p.TokenExpiresAt = expires
 	// Recording last use is best effort and throttled to once a minute.
 	now := meta.Now()
 	s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3`, now, p.TokenID, now-60_000)

@@ -113,8 +113,12 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err := ValidatePassword(password); err != nil {
 		return errs.E(errs.Invalid, "%s", err.Error())
 	}
-	return s.updateUser(ctx, name, `UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = 0, updated_at = $2 WHERE name = $3 AND kind = 'user'`,
-		HashPassword(password), meta.Now(), name)
+	if err := s.updateUser(ctx, name, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE name = $3 AND kind = 'user'`,
+		HashPassword(password), meta.Now(), name); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE name = $1`, name)
+	return meta.Err(err)
 }
 
 // SetRole changes a user's global role.

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ type Config struct {
 	Log          Log          `yaml:"log"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
+	Metrics      Metrics      `yaml:"metrics"`
 	Blob         Blob         `yaml:"blob"`
 	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
@@ -59,10 +61,39 @@ type Auth struct {
 	LoginMaxFailures int `yaml:"login_max_failures"`
 	// LoginLockout is the first lock's length; locks never exceed 15 minutes.
 	LoginLockout Duration `yaml:"login_lockout"`
-	// CredentialCacheTTL is how long a verified password is remembered in
-	// process memory, so clients that send Basic credentials on every
-	// request do not pay for password hashing each time. 0 disables it.
+	// CredentialCacheTTL is how long the outcome of a password check is
+	// remembered in process memory (by a hash, never the password), so
+	// clients that send Basic credentials on every request do not pay for
+	// password hashing each time, and a refused pair sent again costs
+	// nothing. 0 disables it.
 	CredentialCacheTTL Duration `yaml:"credential_cache_ttl"`
+	// PasswordHashSlots is how many password hashes (19 MiB of memory
+	// each) run at once; 0 means half the CPUs (at least one).
+	PasswordHashSlots int `yaml:"password_hash_slots"`
+	// PasswordHashWait is how long a login waits for a hashing slot before
+	// it is answered 503.
+	PasswordHashWait Duration `yaml:"password_hash_wait"`
+	// PasswordCheckRate and PasswordCheckBurst limit password checks
+	// (hashes; cached answers do not count) per client address: per
+	// second, and how many at once. Past them the address gets 429 before
+	// any hashing.
+	PasswordCheckRate  float64 `yaml:"password_check_rate"`
+	PasswordCheckBurst int     `yaml:"password_check_burst"`
+	// TrustedProxies are the CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client address; requests from anywhere
+	// else are keyed by their own address, whatever they send.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TokenCredentials is what a request authenticated with a token may do
+	// with credentials: "bounded" (create tokens that expire no later than
+	// itself, when its scope allows) or "none".
+	TokenCredentials string `yaml:"token_credentials"`
+}
+
+// Metrics configures /metrics.
+type Metrics struct {
+	// Auth is who may read /metrics: "none" (anyone), "user" (any
+	// authenticated user or robot) or "admin".
+	Auth string `yaml:"auth"`
 }
 
 // OCI configures the container registry.
@@ -179,11 +210,16 @@ func Default() Config {
 			LoginMaxFailures:   5,
 			LoginLockout:       Duration(time.Second),
 			CredentialCacheTTL: Duration(time.Minute),
+			PasswordHashWait:   Duration(2 * time.Second),
+			PasswordCheckRate:  1,
+			PasswordCheckBurst: 30,
+			TokenCredentials:   "bounded",
 		},
-		OCI:  OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
-		Blob: Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
-		S3:   S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
-		GC:   GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
+		Metrics: Metrics{Auth: "none"},
+		OCI:     OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
+		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
+		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
+		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -227,6 +263,11 @@ var envVars = []struct {
 	{"ARCA_S3_DOMAIN", func(c *Config, v string) error { c.S3.Domain = v; return nil }},
 	{"ARCA_S3_ACCESS_KEY", func(c *Config, v string) error { c.S3.AccessKey = v; return nil }},
 	{"ARCA_S3_SECRET_KEY", func(c *Config, v string) error { c.S3.SecretKey = v; return nil }},
+	{"ARCA_TRUSTED_PROXIES", func(c *Config, v string) error {
+		c.Auth.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+		return nil
+	}},
+	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
 	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Limits.MaxUploadBytes = n
@@ -376,6 +417,28 @@ func (c *Config) Validate() error {
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")
 	}
+	if c.Auth.PasswordHashSlots < 0 {
+		problems = append(problems, "auth.password_hash_slots must not be negative (0: half the CPUs)")
+	}
+	if c.Auth.PasswordHashWait <= 0 {
+		problems = append(problems, "auth.password_hash_wait must be positive")
+	}
+	if c.Auth.PasswordCheckRate <= 0 || c.Auth.PasswordCheckBurst < 1 {
+		problems = append(problems, "auth.password_check_rate must be positive and auth.password_check_burst at least 1")
+	}
+	if _, err := c.TrustedProxies(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	switch c.Auth.TokenCredentials {
+	case "bounded", "none":
+	default:
+		problems = append(problems, fmt.Sprintf("auth.token_credentials %q: want bounded or none", c.Auth.TokenCredentials))
+	}
+	switch c.Metrics.Auth {
+	case "none", "user", "admin":
+	default:
+		problems = append(problems, fmt.Sprintf("metrics.auth %q: want none, user or admin", c.Metrics.Auth))
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repositories {
 		if r.Name == "" {
@@ -390,6 +453,23 @@ func (c *Config) Validate() error {
 		return errors.New("invalid configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// TrustedProxies parses auth.trusted_proxies: CIDRs, or single addresses.
+func (c *Config) TrustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.Auth.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("auth.trusted_proxies: %q is neither a CIDR nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // BlobDir is the filesystem blob driver's root.

@@ -108,3 +108,42 @@ func FuzzParse(f *testing.F) {
 		Parse(b, &c) // must not panic on any file
 	})
 }
+
+func TestAuthAndMetricsSettings(t *testing.T) {
+	c := Default()
+	c.Auth.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.1", "::1"}
+	p, err := c.TrustedProxies()
+	if err != nil || len(p) != 3 || p[1].String() != "192.0.2.1/32" || p[2].String() != "::1/128" {
+		t.Fatalf("TrustedProxies = %v, %v", p, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Auth.TrustedProxies = []string{"10.0.0.0/33"} },
+		func(c *Config) { c.Auth.TrustedProxies = []string{"proxy.example.com"} },
+		func(c *Config) { c.Metrics.Auth = "basic" },
+		func(c *Config) { c.Auth.TokenCredentials = "unbounded" },
+		func(c *Config) { c.Auth.PasswordCheckRate = 0 },
+		func(c *Config) { c.Auth.PasswordHashWait = 0 },
+	} {
+		c := Default()
+		bad(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("validated: %+v %+v", c.Auth, c.Metrics)
+		}
+	}
+	c = Default()
+	if err := loadEnv(&c, map[string]string{"ARCA_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2", "ARCA_METRICS_AUTH": "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Auth.TrustedProxies) != 2 || c.Metrics.Auth != "admin" {
+		t.Fatalf("from the environment: %v %q", c.Auth.TrustedProxies, c.Metrics.Auth)
+	}
+}
+
+func loadEnv(c *Config, env map[string]string) error {
+	got, err := Load(Flags{}, func(k string) string { return env[k] })
+	*c = got
+	return err
+}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/auth"
@@ -334,6 +335,13 @@ func TestAuthAndLogin(t *testing.T) {
 		anon.token = ""
 		anon.expect(401, "login with a wrong password", "PUT", "/-/user/org.couchdb.user:admin", []byte(`{"name":"admin","password":"wrong"}`))
 		anon.expect(400, "login with names that disagree", "PUT", "/-/user/org.couchdb.user:admin", []byte(`{"name":"other","password":"x"}`))
+		// A short-lived token as the password cannot mint a lasting one
+		// (issue 22 item 6).
+		short, _, err := s.Auth.CreateToken(context.Background(), "admin", "short", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		anon.expect(403, "login with a short-lived token as the password", "PUT", "/-/user/org.couchdb.user:admin", []byte(`{"name":"admin","password":"`+short+`"}`))
 
 		// A reader may install but not publish; a developer may publish
 		// but not unpublish.

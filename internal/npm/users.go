@@ -93,7 +93,9 @@ func (h *Handler) login(c *call, user string) error {
 		return err
 	}
 	tokenName := "npm login " + time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + auth.RandomSecret(4)
-	secret, tok, err := h.auth.CreateToken(ctx, p.Name, tokenName, 0)
+	// The password may itself be a token: then what it may create is
+	// bounded by it (no token that outlives it).
+	secret, tok, err := h.auth.IssueToken(ctx, p, p.Name, tokenName, auth.TokenSpec{})
 	if err != nil {
 		return err
 	}

@@ -241,7 +241,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	tok, issued, err := h.tokens.Issue(p, grants)
+	tok, issued, err := h.tokens.Issue(ctx, p, grants)
 	if err != nil {
 		return errs.Wrap(err, errs.Internal, "issuing token")
 	}

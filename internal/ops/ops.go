@@ -4,12 +4,15 @@ package ops
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
 )
 
@@ -19,8 +22,27 @@ type Check struct {
 	Run  func(ctx context.Context) error
 }
 
-// Routes registers /healthz, /readyz and /metrics on mux.
-func Routes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Check) {
+// Who may read /metrics (Options.MetricsAuth).
+const (
+	MetricsAuthNone  = "none"  // anyone
+	MetricsAuthUser  = "user"  // any authenticated user or robot
+	MetricsAuthAdmin = "admin" // administrators
+)
+
+// Options configure the operations endpoints.
+type Options struct {
+	// MetricsAuth is who may read /metrics; "" is MetricsAuthNone.
+	MetricsAuth string
+	// Auth authenticates /metrics requests (Basic or Bearer, as on every
+	// surface) when MetricsAuth is not none.
+	Auth httpx.Authenticator
+	Log  *slog.Logger
+}
+
+// Routes registers /healthz, /readyz and /metrics on mux. The probes
+// never need credentials (orchestrators send none); /metrics does when
+// opts.MetricsAuth says so.
+func Routes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Check, opts Options) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.SetSurface(r.Context(), "ops")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -43,9 +65,26 @@ func Routes(mux *http.ServeMux, gatherer prometheus.Gatherer, checks []Check) {
 		httpx.WriteJSON(w, status, result)
 	})
 	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
-	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.SetSurface(r.Context(), "ops")
+	if opts.MetricsAuth == "" || opts.MetricsAuth == MetricsAuthNone {
+		mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.SetSurface(r.Context(), "ops")
+			metrics.ServeHTTP(w, r)
+		}))
+		return
+	}
+	surface := &httpx.Surface{Name: "ops", WriteError: httpx.WriteJSONError, Auth: opts.Auth, Log: opts.Log}
+	mux.Handle("GET /metrics", surface.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		p := auth.From(r.Context())
+		if p.Anonymous() {
+			return errs.E(errs.Unauthenticated, "authentication required")
+		}
+		if opts.MetricsAuth == MetricsAuthAdmin {
+			if err := auth.RequireAdmin(p); err != nil {
+				return err
+			}
+		}
 		metrics.ServeHTTP(w, r)
+		return nil
 	}))
 }
 
