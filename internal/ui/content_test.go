@@ -17,6 +17,7 @@ import (
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -88,7 +89,7 @@ func putObject(t *testing.T, s *apptest.Server, rp *repo.Repository, key, conten
 		t.Fatal(err)
 	}
 	err = s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, string(info.Digest), info.Size, info.MD5, "", ""); err != nil {
+		if err := gc.Record(ctx, tx, s.Blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO s3_objects (repository_id, key, digest, size, etag, content_type, modified_at)

@@ -14,6 +14,7 @@ import (
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -128,7 +129,7 @@ func (f *mlflowFixture) artifact(exp int64, r fixtureRun, path, content string) 
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := meta.RecordBlob(f.ctx, f.s.DB, info.Digest.String(), info.Size, info.MD5, "", ""); err != nil {
+	if err := gc.Record(f.ctx, f.s.DB, f.s.Blobs, gc.BlobOf(info)); err != nil {
 		f.t.Fatal(err)
 	}
 	f.exec(`INSERT INTO s3_objects (repository_id, key, digest, size, etag, content_type, modified_at)
