@@ -150,9 +150,12 @@ func (s *Store) Validate(r *Repository) error {
 	return nil
 }
 
-// Create adds a repository.
+// Create adds a repository. A group's members must exist already.
 func (s *Store) Create(ctx context.Context, r *Repository) error {
 	if err := s.Validate(r); err != nil {
+		return err
+	}
+	if err := s.checkMembers(ctx, r); err != nil {
 		return err
 	}
 	settings, err := json.Marshal(r.Settings)
@@ -221,6 +224,9 @@ func (s *Store) List(ctx context.Context, format string) ([]*Repository, error) 
 // Name, format and kind are fixed at creation.
 func (s *Store) Update(ctx context.Context, r *Repository) error {
 	if err := s.Validate(r); err != nil {
+		return err
+	}
+	if err := s.checkMembers(ctx, r); err != nil {
 		return err
 	}
 	settings, err := json.Marshal(r.Settings)
