@@ -107,14 +107,20 @@ func ociDigest(b []byte) string {
 // layer's and the manifest's digests.
 func pushOCI(t *testing.T, s *apptest.Server, name, tag, content string) (layer, manifest string) {
 	t.Helper()
+	return pushOCIAs(t, s, admin, name, tag, content, 201)
+}
+
+// pushOCIAs pushes as cred, expecting want from the manifest's PUT.
+func pushOCIAs(t *testing.T, s *apptest.Server, cred, name, tag, content string, want int) (layer, manifest string) {
+	t.Helper()
 	for _, b := range []string{"{}", content} {
-		mustDo(t, s, "POST", "/v2/"+name+"/blobs/uploads/?digest="+ociDigest([]byte(b)), admin, b, 201)
+		mustDo(t, s, "POST", "/v2/"+name+"/blobs/uploads/?digest="+ociDigest([]byte(b)), cred, b, 201)
 	}
 	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
 		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":2},`+
 		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
 		ociDigest([]byte("{}")), ociDigest([]byte(content)), len(content))
-	mustDo(t, s, "PUT", "/v2/"+name+"/manifests/"+tag, admin, m, 201, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+	mustDo(t, s, "PUT", "/v2/"+name+"/manifests/"+tag, cred, m, want, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
 	return ociDigest([]byte(content)), ociDigest([]byte(m))
 }
 
@@ -172,6 +178,16 @@ func TestGroupReadsOCI(t *testing.T) {
 // uploadSdist uploads a source distribution of name as twine does.
 func uploadSdist(t *testing.T, s *apptest.Server, repo, name, version string) string {
 	t.Helper()
+	resp, got := uploadSdistAs(t, s, admin, repo, name, version)
+	if resp.StatusCode != 200 {
+		t.Fatalf("upload %s %s to %s = %d %s", name, version, repo, resp.StatusCode, got)
+	}
+	return name + "-" + version + ".tar.gz"
+}
+
+// uploadSdistAs uploads as cred.
+func uploadSdistAs(t *testing.T, s *apptest.Server, cred, repo, name, version string) (*http.Response, string) {
+	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
@@ -195,11 +211,7 @@ func uploadSdist(t *testing.T, s *apptest.Server, repo, name, version string) st
 	fw, _ := mw.CreateFormFile("content", filename)
 	fw.Write(data)
 	mw.Close()
-	resp, got := s.Do(t, "POST", "/pypi/"+repo+"/", admin, &body, "Content-Type", mw.FormDataContentType())
-	if resp.StatusCode != 200 {
-		t.Fatalf("upload %s to %s = %d %s", filename, repo, resp.StatusCode, got)
-	}
-	return filename
+	return s.Do(t, "POST", "/pypi/"+repo+"/", cred, &body, "Content-Type", mw.FormDataContentType())
 }
 
 func TestGroupReadsPyPI(t *testing.T) {
