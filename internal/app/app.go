@@ -264,7 +264,7 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 // Collector returns the garbage collector of this configuration.
 func (a *App) Collector() *gc.Collector {
 	return &gc.Collector{DB: a.DB, Blobs: a.Blobs, Log: a.Log, Grace: time.Duration(a.Config.GC.Grace),
-		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge)}
+		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge), MultipartMaxAge: time.Duration(a.Config.S3.UploadMaxAge)}
 }
 
 // maintenanceLoop applies retention policies, then collects garbage, every
@@ -281,7 +281,6 @@ func (a *App) maintenanceLoop(ctx context.Context, interval time.Duration) {
 		if err := a.OCI.RetainAll(ctx); err != nil {
 			a.Log.Warn("retention failed", "err", err)
 		}
-		a.purgeS3Uploads(ctx)
 		res, err := a.Collector().Run(ctx, false, nil)
 		if err != nil {
 			a.Log.Warn("garbage collection failed", "err", err)

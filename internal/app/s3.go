@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -67,17 +66,4 @@ func (a *App) BootstrapS3(ctx context.Context) (id, secret string, err error) {
 	}
 	a.Audit.Record(ctx, audit.Event{Actor: "arca", Action: "s3key.create", Subject: "admin", Detail: map[string]any{"access_key_id": k.ID}})
 	return k.ID, secret, nil
-}
-
-// purgeS3Uploads aborts multipart uploads older than s3.upload_max_age.
-func (a *App) purgeS3Uploads(ctx context.Context) {
-	maxAge := time.Duration(a.Config.S3.UploadMaxAge)
-	if maxAge <= 0 {
-		return
-	}
-	if n, err := a.S3.PurgeUploads(ctx, time.Now().Add(-maxAge)); err != nil {
-		a.Log.Warn("purging abandoned multipart uploads failed", "err", err)
-	} else if n > 0 {
-		a.Log.Info("purged abandoned multipart uploads", "count", n)
-	}
 }

@@ -118,7 +118,8 @@ type Driver interface {
 	// written. Bytes the driver holds past offset (the tail of a write that
 	// crashed before it was recorded) are discarded. Any process sharing the
 	// storage may resume a write another process staged. A missing staged
-	// write is errs.NotFound.
+	// write is errs.NotFound. A driver that can tell that another writer
+	// holds the staged write now refuses with errs.Conflict.
 	Resume(ctx context.Context, id string, offset int64) (StagedWriter, error)
 	// Open returns a reader of the blob's bytes starting at offset. It
 	// returns an errs.NotFound error when the blob does not exist. A driver
@@ -147,6 +148,10 @@ type StagedWriter interface {
 	// Close releases the writer without committing or cancelling, leaving
 	// the staged bytes durable for a later Resume.
 	Close() error
+	// Reader reads back every byte staged so far, from the first, so that
+	// the Store can verify a resumed write before Commit. It is valid only
+	// until the writer is committed, cancelled or closed.
+	Reader(ctx context.Context) (io.ReadCloser, error)
 	// Commit durably stores the staged bytes under d and makes them visible
 	// atomically. If a blob named d already exists, Commit may keep either
 	// copy: both have the same content. After Commit the writer is spent.

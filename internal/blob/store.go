@@ -126,6 +126,7 @@ func (s *Store) Resume(ctx context.Context, st WriterState) (*Writer, error) {
 	}
 	w := newWriter(s, sw, st.Extra)
 	w.size = st.Size
+	w.resumed = true
 	for name, h := range w.namedHashes() {
 		if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.Hashes[name]); err != nil {
 			sw.Close()
@@ -223,6 +224,9 @@ type Writer struct {
 	started time.Time
 	done    bool
 	err     error
+	// resumed: earlier bytes were staged by other writers (other requests,
+	// maybe other processes), so Commit hashes them again before publishing.
+	resumed bool
 }
 
 // Write stages p and feeds it to the hashes.
@@ -278,6 +282,8 @@ func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
 		err = errs.E(errs.Invalid, "SHA-1 mismatch: declared %s, computed %s", want.SHA1, info.SHA1).WithCode("DIGEST_INVALID")
 	case want.SHA512 != "" && info.SHA512 != "" && want.SHA512 != info.SHA512:
 		err = errs.E(errs.Invalid, "SHA-512 mismatch: declared %s, computed %s", want.SHA512, info.SHA512).WithCode("DIGEST_INVALID")
+	case w.resumed:
+		err = w.verifyStaged(ctx, info)
 	}
 	if err != nil {
 		w.staged.Cancel(context.WithoutCancel(ctx))
@@ -292,6 +298,38 @@ func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
 	}
 	w.store.observe("put", nil, w.size, time.Since(w.started))
 	return info, nil
+}
+
+// verifyStaged reads a resumed write's staged bytes back and checks that
+// they are the bytes the hash states describe: the store publishes only
+// bytes whose digests it computed from those very bytes, whatever the
+// callers recorded between requests.
+func (w *Writer) verifyStaged(ctx context.Context, want Info) error {
+	rc, err := w.staged.Reader(ctx)
+	if err != nil {
+		return errs.Wrap(err, errs.Unavailable, "reading back a staged write")
+	}
+	defer rc.Close()
+	check := newWriter(w.store, nil, w.extra)
+	n, err := io.CopyBuffer(check.hashes, rc, make([]byte, 1<<20))
+	if err != nil {
+		return errs.Wrap(err, errs.Unavailable, "reading back a staged write")
+	}
+	got := Info{Digest: check.Digest(), Size: n}
+	if check.md5 != nil {
+		got.MD5 = hex.EncodeToString(check.md5.Sum(nil))
+	}
+	if check.sha1 != nil {
+		got.SHA1 = hex.EncodeToString(check.sha1.Sum(nil))
+	}
+	if check.sha512 != nil {
+		got.SHA512 = hex.EncodeToString(check.sha512.Sum(nil))
+	}
+	if got != want {
+		return errs.E(errs.Invalid, "the staged bytes (%d, %s) differ from what was recorded as written (%d, %s); upload again",
+			got.Size, got.Digest, want.Size, want.Digest).WithCode("DIGEST_INVALID")
+	}
+	return nil
 }
 
 // Cancel discards the write. It is a no-op after Commit.

@@ -24,10 +24,14 @@ func digestHex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// age makes every stored blob look committed two hours ago.
+// age makes every stored blob look committed, and last referenced, two
+// hours ago.
 func age(t *testing.T, s *apptest.Server) {
 	t.Helper()
 	old := time.Now().Add(-2 * time.Hour)
+	if _, err := s.DB.Exec(`UPDATE blobs SET touched_at = $1`, old.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
 	root := filepath.Join(s.Config.BlobDir(), "blobs")
 	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {

@@ -196,7 +196,37 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 
 // WithTx runs fn in a transaction, committing if fn returns nil and rolling
 // back otherwise.
+//
+// When fn fails with an error whose code is CodeRetry, the transaction is
+// rolled back and fn runs again in a new one, after a pause that grows
+// from 10 ms to 500 ms, for up to RetryFor; fn must therefore be safe to
+// run more than once.
 func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	pause := 10 * time.Millisecond
+	deadline := time.Now().Add(RetryFor)
+	for {
+		err := db.tryTx(ctx, fn)
+		if errs.CodeOf(err) != CodeRetry || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return Err(ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}
+
+// CodeRetry marks an error after which WithTx runs its function again: the
+// transaction met a state that another one is about to end (see
+// gc.Record).
+const CodeRetry = "RETRY_TRANSACTION"
+
+// RetryFor bounds how long WithTx retries.
+const RetryFor = 30 * time.Second
+
+func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return Err(err)
@@ -260,17 +290,20 @@ func isForeignKeyViolation(err error) bool {
 	return false
 }
 
-// RecordBlob notes a committed blob and the digests a protocol needs beside
-// its sha256 (hex, "" when not computed). Recording a blob twice is fine; a
-// later record fills in digests an earlier one lacked. Formats call it in
-// the transaction that writes the metadata pointing at the blob.
-func RecordBlob(ctx context.Context, q Querier, digest string, size int64, md5, sha1, sha512 string) error {
-	_, err := q.ExecContext(ctx,
-		`INSERT INTO blobs (digest, size, md5, sha1, sha512, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		 ON CONFLICT (digest) DO UPDATE SET
-		   md5 = CASE WHEN blobs.md5 = '' THEN excluded.md5 ELSE blobs.md5 END,
-		   sha1 = CASE WHEN blobs.sha1 = '' THEN excluded.sha1 ELSE blobs.sha1 END,
-		   sha512 = CASE WHEN blobs.sha512 = '' THEN excluded.sha512 ELSE blobs.sha512 END`,
-		digest, size, md5, sha1, sha512, Now())
-	return Err(err)
+// QueryStrings runs a query of one text column and returns its values.
+func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, Err(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, Err(err)
+		}
+		out = append(out, v)
+	}
+	return out, Err(rows.Err())
 }

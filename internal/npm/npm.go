@@ -77,7 +77,7 @@ type Deps struct {
 
 // New returns the npm handler.
 func New(d Deps) *Handler {
-	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB}, audit: d.Audit,
+	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit,
 		log: d.Log, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxTarball: d.MaxUpload,
 		cache: newBodyCache(64 << 20), client: &http.Client{Timeout: 30 * time.Minute},
 		notFound: map[string]time.Time{}, down: map[int64]time.Time{}}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -331,7 +332,7 @@ func (h *Handler) fetchDoc(ctx context.Context, rp *repo.Repository, s UpstreamS
 		}
 		row := proxyDocRow{Digest: string(info.Digest), ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), FetchedAt: now}
 		err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-			if err := meta.RecordBlob(ctx, tx, row.Digest, info.Size, "", "", ""); err != nil {
+			if err := gc.Record(ctx, tx, h.blobs, gc.Blob{Digest: row.Digest, Size: info.Size}); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO npm_proxy_packuments (repository_id, name, form, digest, etag, last_modified, fetched_at)
@@ -515,7 +516,7 @@ func (h *Handler) downloadTarball(ctx context.Context, rp *repo.Repository, s Up
 		return "", errs.Wrap(err, errs.Unavailable, "downloading %s from the upstream failed", file)
 	}
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, string(info.Digest), info.Size, "", info.SHA1, info.SHA512); err != nil {
+		if err := gc.Record(ctx, tx, h.blobs, gc.Blob{Digest: string(info.Digest), Size: info.Size, SHA1: info.SHA1, SHA512: info.SHA512}); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO npm_proxy_tarballs (repository_id, name, file, digest, created_at) VALUES ($1, $2, $3, $4, $5)

@@ -10,12 +10,16 @@ import (
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
 // store is the hosted packages' tables: npm_packages, npm_versions and
 // npm_dist_tags.
-type store struct{ db *meta.DB }
+type store struct {
+	db    *meta.DB
+	blobs gc.Stater
+}
 
 // pkgRow is one package.
 type pkgRow struct {
@@ -166,7 +170,7 @@ type newVersion struct {
 // transaction. A version that exists is a Conflict.
 func (s store) publish(ctx context.Context, repoID int64, name Name, nv newVersion) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, string(nv.Blob.Digest), nv.Blob.Size, "", nv.Blob.SHA1, nv.Blob.SHA512); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: string(nv.Blob.Digest), Size: nv.Blob.Size, SHA1: nv.Blob.SHA1, SHA512: nv.Blob.SHA512}); err != nil {
 			return err
 		}
 		now := meta.Now()

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/repo"
 )
 
@@ -168,7 +170,9 @@ func (h *Handler) mount(r *http.Request, target *repo.Repository, n Name, d Dige
 	if !readable {
 		return false, nil
 	}
-	if err := h.store.link(ctx, h.db, target.ID, n.Image, b.Digest); err != nil {
+	if err := h.store.mountBlob(ctx, target.ID, n.Image, b.Digest); errs.CodeOf(err) == gc.CodeNotStored {
+		return false, nil // collected meanwhile: the client uploads it
+	} else if err != nil {
 		return false, err
 	}
 	h.audit.Record(ctx, audit.Event{Action: "oci.blob.mount", Repository: target.Name, Subject: n.Image + "@" + d.String(), RemoteAddr: r.RemoteAddr,
@@ -279,7 +283,7 @@ func (h *Handler) uploadStatus(w http.ResponseWriter, r *http.Request, v vars) e
 }
 
 // patchUpload appends a chunk. A Content-Range that does not start where
-// the session ends is 416.
+// the session ends, or a chunk sent while another is being written, is 416.
 func (h *Handler) patchUpload(w http.ResponseWriter, r *http.Request, v vars) error {
 	_, n, u, err := h.session(r, v)
 	if err != nil {
@@ -288,34 +292,51 @@ func (h *Handler) patchUpload(w http.ResponseWriter, r *http.Request, v vars) er
 	if err := checkContentRange(r, u.State.Size); err != nil {
 		return err
 	}
-	st, err := h.append(r, u)
+	wr, token, err := h.resume(r, u)
 	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	st, err := wr.Suspend(ctx)
+	if err != nil {
+		h.store.releaseUpload(context.WithoutCancel(ctx), u.ID, token)
+		return err
+	}
+	if err := h.store.advanceUpload(ctx, u.ID, token, st); err != nil {
 		return err
 	}
 	return uploadAccepted(w, n, st, http.StatusAccepted)
 }
 
-// append writes the request body to the session and saves its new state.
-func (h *Handler) append(r *http.Request, u upload) (blob.WriterState, error) {
+// resume takes the session's writer lease and appends the request body to
+// its staged bytes. On success the caller holds the lease and the writer;
+// on failure both are given back, and what arrived is kept only up to the
+// session's saved state (the client resumes from the Range it reads back).
+func (h *Handler) resume(r *http.Request, u upload) (*blob.Writer, string, error) {
 	ctx := r.Context()
+	token, err := h.store.takeUpload(ctx, u.ID, u.State.Size)
+	if err != nil {
+		return nil, "", err
+	}
+	release := func() { h.store.releaseUpload(context.WithoutCancel(ctx), u.ID, token) }
 	wr, err := h.blobs.Resume(ctx, u.State)
-	if err != nil {
-		return blob.WriterState{}, err
+	if errs.Is(err, errs.Conflict) {
+		release()
+		return nil, "", errs.E(errs.Invalid, "another chunk of upload %s is being written", truncate(u.ID)).WithCode(codeRangeInvalid)
+	} else if err != nil {
+		release()
+		return nil, "", err
 	}
-	if _, err := io.Copy(wr, r.Body); err != nil {
-		// What arrived is kept up to the last saved state; the client
-		// resumes from the Range it reads back.
+	body := &leasedBody{ctx: ctx, r: r.Body, store: h.store, id: u.ID, token: token, renewed: time.Now()}
+	if _, err := io.Copy(wr, body); err != nil {
 		wr.Suspend(context.WithoutCancel(ctx))
-		return blob.WriterState{}, &errs.Error{Kind: errs.Invalid, Message: "reading chunk", Code: codeBlobUploadInvalid, Err: err}
+		release()
+		if errs.CodeOf(err) == codeRangeInvalid { // the lease was lost
+			return nil, "", err
+		}
+		return nil, "", &errs.Error{Kind: errs.Invalid, Message: "reading chunk", Code: codeBlobUploadInvalid, Err: err}
 	}
-	st, err := wr.Suspend(ctx)
-	if err != nil {
-		return blob.WriterState{}, err
-	}
-	if err := h.store.advanceUpload(ctx, u.ID, u.State.Size, st); err != nil {
-		return blob.WriterState{}, err
-	}
-	return st, nil
+	return wr, token, nil
 }
 
 // checkContentRange enforces in-order chunks: "start-end" must start at
@@ -356,18 +377,14 @@ func (h *Handler) finishUpload(w http.ResponseWriter, r *http.Request, v vars) e
 		return err
 	}
 	ctx := r.Context()
-	wr, err := h.blobs.Resume(ctx, u.State)
+	wr, token, err := h.resume(r, u)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(wr, r.Body); err != nil {
-		wr.Suspend(context.WithoutCancel(ctx))
-		return &errs.Error{Kind: errs.Invalid, Message: "reading chunk", Code: codeBlobUploadInvalid, Err: err}
-	}
 	// The session ends whatever the outcome: a failed verification
 	// discards the bytes, as the client must start over.
-	if err := h.store.deleteUpload(ctx, u.ID); err != nil {
-		wr.Cancel(context.WithoutCancel(ctx))
+	if err := h.store.endUpload(ctx, u.ID, token); err != nil {
+		wr.Suspend(context.WithoutCancel(ctx)) // another request owns them now
 		return err
 	}
 	if err := h.commit(r, rp, n, wr, d); err != nil {

@@ -42,7 +42,7 @@ func (h *Handler) checkNoImmutableTag(ctx context.Context, rp *repo.Repository, 
 	if len(p.ImmutableTags) == 0 {
 		return nil
 	}
-	tags, err := queryStrings(ctx, h.db, `SELECT tag FROM oci_tags WHERE repository_id = $1 AND name = $2 AND digest = $3`, rp.ID, image, string(d))
+	tags, err := meta.QueryStrings(ctx, h.db, `SELECT tag FROM oci_tags WHERE repository_id = $1 AND name = $2 AND digest = $3`, rp.ID, image, string(d))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -81,7 +82,7 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 	}
 	now := meta.Now()
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, string(info.Digest), info.Size, "", "", info.SHA512); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: string(info.Digest), Size: info.Size, SHA512: info.SHA512}); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,
@@ -133,7 +134,7 @@ func (s store) deleteTag(ctx context.Context, repoID int64, image, tag string) e
 
 // tags lists up to limit tags of an image after last, in byte order.
 func (s store) tags(ctx context.Context, repoID int64, image, last string, limit int) ([]string, error) {
-	return queryStrings(ctx, s.db,
+	return meta.QueryStrings(ctx, s.db,
 		`SELECT tag FROM oci_tags WHERE repository_id = $1 AND name = $2 AND tag > $3 ORDER BY tag LIMIT $4`, repoID, image, last, limit)
 }
 
@@ -150,7 +151,7 @@ func (s store) imageExists(ctx context.Context, repoID int64, image string) (boo
 // images lists "repository/image" names that have manifests, after last,
 // in byte order.
 func (s store) images(ctx context.Context, last string) ([]string, error) {
-	return queryStrings(ctx, s.db,
+	return meta.QueryStrings(ctx, s.db,
 		`SELECT full_name FROM (SELECT DISTINCT r.name || '/' || m.name AS full_name FROM oci_manifests m JOIN repositories r ON r.id = m.repository_id) t
 		 WHERE full_name > $1 ORDER BY full_name`, last)
 }

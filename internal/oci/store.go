@@ -5,14 +5,21 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"io"
+	"time"
 
+	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
 // store is the OCI surface's metadata.
-type store struct{ db *meta.DB }
+type store struct {
+	db    *meta.DB
+	blobs gc.Stater
+}
 
 // blobInfo is a stored blob as the registry sees it.
 type blobInfo struct {
@@ -66,10 +73,22 @@ func (s store) link(ctx context.Context, q meta.Querier, repoID int64, image str
 // transaction.
 func (s store) recordAndLink(ctx context.Context, repoID int64, image string, info blob.Info) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, string(info.Digest), info.Size, info.MD5, info.SHA1, info.SHA512); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
 		return s.link(ctx, tx, repoID, image, info.Digest)
+	})
+}
+
+// mountBlob links a blob that is already stored, claiming it against
+// garbage collection in the same transaction; a blob collected meanwhile is
+// errs.NotFound.
+func (s store) mountBlob(ctx context.Context, repoID int64, image string, d blob.Digest) error {
+	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := gc.Claim(ctx, tx, string(d)); err != nil {
+			return err
+		}
+		return s.link(ctx, tx, repoID, image, d)
 	})
 }
 
@@ -86,24 +105,7 @@ func (s store) unlink(ctx context.Context, repoID int64, image string, d blob.Di
 
 // linkedAnywhere lists the repositories in which some image links d.
 func (s store) linkedAnywhere(ctx context.Context, d blob.Digest) ([]string, error) {
-	return queryStrings(ctx, s.db, `SELECT DISTINCT r.name FROM oci_blobs b JOIN repositories r ON r.id = b.repository_id WHERE b.digest = $1`, string(d))
-}
-
-func queryStrings(ctx context.Context, q meta.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, meta.Err(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, meta.Err(err)
-		}
-		out = append(out, v)
-	}
-	return out, meta.Err(rows.Err())
+	return meta.QueryStrings(ctx, s.db, `SELECT DISTINCT r.name FROM oci_blobs b JOIN repositories r ON r.id = b.repository_id WHERE b.digest = $1`, string(d))
 }
 
 // upload is a blob upload session.
@@ -138,17 +140,75 @@ func (s store) getUpload(ctx context.Context, repoID int64, image, id string) (u
 	return u, nil
 }
 
-// advanceUpload saves a session's new state if nobody else advanced it
-// since oldSize; a lost race is a conflict the client sees as 416.
-func (s store) advanceUpload(ctx context.Context, id string, oldSize int64, st blob.WriterState) error {
-	b, _ := json.Marshal(st)
-	res, err := s.db.ExecContext(ctx, `UPDATE oci_uploads SET state = $1, size = $2, updated_at = $3 WHERE id = $4 AND size = $5`,
-		string(b), st.Size, meta.Now(), id, oldSize)
+// An upload session has one writer at a time: a request takes the
+// session's lease (a random token in its row) before it reads its body,
+// renews it while bytes keep arriving, and gives it back when it saves the
+// session's new state. A lease not renewed for uploadLease lapses, so a
+// writer that died does not block the session for long.
+const (
+	uploadLease      = time.Minute
+	uploadLeaseRenew = 15 * time.Second
+)
+
+// takeUpload gives the caller the writer lease of session id, provided the
+// session still holds size bytes and no other request holds an unexpired
+// lease; otherwise the chunk is out of order (416).
+func (s store) takeUpload(ctx context.Context, id string, size int64) (string, error) {
+	token := auth.RandomSecret(16)
+	now := meta.Now()
+	res, err := s.db.ExecContext(ctx, `UPDATE oci_uploads SET writer = $1, writer_until = $2
+		WHERE id = $3 AND size = $4 AND (writer = '' OR writer_until < $5)`,
+		token, now+uploadLease.Milliseconds(), id, size, now)
+	if err != nil {
+		return "", meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", errs.E(errs.Invalid, "another chunk of upload %s is being written, or it moved on; ask for its status", truncate(id)).WithCode(codeRangeInvalid)
+	}
+	return token, nil
+}
+
+// renewUpload extends the caller's lease; a lease lost meanwhile fails.
+func (s store) renewUpload(ctx context.Context, id, token string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE oci_uploads SET writer_until = $1 WHERE id = $2 AND writer = $3`,
+		meta.Now()+uploadLease.Milliseconds(), id, token)
 	if err != nil {
 		return meta.Err(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.Invalid, "upload %s was changed concurrently", id).WithCode(codeRangeInvalid)
+		return errs.E(errs.Invalid, "upload %s was taken over by another request", truncate(id)).WithCode(codeRangeInvalid)
+	}
+	return nil
+}
+
+// releaseUpload gives the lease back without changing the session.
+func (s store) releaseUpload(ctx context.Context, id, token string) {
+	s.db.ExecContext(ctx, `UPDATE oci_uploads SET writer = '' WHERE id = $1 AND writer = $2`, id, token)
+}
+
+// advanceUpload saves a session's new state and releases the caller's
+// lease; a lease lost meanwhile is a conflict the client sees as 416.
+func (s store) advanceUpload(ctx context.Context, id, token string, st blob.WriterState) error {
+	b, _ := json.Marshal(st)
+	res, err := s.db.ExecContext(ctx, `UPDATE oci_uploads SET state = $1, size = $2, updated_at = $3, writer = '' WHERE id = $4 AND writer = $5`,
+		string(b), st.Size, meta.Now(), id, token)
+	if err != nil {
+		return meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.Invalid, "upload %s was changed concurrently", truncate(id)).WithCode(codeRangeInvalid)
+	}
+	return nil
+}
+
+// endUpload deletes the session that the caller holds the lease of.
+func (s store) endUpload(ctx context.Context, id, token string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM oci_uploads WHERE id = $1 AND writer = $2`, id, token)
+	if err != nil {
+		return meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.Invalid, "upload %s was changed concurrently", truncate(id)).WithCode(codeRangeInvalid)
 	}
 	return nil
 }
@@ -156,4 +216,24 @@ func (s store) advanceUpload(ctx context.Context, id string, oldSize int64, st b
 func (s store) deleteUpload(ctx context.Context, id string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM oci_uploads WHERE id = $1`, id)
 	return meta.Err(err)
+}
+
+// leasedBody reads a chunk's body, renewing the session's lease as bytes
+// keep arriving; a lease lost meanwhile ends the read with an error.
+type leasedBody struct {
+	ctx       context.Context
+	r         io.Reader
+	store     store
+	id, token string
+	renewed   time.Time
+}
+
+func (b *leasedBody) Read(p []byte) (int, error) {
+	if time.Since(b.renewed) >= uploadLeaseRenew {
+		if err := b.store.renewUpload(b.ctx, b.id, b.token); err != nil {
+			return 0, err
+		}
+		b.renewed = time.Now()
+	}
+	return b.r.Read(p)
 }

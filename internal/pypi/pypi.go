@@ -80,7 +80,7 @@ func New(d Deps) *Handler {
 			ForceAttemptHTTP2:     true,
 		}}
 	}
-	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB}, audit: d.Audit, log: d.Log,
+	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit, log: d.Log,
 		publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxUpload: d.MaxUpload, client: client, down: map[string]time.Time{}}
 	h.surface = httpx.Surface{Name: "pypi", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	h.jsonSurface = httpx.Surface{Name: "pypi", WriteError: writeJSONError, Auth: d.Auth, Log: d.Log}

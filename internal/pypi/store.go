@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -43,7 +44,10 @@ func (r *fileRow) file() File {
 }
 
 // store is the PyPI tables.
-type store struct{ db *meta.DB }
+type store struct {
+	db    *meta.DB
+	blobs gc.Stater
+}
 
 const fileColumns = `f.project, f.filename, f.name, f.version, f.filetype, f.python_version, f.requires_python,
 	f.digest, f.size, b.md5, COALESCE(f.metadata_digest, ''), f.yanked, f.yanked_reason, f.uploaded_by, f.created_at`
@@ -133,12 +137,12 @@ type upload struct {
 func (s store) putFile(ctx context.Context, repoID int64, u upload) (replaced bool, err error) {
 	r := u.row
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, r.Digest, r.Size, u.md5, "", ""); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: r.Digest, Size: r.Size, MD5: u.md5}); err != nil {
 			return err
 		}
 		var metaDigest any
 		if r.MetadataDigest != "" {
-			if err := meta.RecordBlob(ctx, tx, r.MetadataDigest, u.metaSize, "", "", ""); err != nil {
+			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: r.MetadataDigest, Size: u.metaSize}); err != nil {
 				return err
 			}
 			metaDigest = r.MetadataDigest
@@ -337,7 +341,7 @@ func (s store) cachedDigests(ctx context.Context, repoID int64, project string) 
 
 func (s store) putCachedFile(ctx context.Context, repoID int64, project, filename string, digest string, size int64, md5 string) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, digest, size, md5, "", ""); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: digest, Size: size, MD5: md5}); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pypi_proxy_files (repository_id, project, filename, digest, size, created_at)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -31,7 +32,10 @@ type Entry struct {
 }
 
 // files is the raw_files table.
-type files struct{ db *meta.DB }
+type files struct {
+	db    *meta.DB
+	blobs gc.Stater
+}
 
 func (f files) get(ctx context.Context, repoID int64, path string) (*File, error) {
 	var fl File
@@ -48,7 +52,7 @@ func (f files) get(ctx context.Context, repoID int64, path string) (*File, error
 // whether a file was replaced.
 func (f files) put(ctx context.Context, repoID int64, fl *File, md5, sha1 string) (replaced bool, err error) {
 	err = f.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, fl.Digest, fl.Size, md5, sha1, ""); err != nil {
+		if err := gc.Record(ctx, tx, f.blobs, gc.Blob{Digest: fl.Digest, Size: fl.Size, MD5: md5, SHA1: sha1}); err != nil {
 			return err
 		}
 		var n int

@@ -53,7 +53,7 @@ type Deps struct {
 
 // New returns the raw handler.
 func New(d Deps) *Handler {
-	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, files: files{d.DB}, audit: d.Audit, maxUpload: d.MaxUpload}
+	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, files: files{d.DB, d.Blobs}, audit: d.Audit, maxUpload: d.MaxUpload}
 	h.surface = httpx.Surface{Name: "raw", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	return h
 }

@@ -78,7 +78,7 @@ const maxObjectSize = 5 << 30
 
 // New returns the S3 handler.
 func New(d Deps) *Handler {
-	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log, objects: store{d.DB},
+	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log, objects: store{d.DB, d.Blobs},
 		region: d.Region, domain: strings.ToLower(d.Domain), maxUpload: d.MaxUpload, now: time.Now}
 	if h.region == "" {
 		h.region = "us-east-1"
@@ -201,10 +201,4 @@ func (h *Handler) bucket(ctx context.Context, q *request, action auth.Action) (*
 // record adds an audit event of a change.
 func (h *Handler) record(r *http.Request, action, bucket, key string, detail map[string]any) {
 	h.audit.Record(r.Context(), audit.Event{Action: action, Repository: bucket, Subject: key, RemoteAddr: r.RemoteAddr, Detail: detail})
-}
-
-// PurgeUploads aborts multipart uploads started before cutoff; their
-// parts' blobs are then garbage. It returns how many it removed.
-func (h *Handler) PurgeUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	return h.objects.purgeUploads(ctx, cutoff.UnixMilli())
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -123,7 +124,7 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	p := &part{Number: n, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5, Checksums: rec.sums, Modified: meta.Now()}
-	if err := h.objects.putPart(ctx, u.ID, p, rec.info.MD5); err != nil {
+	if err := h.objects.putPart(ctx, u.ID, p, blobWrite{fresh: true, md5: rec.info.MD5}); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", quote(p.ETag))
@@ -167,9 +168,11 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, q *requ
 		return s3Error("EntityTooLarge", "the part would exceed the maximum part size")
 	}
 	p := &part{Number: n, Modified: meta.Now()}
+	how := blobWrite{fresh: true}
 	whole := start == 0 && length == src.Size
 	if sum, ok := src.Checksums.Values[u.Algorithm]; whole && !strings.Contains(src.ETag, "-") && (u.Algorithm == "" || ok && !strings.Contains(sum, "-")) {
 		p.Digest, p.Size, p.ETag = src.Digest, src.Size, src.ETag
+		how = blobWrite{} // the part claims the source's blob
 		if u.Algorithm != "" {
 			p.Checksums = checksums{Type: typeFullObject, Values: map[string]string{u.Algorithm: sum}}
 		}
@@ -197,11 +200,15 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, q *requ
 			return err
 		}
 		p.Digest, p.Size, p.ETag = string(info.Digest), info.Size, info.MD5
+		how.md5 = info.MD5
 		if sum != nil {
 			p.Checksums = checksums{Type: typeFullObject, Values: map[string]string{u.Algorithm: base64.StdEncoding.EncodeToString(sum.Sum(nil))}}
 		}
 	}
-	if err := h.objects.putPart(ctx, u.ID, p, p.ETag); err != nil {
+	if err := h.objects.putPart(ctx, u.ID, p, how); err != nil {
+		if errs.CodeOf(err) == gc.CodeNotStored {
+			return s3Error("NoSuchKey", "the copy source was deleted during the copy")
+		}
 		return err
 	}
 	return writeXML(w, copyPartResult{ETag: quote(p.ETag), LastModified: s3Time(p.Modified)})
@@ -286,7 +293,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	if u.Type == typeFullObject {
 		full = newChecksum(u.Algorithm)
 	}
-	digest, err := h.concatenate(ctx, parts, total, full, ka)
+	digest, how, err := h.concatenate(ctx, parts, total, full, ka)
 	if err == nil {
 		o.Digest = digest
 		if u.Algorithm != "" {
@@ -295,7 +302,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	}
 	if err == nil {
 		o.Modified = meta.Now()
-		_, err = h.objects.complete(ctx, rp.ID, u.ID, o)
+		_, err = h.objects.complete(ctx, rp.ID, u.ID, o, how)
 	}
 	if err != nil {
 		if !ka.started {
@@ -340,14 +347,15 @@ func uploadChecksums(r *http.Request, u *upload, full hash.Hash, partSums []stri
 }
 
 // concatenate writes the parts, in order, into one new blob and returns
-// its digest. A single part is already that blob.
-func (h *Handler) concatenate(ctx context.Context, parts []*part, total int64, full hash.Hash, ka *keepAlive) (string, error) {
+// its digest. A single part is already that blob, which is then not
+// fresh (the object claims the part's blob).
+func (h *Handler) concatenate(ctx context.Context, parts []*part, total int64, full hash.Hash, ka *keepAlive) (string, blobWrite, error) {
 	if len(parts) == 1 && full == nil {
-		return parts[0].Digest, nil
+		return parts[0].Digest, blobWrite{}, nil
 	}
 	w, err := h.blobs.Create(ctx, 0)
 	if err != nil {
-		return "", err
+		return "", blobWrite{}, err
 	}
 	var dst io.Writer = w
 	if full != nil {
@@ -358,12 +366,12 @@ func (h *Handler) concatenate(ctx context.Context, parts []*part, total int64, f
 		d, err := blob.ParseDigest(p.Digest)
 		if err != nil {
 			w.Cancel(ctx)
-			return "", errs.Wrap(err, errs.Internal, "corrupt part metadata")
+			return "", blobWrite{}, errs.Wrap(err, errs.Internal, "corrupt part metadata")
 		}
 		rd, err := h.blobs.Open(ctx, d)
 		if err != nil {
 			w.Cancel(ctx)
-			return "", errs.Wrap(err, errs.Internal, "part %d is missing its content", p.Number)
+			return "", blobWrite{}, errs.Wrap(err, errs.Internal, "part %d is missing its content", p.Number)
 		}
 		for {
 			n, rerr := rd.Read(buf)
@@ -371,7 +379,7 @@ func (h *Handler) concatenate(ctx context.Context, parts []*part, total int64, f
 				if _, err := dst.Write(buf[:n]); err != nil {
 					rd.Close()
 					w.Cancel(ctx)
-					return "", err
+					return "", blobWrite{}, err
 				}
 				ka.tick()
 			}
@@ -381,16 +389,16 @@ func (h *Handler) concatenate(ctx context.Context, parts []*part, total int64, f
 			if rerr != nil {
 				rd.Close()
 				w.Cancel(ctx)
-				return "", errs.Wrap(rerr, errs.Unavailable, "reading part %d", p.Number)
+				return "", blobWrite{}, errs.Wrap(rerr, errs.Unavailable, "reading part %d", p.Number)
 			}
 		}
 		rd.Close()
 	}
 	info, err := w.Commit(ctx, blob.Expect{Size: total, SizeKnown: true})
 	if err != nil {
-		return "", err
+		return "", blobWrite{}, err
 	}
-	return string(info.Digest), nil
+	return string(info.Digest), blobWrite{fresh: true}, nil
 }
 
 // keepAlive starts a 200 response and sends whitespace while a long

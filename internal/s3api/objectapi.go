@@ -103,7 +103,7 @@ func (a *Objects) Put(ctx context.Context, bucket, key string, body io.Reader, s
 	}
 	o := &object{Key: key, Digest: string(info.Digest), Size: info.Size, ETag: info.MD5, ContentType: contentType,
 		CreatedBy: auth.From(ctx).String(), Modified: meta.Now()}
-	if _, err := a.h.objects.put(ctx, rp.ID, o, info.MD5); err != nil {
+	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: info.MD5}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil
@@ -272,7 +272,7 @@ func (a *Objects) UploadPart(ctx context.Context, bucket, uploadID string, n int
 		return "", err
 	}
 	p := &part{Number: n, Digest: string(info.Digest), Size: info.Size, ETag: info.MD5, Modified: meta.Now()}
-	if err := a.h.objects.putPart(ctx, u.ID, p, info.MD5); err != nil {
+	if err := a.h.objects.putPart(ctx, u.ID, p, blobWrite{fresh: true, md5: info.MD5}); err != nil {
 		return "", err
 	}
 	return p.ETag, nil
@@ -322,11 +322,12 @@ func (a *Objects) CompleteUpload(ctx context.Context, bucket, key, uploadID stri
 	for _, p := range parts {
 		o.PartSizes = append(o.PartSizes, p.Size)
 	}
-	if o.Digest, err = a.h.concatenate(ctx, parts, total, nil, nil); err != nil {
+	var how blobWrite
+	if o.Digest, how, err = a.h.concatenate(ctx, parts, total, nil, nil); err != nil {
 		return ObjectInfo{}, err
 	}
 	o.Modified = meta.Now()
-	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o); err != nil {
+	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o, how); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil

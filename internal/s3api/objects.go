@@ -12,6 +12,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
@@ -86,7 +87,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
 		CreatedBy: q.principal().String(), Modified: meta.Now()}
-	replaced, err := h.objects.put(ctx, rp.ID, o, rec.info.MD5)
+	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5})
 	if err != nil {
 		return err
 	}
@@ -369,12 +370,8 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		}
 		o.ContentType = contentType(r.Header)
 	}
-	md5 := ""
-	if !strings.Contains(o.ETag, "-") {
-		md5 = o.ETag
-	}
-	if _, err := h.objects.put(ctx, rp.ID, &o, md5); err != nil {
-		if errs.Is(err, errs.Invalid) { // the source's blob went away meanwhile
+	if _, err := h.objects.put(ctx, rp.ID, &o, blobWrite{}); err != nil {
+		if errs.CodeOf(err) == gc.CodeNotStored { // the source's blob was collected meanwhile
 			return s3Error("NoSuchKey", "the copy source was deleted during the copy")
 		}
 		return err

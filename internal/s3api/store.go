@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -29,7 +30,10 @@ type object struct {
 }
 
 // store is the S3 tables.
-type store struct{ db *meta.DB }
+type store struct {
+	db    *meta.DB
+	blobs gc.Stater
+}
 
 const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at`
 
@@ -66,18 +70,31 @@ func (s store) get(ctx context.Context, repoID int64, key string) (*object, erro
 	return o, meta.Err(err)
 }
 
+// blobWrite says how an object came by its blob: bytes the request has
+// just written (fresh, with the md5 to record), or bytes already stored (a
+// copy, or a single-part upload's part).
+type blobWrite struct {
+	fresh bool
+	md5   string
+}
+
 // put records o (and its blob) in one transaction; it reports whether an
-// object was replaced.
-func (s store) put(ctx context.Context, repoID int64, o *object, md5 string) (replaced bool, err error) {
+// object was replaced. A copy whose source blob was collected meanwhile is
+// errs.NotFound.
+func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite) (replaced bool, err error) {
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		replaced, err = s.putTx(ctx, tx, repoID, o, md5)
+		replaced, err = s.putTx(ctx, tx, repoID, o, how)
 		return err
 	})
 	return replaced, err
 }
 
-func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, md5 string) (bool, error) {
-	if err := meta.RecordBlob(ctx, tx, o.Digest, o.Size, md5, "", ""); err != nil {
+func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, how blobWrite) (bool, error) {
+	if how.fresh {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: o.Digest, Size: o.Size, MD5: how.md5}); err != nil {
+			return false, err
+		}
+	} else if err := gc.Claim(ctx, tx, o.Digest); err != nil {
 		return false, err
 	}
 	var n int
@@ -315,9 +332,13 @@ func (s store) getUpload(ctx context.Context, repoID int64, key, id string) (*up
 // putPart records a part (and its blob), replacing an earlier upload of
 // the same part number. An upload completed or aborted meanwhile is
 // NoSuchUpload.
-func (s store) putPart(ctx context.Context, uploadID string, p *part, md5 string) error {
+func (s store) putPart(ctx context.Context, uploadID string, p *part, how blobWrite) error {
 	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := meta.RecordBlob(ctx, tx, p.Digest, p.Size, md5, "", ""); err != nil {
+		if how.fresh {
+			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: p.Digest, Size: p.Size, MD5: how.md5}); err != nil {
+				return err
+			}
+		} else if err := gc.Claim(ctx, tx, p.Digest); err != nil {
 			return err
 		}
 		var n int
@@ -364,7 +385,7 @@ func (s store) parts(ctx context.Context, uploadID string, after, max int) ([]*p
 // complete turns an upload into an object: the upload's rows go, the
 // object's row comes, in one transaction. A concurrent abort or complete
 // makes it NoSuchUpload.
-func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object) (replaced bool, err error) {
+func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object, how blobWrite) (replaced bool, err error) {
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
 		if err != nil {
@@ -373,7 +394,7 @@ func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *o
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errNoSuchUpload()
 		}
-		replaced, err = s.putTx(ctx, tx, repoID, o, "")
+		replaced, err = s.putTx(ctx, tx, repoID, o, how)
 		return err
 	})
 	return replaced, err
@@ -414,15 +435,4 @@ func (s store) uploads(ctx context.Context, repoID int64, prefix, keyMarker, idM
 		out = append(out, u)
 	}
 	return out, meta.Err(rows.Err())
-}
-
-// purgeUploads removes uploads started before cutoff (Unix ms), leaving
-// their parts' blobs to garbage collection.
-func (s store) purgeUploads(ctx context.Context, cutoff int64) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_uploads WHERE created_at < $1`, cutoff)
-	if err != nil {
-		return 0, meta.Err(err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
 }

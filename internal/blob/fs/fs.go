@@ -50,8 +50,13 @@ func (d *Driver) Stage(ctx context.Context) (blob.StagedWriter, error) {
 	var b [16]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	f, err := os.OpenFile(filepath.Join(d.stagingDir(), id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	path := filepath.Join(d.stagingDir(), id)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
+		return nil, err
+	}
+	if err := lockStaged(f, path); err != nil {
+		f.Close()
 		return nil, err
 	}
 	return &writer{d: d, f: f, id: id}, nil
@@ -62,11 +67,16 @@ func (d *Driver) Resume(ctx context.Context, id string, offset int64) (blob.Stag
 	if len(id) != 32 || !isHex(id) {
 		return nil, errs.E(errs.NotFound, "staged write %q not found", id)
 	}
-	f, err := os.OpenFile(filepath.Join(d.stagingDir(), id), os.O_WRONLY, 0o640)
+	path := filepath.Join(d.stagingDir(), id)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0o640)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errs.Wrap(err, errs.NotFound, "staged write %q not found", id)
 		}
+		return nil, err
+	}
+	if err := lockStaged(f, path); err != nil {
+		f.Close()
 		return nil, err
 	}
 	fi, err := f.Stat()
@@ -119,6 +129,21 @@ func (w *writer) Write(p []byte) (int, error) {
 
 func (w *writer) ID() string { return w.id }
 
+// Reader reads the staging file through a descriptor of its own.
+func (w *writer) Reader(ctx context.Context) (io.ReadCloser, error) {
+	if w.done {
+		return nil, errors.New("fs: writer already finished")
+	}
+	f, err := os.Open(w.f.Name())
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(f, w.off), f}, nil
+}
+
 // Close syncs the staged bytes so that a Resume after a crash finds them.
 func (w *writer) Close() error {
 	if w.done {
@@ -139,20 +164,22 @@ func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
 	if err := w.f.Sync(); err != nil {
 		return err
 	}
-	if err := w.f.Close(); err != nil {
-		return err
-	}
 	final := w.d.path(dg)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
 	// Rename replaces an existing file atomically; a concurrent writer of
-	// the same digest has written the same bytes.
+	// the same digest has written the same bytes. The file is closed (and
+	// its lock released) only after it left the staging area, so no other
+	// writer can resume it in between.
 	if err := os.Rename(w.f.Name(), final); err != nil {
 		return err
 	}
 	w.done = true
+	if err := w.f.Close(); err != nil {
+		return err
+	}
 	return syncDir(dir)
 }
 
@@ -161,7 +188,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 		return nil
 	}
 	w.done = true
-	w.f.Close()
+	defer w.f.Close() // after the removal, which the lock covers
 	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
