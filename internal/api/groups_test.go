@@ -149,6 +149,13 @@ func TestGroupMembersValidated(t *testing.T) {
 		if resp, body := s.Do(t, "GET", "/pypi/g3/simple/", admin, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("index of nested group = %d %s", resp.StatusCode, body)
 		}
+		// A member is not deleted while a group lists it.
+		if msg := apiError(t, do(t, s, "DELETE", "/api/v1/repositories/g1", admin, "", 409)); !strings.Contains(msg, `member of group "g`) {
+			t.Errorf("delete of a member: %s", msg)
+		}
+		do(t, s, "PATCH", "/api/v1/repositories/g2", admin, `{"settings":{"members":["pypi-hosted"]}}`, 200)
+		do(t, s, "PATCH", "/api/v1/repositories/g3", admin, `{"settings":{"members":["g2"]}}`, 200)
+		do(t, s, "DELETE", "/api/v1/repositories/g1", admin, "", 204)
 	})
 }
 

@@ -169,6 +169,20 @@ func (s *Store) checkMembers(ctx context.Context, r *Repository) error {
 	return nil
 }
 
+// checkNotMember refuses when a group lists the repository name.
+func (s *Store) checkNotMember(ctx context.Context, name string) error {
+	all, err := s.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, g := range all {
+		if g.Kind == Group && slices.Contains(MemberNames(g.Settings), name) {
+			return errs.E(errs.Conflict, "repository %q is a member of group %q: remove it from the group first", name, g.Name)
+		}
+	}
+	return nil
+}
+
 func joinPath(start string, path []string) string {
 	out := start
 	for _, p := range path {
