@@ -64,15 +64,15 @@ func mustDo(t *testing.T, s *apptest.Server, method, path, cred, body string, wa
 }
 
 // setUpGroup creates, for format f, a private hosted secret-f, a public
-// hosted open-f and a private group team-f whose members are both (the
+// hosted open-f and a public group team-f whose members are both (the
 // secret first), and gives the test users their roles on them.
 func setUpGroup(t *testing.T, s *apptest.Server, f, groupSettings string) {
 	t.Helper()
 	ctx := context.Background()
 	mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"secret-`+f+`","format":"`+f+`"}`, 201)
 	mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"open-`+f+`","format":"`+f+`","visibility":"public"}`, 201)
-	mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"team-`+f+`","format":"`+f+`","kind":"group","visibility":"public",`+
-		`"settings":{"members":["secret-`+f+`","open-`+f+`"]`+groupSettings+`}}`, 201)
+	mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"team-`+f+`","format":"`+f+`","kind":"group",`+
+		`"settings":{"members":["open-`+f+`"]`+groupSettings+`}}`, 201)
 	for _, u := range []string{"rita", "dave", "carol", "ivan"} {
 		if _, err := s.Auth.GetUser(ctx, u); err != nil {
 			if _, err := s.Auth.CreateUser(ctx, u, u+"-password", "", auth.NoRole); err != nil {
@@ -96,6 +96,12 @@ func setUpGroup(t *testing.T, s *apptest.Server, f, groupSettings string) {
 			t.Fatal(err)
 		}
 	}
+	// The group's admin cannot add the secret member (issue 22 item 3);
+	// the global admin can.
+	attack := `{"visibility":"public","settings":{"members":["secret-` + f + `"]` + groupSettings + `}}`
+	mustDo(t, s, "PATCH", "/api/v1/repositories/team-"+f, "carol:carol-password", attack, 403)
+	mustDo(t, s, "PATCH", "/api/v1/repositories/team-"+f, "ivan:ivan-password", attack, 403)
+	mustDo(t, s, "PATCH", "/api/v1/repositories/team-"+f, admin, `{"visibility":"public","settings":{"members":["secret-`+f+`","open-`+f+`"]`+groupSettings+`}}`, 200)
 }
 
 func ociDigest(b []byte) string {
