@@ -119,7 +119,7 @@ func (w *Writer) namedHashes() map[string]hash.Hash {
 func (s *Store) Resume(ctx context.Context, st WriterState) (*Writer, error) {
 	sw, err := s.driver.Resume(ctx, st.ID, st.Size)
 	if err != nil {
-		if errs.Is(err, errs.NotFound) {
+		if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Conflict) {
 			return nil, err
 		}
 		return nil, errs.Wrap(err, errs.Unavailable, "blob store unavailable")

@@ -39,6 +39,7 @@ Usage:
   arca config print [flags]     print the effective configuration, secrets masked
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
+  arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
 
 Flags of serve, config print and admin:
   --config FILE  --addr ADDR  --s3-addr ADDR  --data-dir DIR  --database-url URL
@@ -66,6 +67,8 @@ func Main(args []string, env Env) int {
 		err = admin(args[1:], env)
 	case "gc":
 		err = runGC(args[1:], env)
+	case "fsck":
+		err = runFsck(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
@@ -445,6 +448,47 @@ func runGC(args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "scanned %d blobs: %s %d (%s), %d in use, %d within the grace window; purged %d abandoned uploads (%d ms)\n",
 		res.Scanned, verb, res.Deleted, humanBytes(res.BytesFreed), res.InUse, res.Young, res.StagedPurged+res.UploadsEnded, res.TookMillis)
+	return nil
+}
+
+// runFsck checks metadata against the blob store and, with --repair,
+// removes the artifacts whose bytes are gone.
+func runFsck(args []string, env Env) error {
+	var repair bool
+	cfg, rest, err := loadConfig("fsck", args, env, func(fs *flag.FlagSet) {
+		fs.BoolVar(&repair, "repair", false, "delete the metadata of artifacts whose bytes are missing")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("fsck takes no arguments, got %q", rest)}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Open(ctx, cfg, app.NewLogger(config.Log{Level: "warn", Format: "text"}, env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.Collector().Fsck(ctx, repair)
+	if err != nil {
+		return err
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", m.Digest, m.Problem)
+		for _, u := range m.UsedBy {
+			fmt.Fprintf(env.Stdout, "  used by %s\n", u)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "checked %d blob rows against %d stored blobs: %d without their bytes; %d orphaned blobs (%s) for gc\n",
+		rep.Rows, rep.Blobs, len(rep.Missing), rep.Orphans, humanBytes(rep.OrphanBytes))
+	switch {
+	case rep.Repaired:
+		fmt.Fprintf(env.Stdout, "repaired: removed the metadata of %d missing blobs\n", len(rep.Missing))
+	case len(rep.Missing) > 0:
+		return fmt.Errorf("%d blobs are missing; run arca fsck --repair to remove what refers to them", len(rep.Missing))
+	}
 	return nil
 }
 

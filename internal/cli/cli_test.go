@@ -68,6 +68,9 @@ func TestAdminCommands(t *testing.T) {
 	if out := mustOK("", "gc", "--dry-run"); !strings.Contains(out, "scanned 0 blobs: would delete 0") {
 		t.Fatalf("gc --dry-run printed %q", out)
 	}
+	if out := mustOK("", "fsck"); !strings.Contains(out, "0 without their bytes") {
+		t.Fatalf("fsck printed %q", out)
+	}
 	if code, _, _ := r.arca("", "admin", "frobnicate"); code != 2 {
 		t.Fatalf("unknown admin command = %d", code)
 	}

@@ -126,7 +126,11 @@ type S3 struct {
 type GC struct {
 	// Interval between periodic runs; 0 disables them (run `arca gc`).
 	Interval Duration `yaml:"interval"`
-	// Grace protects blobs committed this recently.
+	// Grace protects blobs committed or referenced this recently. It is not
+	// what keeps acknowledged data safe (the blob/GC rule in
+	// docs/architecture.md does that at any grace); a write whose bytes GC
+	// takes before the write records them fails and is retried by the
+	// client, so a short grace costs retries, never data.
 	Grace Duration `yaml:"grace"`
 }
 
@@ -226,6 +230,16 @@ var envVars = []struct {
 	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Limits.MaxUploadBytes = n
+		return err
+	}},
+	{"ARCA_GC_INTERVAL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.GC.Interval = Duration(d)
+		return err
+	}},
+	{"ARCA_GC_GRACE", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.GC.Grace = Duration(d)
 		return err
 	}},
 }
@@ -356,8 +370,8 @@ func (c *Config) Validate() error {
 	if c.OCI.TokenTTL < Duration(time.Second) || c.OCI.Service == "" {
 		problems = append(problems, "oci.token_ttl must be at least 1s and oci.service set")
 	}
-	if c.GC.Grace < Duration(time.Minute) {
-		problems = append(problems, "gc.grace must be at least 1m: pushes need time to write their metadata")
+	if c.GC.Grace < Duration(time.Second) {
+		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
 	}
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")

@@ -143,3 +143,44 @@ func TestCollectDuringPushes(t *testing.T) {
 		}
 	})
 }
+
+// TestFsck checks a healthy store, then one whose blob file was deleted
+// behind arca's back: fsck names the artifacts that lost their bytes, and
+// --repair removes them so that they answer 404 instead of failing.
+func TestFsck(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		lost, kept := []byte("bytes that will be lost"), []byte("bytes that stay")
+		s.Do(t, "PUT", "/raw/files/models/lost.bin", admin, bytes.NewReader(lost))
+		s.Do(t, "PUT", "/raw/files/models/kept.bin", admin, bytes.NewReader(kept))
+		s.Do(t, "POST", "/v2/library/app/blobs/uploads/?digest=sha256:"+digestHex(lost), admin, bytes.NewReader(lost))
+		rep, err := s.Collector().Fsck(ctx, false)
+		if err != nil || len(rep.Missing) != 0 || rep.Rows < 2 || rep.Blobs != rep.Rows {
+			t.Fatalf("fsck of a healthy store = %+v, %v", rep, err)
+		}
+		h := digestHex(lost)
+		if err := os.Remove(filepath.Join(s.Config.BlobDir(), "blobs", "sha256", h[:2], h)); err != nil {
+			t.Fatal(err)
+		}
+		rep, err = s.Collector().Fsck(ctx, false)
+		if err != nil || len(rep.Missing) != 1 || rep.Missing[0].Digest != "sha256:"+h {
+			t.Fatalf("fsck after losing a blob = %+v, %v", rep, err)
+		}
+		used := strings.Join(rep.Missing[0].UsedBy, ", ")
+		if !strings.Contains(used, "raw files/models/lost.bin") || !strings.Contains(used, "oci blob library/app") {
+			t.Fatalf("fsck names the lost blob's users as %q", used)
+		}
+		if rep, err = s.Collector().Fsck(ctx, true); err != nil || !rep.Repaired {
+			t.Fatalf("fsck --repair = %+v, %v", rep, err)
+		}
+		if resp, _ := s.Do(t, "GET", "/raw/files/models/lost.bin", admin, nil); resp.StatusCode != 404 {
+			t.Fatalf("a repaired file answers %d, want 404", resp.StatusCode)
+		}
+		if _, body := s.Do(t, "GET", "/raw/files/models/kept.bin", admin, nil); body != string(kept) {
+			t.Fatalf("a healthy file reads %q after repair", body)
+		}
+		if rep, err = s.Collector().Fsck(ctx, false); err != nil || len(rep.Missing) != 0 {
+			t.Fatalf("fsck after repair = %+v, %v", rep, err)
+		}
+	})
+}

@@ -92,3 +92,28 @@ func (s *Server) Do(t testing.TB, method, path, userpass string, body io.Reader,
 
 // Admin is the admin's Basic credentials for Do.
 const Admin = "admin:" + AdminPassword
+
+// S3Blobs starts a second arca and returns a configuration edit that makes
+// a server keep its blobs in a bucket of that arca's S3 API (the S3 blob
+// driver, as in a scale-out deployment), under its own prefix.
+func S3Blobs(t testing.TB) func(*config.Config) {
+	t.Helper()
+	up := Start(t, "", nil)
+	ts := httptest.NewServer(up.S3Handler())
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	k, secret, err := up.Auth.CreateAccessKey(ctx, "admin", "", "", "blob driver of a test server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bucket is created through the admin API's repository model.
+	if resp, body := up.Do(t, "POST", "/api/v1/repositories", Admin,
+		strings.NewReader(`{"name":"arca-blobs","format":"s3","kind":"hosted"}`), "Content-Type", "application/json"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating the blob bucket = %d %s", resp.StatusCode, body)
+	}
+	return func(c *config.Config) {
+		c.Blob.Driver = "s3"
+		c.Blob.S3 = config.BlobS3{Endpoint: ts.URL, Bucket: "arca-blobs", Region: "us-east-1", AccessKey: k.ID, SecretKey: secret,
+			PathStyle: true, PartSize: 5 << 20, Prefix: strings.ReplaceAll(t.Name(), "/", "-")}
+	}
+}
