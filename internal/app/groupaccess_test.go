@@ -147,6 +147,13 @@ func TestGroupReadsOCI(t *testing.T) {
 		openLayer, _ := pushOCI(t, s, "open-oci/app", "shared", "open layer")
 		pushOCI(t, s, "open-oci/app", "v2", "open layer")
 		accept := []string{"Accept", "application/vnd.oci.image.manifest.v1+json"}
+		// Shadowing holds through a nested group: outer-oci asks inner-oci
+		// (whose only member is the secret one) before open-oci.
+		mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"inner-oci","format":"oci","kind":"group","visibility":"public","settings":{"members":["secret-oci"]}}`, 201)
+		mustDo(t, s, "POST", "/api/v1/repositories", admin, `{"name":"outer-oci","format":"oci","kind":"group","visibility":"public","settings":{"members":["inner-oci","open-oci"]}}`, 201)
+		mustDo(t, s, "GET", "/v2/outer-oci/app/manifests/shared", "", "", 401, accept...)
+		mustDo(t, s, "GET", "/v2/outer-oci/app/manifests/v2", "", "", 200, accept...)
+		mustDo(t, s, "GET", "/v2/outer-oci/app/manifests/shared", "rita:rita-password", "", 403, accept...) // no role on the secret member
 		for _, c := range groupRoles {
 			t.Run(c.who, func(t *testing.T) {
 				// Content of the public member is served to everyone.

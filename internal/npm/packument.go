@@ -102,8 +102,8 @@ func (h *Handler) resolve(ctx context.Context, rp *repo.Repository, name Name, a
 				continue
 			}
 			leaf, p, err := h.resolve(ctx, m.Repository, name, abbreviated, prefix, needDoc, depth+1)
-			if err == nil {
-				return leaf, p, nil
+			if err == nil || repo.Refusal(err) {
+				return leaf, p, err // a nested group's shadowing member ends the search too
 			}
 			if firstErr == nil || (errs.Is(firstErr, errs.NotFound) && !errs.Is(err, errs.NotFound)) {
 				firstErr = err

@@ -57,8 +57,8 @@ func (h *Handler) readManifest(ctx context.Context, rp *repo.Repository, image, 
 				continue
 			}
 			src, m, d, err := h.readManifest(ctx, member.Repository, image, ref, depth+1)
-			if err == nil {
-				return src, m, d, nil
+			if err == nil || repo.Refusal(err) {
+				return src, m, d, err // a nested group's shadowing member ends the search too
 			}
 			if firstErr == nil || !errs.Is(err, errs.NotFound) {
 				firstErr = err

@@ -105,6 +105,13 @@ func Shadows(ctx context.Context, m Member, has func(ctx context.Context, m *Rep
 	return has(ctx, m.Repository)
 }
 
+// Refusal reports whether err refuses a read (errs.Unauthenticated or
+// errs.Denied): a group that gets one from a member passes it on rather
+// than asking the next member, so that shadowing holds in nested groups.
+func Refusal(err error) bool {
+	return errs.Is(err, errs.Unauthenticated) || errs.Is(err, errs.Denied)
+}
+
 // checkMembers validates a group's members against the stored
 // repositories: each exists, has the group's format and is not the group;
 // and no chain of groups leads back to the group.
