@@ -120,6 +120,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log,
 		PublicURL: cfg.PublicURL})
+	// MLflow's permissions hold for artifacts read by other doors too.
+	a.Auth.SetObjectGuard(a.MLflow)
 	return a, nil
 }
 

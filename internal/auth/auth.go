@@ -47,6 +47,8 @@ type Service struct {
 	// sealer encrypts S3 secret access keys at rest (accesskeys.go); it is
 	// created on first use under mu.
 	sealer cipher.AEAD
+	// guard narrows reads of some buckets' objects (objects.go).
+	guard ObjectGuard
 }
 
 type cached struct {

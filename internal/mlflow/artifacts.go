@@ -209,6 +209,16 @@ type fileInfo struct {
 	FileSize *Int64 `json:"file_size,omitempty"`
 }
 
+// fileSize is a file's FileInfo.file_size: omitted for an empty file, as
+// MLflow's FileInfo.to_proto sets it only when it is not 0.
+func fileSize(n int64) *Int64 {
+	if n == 0 {
+		return nil
+	}
+	size := Int64(n)
+	return &size
+}
+
 // listArtifactDir lists the files and directories directly below dir (a
 // key, "" for the bucket's root), in path order, each named by rel joined
 // with its base name.
@@ -231,8 +241,7 @@ func (h *Handler) listArtifactDir(ctx context.Context, bucket, dir, rel string) 
 		}
 		for _, o := range page.Objects {
 			if base := o.Key[len(prefix):]; base != "" {
-				size := Int64(o.Size)
-				files = append(files, fileInfo{Path: joinArtifactPath(rel, base), FileSize: &size})
+				files = append(files, fileInfo{Path: joinArtifactPath(rel, base), FileSize: fileSize(o.Size)})
 			}
 		}
 		if page.Next == "" {
@@ -268,6 +277,11 @@ func (h *Handler) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 	files, err := h.listArtifactDir(ctx, bucket, dir, "")
 	if err != nil {
 		return err
+	}
+	if dir == "" {
+		if files, err = h.readableRootEntries(ctx, files); err != nil {
+			return err
+		}
 	}
 	return reply(w, struct {
 		Files []fileInfo `json:"files,omitempty"`

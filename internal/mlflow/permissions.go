@@ -14,8 +14,8 @@ import (
 // The permission endpoints of MLflow's basic-auth app, for experiments
 // (by experiment_id) and registered models (by name): create, get, update
 // and delete one user's permission (READ, EDIT, MANAGE or NO_PERMISSIONS)
-// on one resource. Only a caller who manages the resource (or an admin)
-// may see or change its permissions. Permissions are rows of
+// on one resource. Only a caller who manages the resource or administers
+// the space may see or change its permissions (requirePermissionManager). Permissions are rows of
 // mlflow_permissions keyed by experiment id or registered model internal
 // id, so renaming a model keeps them; an explicit permission overrides
 // the user's default from their role on the space (see access.go).
@@ -65,14 +65,46 @@ func (h *Handler) experimentTarget(ctx context.Context, req permissionRequest) (
 		return t, meta.Err(err)
 	}
 	t.id = id
-	return t, h.requireExperiment(ctx, id, Manage)
+	return t, h.requirePermissionManager(ctx, experimentResource, id)
 }
 
 // modelTarget resolves a registered model's name; the caller must manage
 // the model.
 func (h *Handler) modelTarget(ctx context.Context, req permissionRequest) (permissionTarget, error) {
-	m, err := h.registeredModelFor(ctx, req.Name, Manage)
-	return permissionTarget{kind: registeredModelResource, id: m.ID, field: "name", key: req.Name}, err
+	t := permissionTarget{kind: registeredModelResource, field: "name", key: req.Name}
+	if req.Name == "" {
+		return t, registryMissing("name")
+	}
+	m, err := lookupRegisteredModel(ctx, h.db, req.Name)
+	if err != nil {
+		return t, err
+	}
+	t.id = m.ID
+	return t, h.requirePermissionManager(ctx, registeredModelResource, m.ID)
+}
+
+// requirePermissionManager checks that the caller may see and change the
+// permissions of a resource, by the rule of MLflow's basic-auth app
+// (MANAGE on the resource, or an administrator): MANAGE on the resource
+// (the default of maintainers and admins of the space, of the resource's
+// creator, or an explicit grant), or administering the space — the admin
+// role on the mlflow repository or the global admin role, which an
+// explicit permission on the resource does not take away, so that the
+// space's admins can always repair its permissions. Callers are
+// authenticated (permissionHandler refuses anonymous ones first).
+func (h *Handler) requirePermissionManager(ctx context.Context, kind string, id int64) error {
+	space, err := h.spaceRepo(ctx)
+	if err != nil {
+		return err
+	}
+	role, err := h.auth.RoleOn(ctx, auth.From(ctx), space)
+	if err != nil {
+		return err
+	}
+	if role == auth.Admin {
+		return nil
+	}
+	return h.require(ctx, kind, id, Manage)
 }
 
 // permissionUser finds the user a permission is for.

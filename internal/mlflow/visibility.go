@@ -25,12 +25,16 @@ func (h *Handler) visibility(ctx context.Context) (*visibility, error) {
 	if err := h.knownCaller(ctx); err != nil {
 		return nil, err
 	}
-	space, err := h.permission(ctx, "", 0)
+	return h.visibilityOf(ctx, auth.From(ctx))
+}
+
+// visibilityOf is what principal p may read.
+func (h *Handler) visibilityOf(ctx context.Context, p auth.Principal) (*visibility, error) {
+	space, err := h.permissionOf(ctx, p, "", 0)
 	if err != nil {
 		return nil, err
 	}
 	v := &visibility{all: space >= Read, except: map[int64]bool{}, only: map[int64]bool{}}
-	p := auth.From(ctx)
 	if p.Anonymous() || p.IsAdmin() {
 		return v, nil
 	}
@@ -89,4 +93,24 @@ func (h *Handler) knownCaller(ctx context.Context) error {
 		return nil
 	}
 	return h.require(ctx, "", 0, Read)
+}
+
+// readableRootEntries keeps, of a listing of the artifact root, the
+// entries the caller may read: an experiment's directory only when the
+// caller may read the experiment (as searches do, see visibility.go).
+func (h *Handler) readableRootEntries(ctx context.Context, files []fileInfo) ([]fileInfo, error) {
+	v, err := h.visibility(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.unrestricted() {
+		return files, nil
+	}
+	out := files[:0]
+	for _, f := range files {
+		if id, ok := artifactExperiment(f.Path); !ok || v.can(id) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

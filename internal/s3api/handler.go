@@ -180,7 +180,8 @@ func validateKey(k string) error {
 }
 
 // bucket resolves the request's bucket and checks that the principal may
-// perform action on it.
+// perform action on it (and, for reads, on the request's key or listing
+// prefix: auth.Service.AuthorizeObjects).
 func (h *Handler) bucket(ctx context.Context, q *request, action auth.Action) (*repo.Repository, error) {
 	rp, err := h.repos.Get(ctx, q.bucket)
 	if errs.Is(err, errs.NotFound) || (err == nil && rp.Format != Format) {
@@ -189,7 +190,8 @@ func (h *Handler) bucket(ctx context.Context, q *request, action auth.Action) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := h.auth.Authorize(ctx, q.principal(), rp, action); err != nil {
+	scope := auth.ObjectScope{Key: q.key, Prefix: q.query.Get("prefix")}
+	if err := h.auth.AuthorizeObjects(ctx, q.principal(), rp, action, scope); err != nil {
 		if k := errs.KindOf(err); k == errs.Denied || k == errs.Unauthenticated {
 			return nil, s3Error("AccessDenied", "access denied: %s", errs.Message(err))
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/repo"
@@ -31,6 +32,11 @@ func (h *Handler) browse(ctx context.Context, r *http.Request, rp *repo.Reposito
 	prefix := q.Get("prefix")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
+	}
+	if rp.Format == "s3" {
+		if err := h.auth.AuthorizeObjects(ctx, auth.From(ctx), rp, auth.Read, auth.ObjectScope{Prefix: prefix}); err != nil {
+			return nil, err
+		}
 	}
 	b := &Browse{Prefix: prefix, Base: "/ui/repositories/" + url.PathEscape(rp.Name)}
 	if rp.Format == "raw" {
@@ -81,6 +87,11 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "%s holds no files to download here.", rp.Name)
 	}
 	p := r.URL.Query().Get("path")
+	if rp.Format == "s3" {
+		if err := h.auth.AuthorizeObjects(ctx, auth.From(ctx), rp, auth.Read, auth.ObjectScope{Key: p}); err != nil {
+			return err
+		}
+	}
 	f, ok, err := h.fileInfo(ctx, tableOf(rp.Format), rp.ID, p)
 	if err != nil {
 		return err

@@ -23,7 +23,12 @@ CREATE TABLE blob_tombstones (
 ALTER TABLE oci_uploads ADD COLUMN writer TEXT NOT NULL DEFAULT '';
 ALTER TABLE oci_uploads ADD COLUMN writer_until BIGINT NOT NULL DEFAULT 0;
 
+-- Every column that refers to blobs is indexed, so that the foreign key
+-- check of a collection (and fsck) finds a blob's users without a scan.
+CREATE INDEX oci_manifests_digest ON oci_manifests(digest);
+
 -- +goose Down
+DROP INDEX oci_manifests_digest;
 ALTER TABLE oci_uploads DROP COLUMN writer_until;
 ALTER TABLE oci_uploads DROP COLUMN writer;
 DROP TABLE blob_tombstones;
