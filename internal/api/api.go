@@ -4,8 +4,10 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -102,6 +104,9 @@ func (h *Handler) createRepository(w http.ResponseWriter, r *http.Request) error
 	if err := httpx.DecodeJSON(r, &rp); err != nil {
 		return err
 	}
+	if err := h.mayAddMembers(r.Context(), nil, rp.Settings); err != nil {
+		return err
+	}
 	if err := h.repos.Create(r.Context(), &rp); err != nil {
 		return err
 	}
@@ -146,6 +151,9 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 		rp.Description = *patch.Description
 	}
 	if patch.Settings != nil {
+		if err := h.mayAddMembers(r.Context(), rp.Settings, *patch.Settings); err != nil {
+			return err
+		}
 		rp.Settings = *patch.Settings
 	}
 	if err := h.repos.Update(r.Context(), rp); err != nil {
@@ -153,6 +161,35 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 	}
 	h.audit.Record(r.Context(), audit.Event{Action: "repository.update", Repository: rp.Name, RemoteAddr: r.RemoteAddr})
 	return httpx.WriteJSON(w, http.StatusOK, rp.Redacted())
+}
+
+// mayAddMembers checks that the caller is an admin of every repository
+// that after lists as a group member and before did not: a group serves
+// its members' content, so adding one is managing it. (Reads through a
+// group check the reader's role on each member too; this keeps a group's
+// admin from pointing the group at repositories they do not manage.)
+// Unknown names are left to the store's validation.
+func (h *Handler) mayAddMembers(ctx context.Context, before, after map[string]any) error {
+	p := auth.From(ctx)
+	old := repo.MemberNames(before)
+	for _, name := range repo.MemberNames(after) {
+		if slices.Contains(old, name) {
+			continue
+		}
+		m, err := h.repos.Get(ctx, name)
+		if errs.Is(err, errs.NotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := h.auth.Authorize(ctx, p, m, auth.Manage); err != nil {
+			if errs.Is(err, errs.Unauthenticated) {
+				return err
+			}
+			return errs.E(errs.Denied, "adding %q to a group needs the admin role on %q", name, name)
+		}
+	}
+	return nil
 }
 
 func (h *Handler) deleteRepository(w http.ResponseWriter, r *http.Request) error {

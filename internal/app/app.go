@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,7 +157,13 @@ func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err erro
 	if err := a.MLflow.Bootstrap(ctx); err != nil {
 		return "", fmt.Errorf("creating the Default MLflow experiment: %w", err)
 	}
-	for _, rc := range a.Config.Repositories {
+	// Groups last, so that their members exist (groups of groups in the
+	// order configured).
+	ordered := slices.Clone(a.Config.Repositories)
+	slices.SortStableFunc(ordered, func(x, y config.Repository) int {
+		return cmp.Compare(boolInt(x.Kind == repo.Group), boolInt(y.Kind == repo.Group))
+	})
+	for _, rc := range ordered {
 		r := &repo.Repository{Name: rc.Name, Format: rc.Format, Kind: rc.Kind, Visibility: rc.Visibility,
 			Description: rc.Description, Settings: rc.Settings}
 		created, err := a.Repos.Ensure(ctx, r)
@@ -325,4 +333,11 @@ func listenURL(addr net.Addr) string {
 		host = "[" + host + "]"
 	}
 	return "http://" + host + ":" + port
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -181,6 +181,12 @@ func (s *Service) Authorize(ctx context.Context, p Principal, r *repo.Repository
 	return errs.E(errs.Denied, "%s may not %s in repository %q", p.Name, action, r.Name)
 }
 
+// CanRead is Authorize of a read by the principal ctx carries: the check
+// groups make on their members (a repo.ReadCheck).
+func (s *Service) CanRead(ctx context.Context, r *repo.Repository) error {
+	return s.Authorize(ctx, From(ctx), r, Read)
+}
+
 // RoleOn returns p's effective role on r: the higher of its global role and
 // its role on r.
 func (s *Service) RoleOn(ctx context.Context, p Principal, r *repo.Repository) (Role, error) {

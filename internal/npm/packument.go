@@ -74,7 +74,9 @@ func (h *Handler) readPackument(ctx context.Context, rp *repo.Repository, name N
 
 // resolve finds the hosted or proxy repository that answers for package
 // name in rp — rp itself, or for a group the first member that has the
-// package, hosted members before the others — and, with needDoc, its
+// package, hosted members before the others, among those the caller may
+// read (a hosted member they may not read that has the package refuses
+// the read rather than letting a later member answer) — and, with needDoc, its
 // packument. Whole packages shadow each other: versions of one package are
 // never merged across members, so an internal package cannot gain
 // versions from a public one of the same name (dependency confusion).
@@ -83,9 +85,25 @@ func (h *Handler) resolve(ctx context.Context, rp *repo.Repository, name Name, a
 	case repo.Group:
 		var firstErr error
 		for _, m := range h.members(ctx, rp, depth) {
-			leaf, p, err := h.resolve(ctx, m, name, abbreviated, prefix, needDoc, depth+1)
-			if err == nil {
-				return leaf, p, nil
+			if m.Refused != nil {
+				shadows, err := repo.Shadows(ctx, m, func(ctx context.Context, m *repo.Repository) (bool, error) {
+					_, err := h.store.pkg(ctx, h.db, m.ID, name)
+					if errs.Is(err, errs.NotFound) {
+						return false, nil
+					}
+					return err == nil, err
+				})
+				if err != nil {
+					return nil, nil, err
+				}
+				if shadows {
+					return nil, nil, m.Refused
+				}
+				continue
+			}
+			leaf, p, err := h.resolve(ctx, m.Repository, name, abbreviated, prefix, needDoc, depth+1)
+			if err == nil || repo.Refusal(err) {
+				return leaf, p, err // a nested group's shadowing member ends the search too
 			}
 			if firstErr == nil || (errs.Is(firstErr, errs.NotFound) && !errs.Is(err, errs.NotFound)) {
 				firstErr = err
@@ -111,26 +129,14 @@ func (h *Handler) resolve(ctx context.Context, rp *repo.Repository, name Name, a
 	return rp, p, err
 }
 
-// members lists a group's members that exist and serve npm: hosted ones
-// first, then the others, each in the configured order.
-func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []*repo.Repository {
+// members lists a group's members that serve npm, hosted ones first, then
+// the others, each in the configured order, with whether the caller may
+// read them.
+func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []repo.Member {
 	if depth >= maxGroupDepth {
 		return nil
 	}
-	s, _ := settingsOf(rp.Settings)
-	var hosted, others []*repo.Repository
-	for _, name := range s.Members {
-		m, err := h.repos.Get(ctx, name)
-		if err != nil || m.Format != Format || m.ID == rp.ID {
-			continue
-		}
-		if m.Kind == repo.Hosted {
-			hosted = append(hosted, m)
-		} else {
-			others = append(others, m)
-		}
-	}
-	return append(hosted, others...)
+	return repo.HostedFirst(h.repos.Members(ctx, rp, h.auth.CanRead))
 }
 
 // hostedPackument builds a hosted package's packument from its rows. A

@@ -317,6 +317,11 @@ func (h *Handler) update(c *call, rp *repo.Repository, name Name, doc *Document,
 			return errs.E(errs.KindOf(err), "unpublishing needs the maintainer role: %s", errs.Message(err))
 		}
 	}
+	if len(tagDeletes) > 0 {
+		if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Delete); err != nil {
+			return errs.E(errs.KindOf(err), "removing dist-tags needs the maintainer role: %s", errs.Message(err))
+		}
+	}
 	if len(removed) == 0 && len(changes) == 0 && len(tagSets) == 0 && len(tagDeletes) == 0 {
 		return httpx.WriteJSON(c.w, http.StatusOK, map[string]any{"ok": true, "id": name.String()})
 	}

@@ -149,7 +149,7 @@ func (h *Handler) searchIn(ctx context.Context, rp *repo.Repository, q SearchQue
 	case repo.Group:
 		var all []searchHit
 		seen := map[string]bool{}
-		for _, m := range h.members(ctx, rp, depth) {
+		for _, m := range repo.Readable(h.members(ctx, rp, depth)) {
 			hits, err := h.searchIn(ctx, m, q, text, limit, depth+1)
 			if err != nil {
 				return nil, err

@@ -82,10 +82,12 @@ func (h *Handler) setTag(c *call, name Name, tag string) error {
 }
 
 // deleteTag answers DELETE /-/package/<name>/dist-tags/<tag>. The latest
-// tag cannot be deleted: every package has one.
+// tag cannot be deleted: every package has one. Deleting a tag needs the
+// maintainer role, as deleting an OCI tag does; setting or moving one is a
+// developer's.
 func (h *Handler) deleteTag(c *call, name Name, tag string) error {
 	ctx := c.r.Context()
-	rp, err := h.repository(ctx, c.repo, auth.Write)
+	rp, err := h.repository(ctx, c.repo, auth.Delete)
 	if err != nil {
 		return err
 	}

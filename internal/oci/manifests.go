@@ -421,7 +421,7 @@ func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, v vars) erro
 		return err
 	}
 	var rows []manifestRow
-	for _, src := range append([]*repo.Repository{rp}, h.members(r.Context(), rp, 0)...) {
+	for _, src := range append([]*repo.Repository{rp}, h.readableMembers(r.Context(), rp, 0)...) {
 		more, err := h.store.referrers(r.Context(), src.ID, n.Image, d.String())
 		if err != nil {
 			return err

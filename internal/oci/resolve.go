@@ -22,7 +22,9 @@ import (
 //   - proxy: its cache, filled from the upstream on a miss; tags are
 //     checked again after tag_max_age, and served stale while the upstream
 //     is down; content by digest is cached forever;
-//   - group: the first member, in order, that has the content.
+//   - group: the first member, in order, that has the content, among the
+//     members the caller may read (a tag in a hosted member they may not
+//     read is refused rather than answered by a later member).
 
 const maxGroupDepth = 4
 
@@ -32,9 +34,31 @@ func (h *Handler) readManifest(ctx context.Context, rp *repo.Repository, image, 
 	case repo.Group:
 		var firstErr error
 		for _, member := range h.members(ctx, rp, depth) {
-			src, m, d, err := h.readManifest(ctx, member, image, ref, depth+1)
-			if err == nil {
-				return src, m, d, nil
+			if member.Refused != nil {
+				// Content by digest is the same in every member; a tag
+				// of a hosted member the caller may not read shadows
+				// the later members' tags of the same name.
+				if IsDigest(ref) {
+					continue
+				}
+				shadows, err := repo.Shadows(ctx, member, func(ctx context.Context, m *repo.Repository) (bool, error) {
+					_, _, err := h.findManifest(ctx, m.ID, image, ref)
+					if errs.Is(err, errs.NotFound) {
+						return false, nil
+					}
+					return err == nil, err
+				})
+				if err != nil {
+					return nil, manifestRow{}, Digest{}, err
+				}
+				if shadows {
+					return nil, manifestRow{}, Digest{}, member.Refused
+				}
+				continue
+			}
+			src, m, d, err := h.readManifest(ctx, member.Repository, image, ref, depth+1)
+			if err == nil || repo.Refusal(err) {
+				return src, m, d, err // a nested group's shadowing member ends the search too
 			}
 			if firstErr == nil || !errs.Is(err, errs.NotFound) {
 				firstErr = err
@@ -57,7 +81,7 @@ func (h *Handler) readBlob(ctx context.Context, rp *repo.Repository, image strin
 	switch rp.Kind {
 	case repo.Group:
 		var firstErr error
-		for _, member := range h.members(ctx, rp, depth) {
+		for _, member := range h.readableMembers(ctx, rp, depth) {
 			b, err := h.readBlob(ctx, member, image, d, depth+1)
 			if err == nil {
 				return b, nil
@@ -80,20 +104,18 @@ func (h *Handler) readBlob(ctx context.Context, rp *repo.Repository, image strin
 	return h.store.linkedBlob(ctx, rp.ID, image, d)
 }
 
-// members lists a group's member repositories that exist and serve OCI.
-func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []*repo.Repository {
+// members lists a group's member repositories that serve OCI, in order,
+// each with whether the caller may read it.
+func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []repo.Member {
 	if depth >= maxGroupDepth {
 		return nil
 	}
-	p, _ := policyOf(rp.Settings)
-	var out []*repo.Repository
-	for _, name := range p.Members {
-		m, err := h.repos.Get(ctx, name)
-		if err == nil && m.Format == Format && m.ID != rp.ID {
-			out = append(out, m)
-		}
-	}
-	return out
+	return h.repos.Members(ctx, rp, h.auth.CanRead)
+}
+
+// readableMembers lists the members of a group the caller may read.
+func (h *Handler) readableMembers(ctx context.Context, rp *repo.Repository, depth int) []*repo.Repository {
+	return repo.Readable(h.members(ctx, rp, depth))
 }
 
 // upstreamOf returns the client of a proxy repository's upstream.
@@ -266,7 +288,7 @@ func (h *Handler) readTags(ctx context.Context, rp *repo.Repository, image, last
 	case repo.Group:
 		seen := map[string]bool{}
 		found := false
-		for _, member := range h.members(ctx, rp, depth) {
+		for _, member := range h.readableMembers(ctx, rp, depth) {
 			tags, err := h.readTags(ctx, member, image, last, limit, depth+1)
 			if errs.Is(err, errs.NotFound) {
 				continue

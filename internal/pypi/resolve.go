@@ -16,9 +16,11 @@ import (
 //   - proxy: its cached project pages, checked with the upstream again
 //     after metadata_max_age and served stale while the upstream is
 //     down; files are fetched on first request and kept;
-//   - group: its members, hosted ones first. Project pages merge the
-//     members' files (the first member listing a file name wins), or,
-//     with merge: first, come from the first member that has the project.
+//   - group: its members the caller may read, hosted ones first. Project
+//     pages merge the members' files (the first member listing a file
+//     name wins), or, with merge: first, come from the first member that
+//     has the project (a hosted member the caller may not read that has
+//     it refuses the read rather than letting a later member answer).
 
 const maxGroupDepth = 4
 
@@ -34,7 +36,7 @@ func (h *Handler) readIndex(ctx context.Context, rp *repo.Repository, depth int)
 	case repo.Group:
 		seen := map[string]bool{}
 		var out []ProjectName
-		for _, m := range h.members(ctx, rp, depth) {
+		for _, m := range repo.Readable(h.members(ctx, rp, depth)) {
 			names, err := h.readIndex(ctx, m, depth+1)
 			if err != nil {
 				return nil, err
@@ -90,7 +92,11 @@ func (h *Handler) groupProject(ctx context.Context, rp *repo.Repository, project
 	var out *Project
 	seen := map[string]bool{}
 	var skipped error
-	for _, m := range h.members(ctx, rp, depth) {
+	ms, shadowed, err := h.sources(ctx, rp, project, depth)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
 		p, err := h.readProject(ctx, m, project, depth+1)
 		if errs.Is(err, errs.NotFound) {
 			continue
@@ -119,6 +125,9 @@ func (h *Handler) groupProject(ctx context.Context, rp *repo.Repository, project
 		}
 	}
 	if out == nil {
+		if shadowed != nil {
+			return nil, shadowed
+		}
 		if skipped != nil {
 			return nil, skipped
 		}
@@ -127,32 +136,53 @@ func (h *Handler) groupProject(ctx context.Context, rp *repo.Repository, project
 	return out, nil
 }
 
-// members lists a group's member repositories that exist and serve PyPI:
-// hosted ones first, then the others, each in configured order.
-func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []*repo.Repository {
+// sources lists the members a group reads project from: those the caller
+// may read, hosted ones first. With merge: first, a hosted member the
+// caller may not read that has the project ends the list, and shadowed is
+// its refusal, the answer when no member before it has the project.
+func (h *Handler) sources(ctx context.Context, rp *repo.Repository, project string, depth int) (ms []*repo.Repository, shadowed error, err error) {
+	s, _ := settingsOf(rp.Settings)
+	for _, m := range h.members(ctx, rp, depth) {
+		if m.Refused == nil {
+			ms = append(ms, m.Repository)
+			continue
+		}
+		if s.Merge != MergeFirst {
+			continue
+		}
+		shadows, err := repo.Shadows(ctx, m, func(ctx context.Context, m *repo.Repository) (bool, error) {
+			rows, err := h.store.projectFiles(ctx, m.ID, project, false)
+			return len(rows) > 0, err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if shadows {
+			return ms, m.Refused, nil
+		}
+	}
+	return ms, nil, nil
+}
+
+// members lists a group's member repositories that serve PyPI, hosted ones
+// first, then the others, each in configured order, with whether the
+// caller may read them.
+func (h *Handler) members(ctx context.Context, rp *repo.Repository, depth int) []repo.Member {
 	if depth >= maxGroupDepth {
 		return nil
 	}
-	s, _ := settingsOf(rp.Settings)
-	var hosted, others []*repo.Repository
-	for _, name := range s.Members {
-		m, err := h.repos.Get(ctx, name)
-		if err != nil || m.Format != Format || m.ID == rp.ID {
-			continue
-		}
-		if m.Kind == repo.Hosted {
-			hosted = append(hosted, m)
-		} else {
-			others = append(others, m)
-		}
-	}
-	return append(hosted, others...)
+	return repo.HostedFirst(h.repos.Members(ctx, rp, h.auth.CanRead))
 }
 
 // groupMembersFor lists the members that may serve project's files: all
-// of them, or with merge: first, only the first that has the project.
+// those the caller may read, or with merge: first, only the first that has
+// the project (or the refusal of a member the caller may not read that
+// shadows the rest).
 func (h *Handler) groupMembersFor(ctx context.Context, rp *repo.Repository, project string, depth int) ([]*repo.Repository, error) {
-	ms := h.members(ctx, rp, depth)
+	ms, shadowed, err := h.sources(ctx, rp, project, depth)
+	if err != nil {
+		return nil, err
+	}
 	s, _ := settingsOf(rp.Settings)
 	if s.Merge != MergeFirst {
 		return ms, nil
@@ -167,7 +197,7 @@ func (h *Handler) groupMembersFor(ctx context.Context, rp *repo.Repository, proj
 		}
 		return []*repo.Repository{m}, nil
 	}
-	return nil, nil
+	return nil, shadowed
 }
 
 // openFile finds a distribution file's content.

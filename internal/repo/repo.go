@@ -150,9 +150,12 @@ func (s *Store) Validate(r *Repository) error {
 	return nil
 }
 
-// Create adds a repository.
+// Create adds a repository. A group's members must exist already.
 func (s *Store) Create(ctx context.Context, r *Repository) error {
 	if err := s.Validate(r); err != nil {
+		return err
+	}
+	if err := s.checkMembers(ctx, r); err != nil {
 		return err
 	}
 	settings, err := json.Marshal(r.Settings)
@@ -223,6 +226,9 @@ func (s *Store) Update(ctx context.Context, r *Repository) error {
 	if err := s.Validate(r); err != nil {
 		return err
 	}
+	if err := s.checkMembers(ctx, r); err != nil {
+		return err
+	}
 	settings, err := json.Marshal(r.Settings)
 	if err != nil {
 		return errs.Wrap(err, errs.Invalid, "invalid settings")
@@ -241,8 +247,14 @@ func (s *Store) Update(ctx context.Context, r *Repository) error {
 }
 
 // Delete removes a repository and, by cascade, its contents' metadata.
-// Blobs are left for garbage collection.
+// Blobs are left for garbage collection. A member of a group is not
+// deleted (errs.Conflict): the group must let go of it first, so that a
+// group never names a repository that is gone (or, later, another one of
+// the same name).
 func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := s.checkNotMember(ctx, name); err != nil {
+		return err
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM repositories WHERE name = $1`, name)
 	if err != nil {
 		return meta.Err(err)

@@ -53,8 +53,22 @@ func (h *Handler) listBuckets(w http.ResponseWriter, r *http.Request, q *request
 // createBucket is CreateBucket: a new hosted repository of format s3.
 // Creating repositories needs the admin role, as in arca's API. An
 // x-amz-acl of public-read makes the bucket public (anonymous reads).
+//
+// A bucket that exists is answered as S3 answers it, whoever asks:
+// BucketAlreadyOwnedByYou to a caller who may write to it, else
+// BucketAlreadyExists. Clients such as rclone create the destination
+// bucket before an upload or a copy and carry on when it exists; refusing
+// them there refused every copy of a non-admin (issue 11).
 func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *request) error {
 	p := q.principal()
+	if existing, err := h.repos.Get(r.Context(), q.bucket); err == nil {
+		if existing.Format == Format && h.auth.Authorize(r.Context(), p, existing, auth.Write) == nil {
+			return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
+		}
+		return s3Error("BucketAlreadyExists", "the requested bucket name is not available")
+	} else if !errs.Is(err, errs.NotFound) {
+		return err
+	}
 	if err := auth.RequireAdmin(p); err != nil {
 		return s3Error("AccessDenied", "access denied: creating buckets needs the admin role")
 	}

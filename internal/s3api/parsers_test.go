@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -227,5 +228,17 @@ func TestConditions(t *testing.T) {
 	h.Set("If-None-Match", `"x", "abc"`)
 	if err := checkConditions(h, "", "abc", exampleTime, "NotModified"); errs.CodeOf(err) != "NotModified" {
 		t.Errorf("If-None-Match: %v", err)
+	}
+}
+
+func TestParseV2Date(t *testing.T) {
+	want := time.Date(2026, 12, 6, 20, 18, 5, 0, time.UTC)
+	for _, v := range []string{"Sun, 06 Dec 2026 20:18:05 GMT", "Sun, 06 Dec 2026 20:18:05 +0000", "Sun, 06 Dec 2026 21:18:05 +0100", "Sunday, 06-Dec-26 20:18:05 GMT"} {
+		if got := parseV2Date(v); !got.Equal(want) {
+			t.Errorf("parseV2Date(%q) = %v, want %v", v, got, want)
+		}
+	}
+	if got := parseV2Date("yesterday"); !got.IsZero() {
+		t.Errorf("parseV2Date(yesterday) = %v", got)
 	}
 }

@@ -81,6 +81,17 @@ func v2Sign(secret, sts string) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// parseV2Date parses a SigV2 Date or x-amz-date: HTTP's formats, or RFC
+// 1123 with a numeric zone ("Sun, 06 Dec 2026 20:18:05 +0000", which s3cmd
+// sends). It returns the zero time when it cannot.
+func parseV2Date(v string) time.Time {
+	if t, err := http.ParseTime(v); err == nil {
+		return t
+	}
+	t, _ := time.Parse(time.RFC1123Z, v)
+	return t
+}
+
 // verifyV2 checks a SigV2 header ("AWS KEYID:SIG") or presigned query.
 func verifyV2(r *http.Request, now time.Time, lookup keyLookup) (*signature, error) {
 	var id, sig, date string
@@ -92,9 +103,9 @@ func verifyV2(r *http.Request, now time.Time, lookup keyLookup) (*signature, err
 		date = r.Header.Get("Date")
 		t := now
 		if v := r.Header.Get("X-Amz-Date"); v != "" {
-			t, _ = http.ParseTime(v)
+			t = parseV2Date(v)
 		} else if date != "" {
-			t, _ = http.ParseTime(date)
+			t = parseV2Date(date)
 		} else {
 			return nil, s3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
 		}

@@ -267,7 +267,9 @@ func (h *Handler) deleteRepository(w http.ResponseWriter, r *http.Request) error
 		return h.renderRepoForm(w, r, http.StatusBadRequest, repoFormData{Form: formFrom(rp),
 			Error: "Type the repository's name to confirm deleting it."})
 	}
-	if err := h.repos.Delete(ctx, rp.Name); err != nil {
+	if err := h.repos.Delete(ctx, rp.Name); errs.Is(err, errs.Conflict) { // a group's member
+		return h.renderRepoForm(w, r, http.StatusConflict, repoFormData{Form: formFrom(rp), Error: errs.Message(err)})
+	} else if err != nil {
 		return err
 	}
 	h.Audit.Record(ctx, audit.Event{Action: "repository.delete", Repository: rp.Name, RemoteAddr: r.RemoteAddr})
