@@ -126,8 +126,18 @@ func (a *App) Close() error { return a.DB.Close() }
 
 // Bootstrap creates the admin user and the configured repositories when
 // they do not exist. It returns the generated admin password when it had to
-// make one up (shown once to the operator), or "".
+// make one up (shown once to the operator), or "". Processes starting at
+// once on one database take turns, so exactly one of them creates (and
+// reports) each thing.
 func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err error) {
+	err = a.DB.WithLock(ctx, "bootstrap", func() error {
+		generatedPassword, err = a.bootstrap(ctx)
+		return err
+	})
+	return generatedPassword, err
+}
+
+func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err error) {
 	if _, err := a.Auth.GetUser(ctx, "admin"); errs.Is(err, errs.NotFound) {
 		pw := a.Config.AdminPassword
 		if pw == "" {
