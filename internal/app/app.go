@@ -194,12 +194,17 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
-	return httpx.Instrument(mux, a.Log, a.metrics.get(a.Registry))
+	return a.bodyProgress(httpx.Instrument(mux, a.Log, a.metrics.get(a.Registry)))
+}
+
+// bodyProgress drops stalled request bodies (http.body_timeout).
+func (a *App) bodyProgress(h http.Handler) http.Handler {
+	return httpx.BodyProgress(h, time.Duration(a.Config.HTTP.BodyTimeout), a.Config.HTTP.BodyMinBytes)
 }
 
 // S3Handler returns the handler of the S3 listener.
 func (a *App) S3Handler() http.Handler {
-	return httpx.InstrumentAnyPath(a.S3.Handler(), a.Log, a.metrics.get(a.Registry))
+	return a.bodyProgress(httpx.InstrumentAnyPath(a.S3.Handler(), a.Log, a.metrics.get(a.Registry)))
 }
 
 // Serve runs the listeners (HTTP, and S3 when served) until ctx is
@@ -227,8 +232,8 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		srv := &http.Server{
 			Handler:           l.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: time.Duration(a.Config.HTTP.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(a.Config.HTTP.IdleTimeout),
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}

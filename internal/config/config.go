@@ -37,6 +37,7 @@ type Config struct {
 	AdminPassword string `yaml:"admin_password"`
 
 	Log          Log          `yaml:"log"`
+	HTTP         HTTP         `yaml:"http"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Blob         Blob         `yaml:"blob"`
@@ -50,6 +51,19 @@ type Config struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+}
+
+// HTTP configures how both listeners (main and S3) treat connections.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// BodyTimeout and BodyMinBytes bound slow request bodies: a body
+	// that delivers fewer than BodyMinBytes within a BodyTimeout is
+	// dropped (and what it staged discarded). 0 disables the check.
+	BodyTimeout  Duration `yaml:"body_timeout"`
+	BodyMinBytes int64    `yaml:"body_min_bytes"`
 }
 
 // Auth configures identity and access.
@@ -171,6 +185,12 @@ func Default() Config {
 		S3Addr:  ":9000",
 		DataDir: "./arca-data",
 		Log:     Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+			BodyTimeout:       Duration(30 * time.Second),
+			BodyMinBytes:      16 << 10,
+		},
 		Auth: Auth{
 			LoginMaxFailures:   5,
 			LoginLockout:       Duration(time.Second),
@@ -223,6 +243,16 @@ var envVars = []struct {
 	{"ARCA_S3_DOMAIN", func(c *Config, v string) error { c.S3.Domain = v; return nil }},
 	{"ARCA_S3_ACCESS_KEY", func(c *Config, v string) error { c.S3.AccessKey = v; return nil }},
 	{"ARCA_S3_SECRET_KEY", func(c *Config, v string) error { c.S3.SecretKey = v; return nil }},
+	{"ARCA_HTTP_BODY_TIMEOUT", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.HTTP.BodyTimeout = Duration(d)
+		return err
+	}},
+	{"ARCA_HTTP_BODY_MIN_BYTES", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.HTTP.BodyMinBytes = n
+		return err
+	}},
 	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Limits.MaxUploadBytes = n
@@ -358,6 +388,12 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Grace < Duration(time.Minute) {
 		problems = append(problems, "gc.grace must be at least 1m: pushes need time to write their metadata")
+	}
+	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
+		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")
+	}
+	if c.HTTP.BodyTimeout < 0 || (c.HTTP.BodyTimeout > 0 && c.HTTP.BodyMinBytes < 1) {
+		problems = append(problems, "http.body_timeout must not be negative, and http.body_min_bytes must be at least 1 when it is set")
 	}
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")
