@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
 	"github.com/arcaproject/arca/internal/npm"
@@ -44,6 +45,7 @@ type App struct {
 	Log      *slog.Logger
 	DB       *meta.DB
 	Blobs    *blob.Store
+	Keys     *keyring.Keyring
 	Auth     *auth.Service
 	Repos    *repo.Store
 	Audit    *audit.Log
@@ -79,6 +81,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	keys, err := openKeyring(ctx, cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	driver, err := openBlobDriver(ctx, cfg)
@@ -101,13 +108,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			mlflow.Format: mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
-		Auth: auth.New(db, auth.Options{
+		Keys:  keys,
+		Auth: auth.New(db, keys, auth.Options{
 			MaxFailures: cfg.Auth.LoginMaxFailures,
 			Lockout:     time.Duration(cfg.Auth.LoginLockout),
 			CacheTTL:    time.Duration(cfg.Auth.CredentialCacheTTL),
 		}),
 	}
-	a.Tokens, err = auth.NewRegistryTokens(ctx, db, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
+	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -116,9 +124,33 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
-	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log,
+	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
 	return a, nil
+}
+
+// openKeyring loads the key-encryption key (creating <data_dir>/kek at
+// first start when none is configured) and the server keys it wraps.
+func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.Logger) (*keyring.Keyring, error) {
+	src := keyring.Source{Value: cfg.Secrets.KEK, File: cfg.Secrets.KEKFile}
+	if src.Value == "" && src.File == "" {
+		src.DefaultFile = cfg.KEKFile()
+	}
+	kek, created, err := keyring.LoadKEK(src)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created the key-encryption key; back it up apart from the database", "path", src.DefaultFile, "kek_id", kek.ID())
+	}
+	keys, err := keyring.Load(ctx, db, kek)
+	if err != nil && src.DefaultFile != "" {
+		if _, serr := os.Stat(src.DefaultFile + ".new"); serr == nil {
+			return nil, fmt.Errorf("%w (%s.new exists: if `arca admin kek rotate` was interrupted, the new key is there; move it to %s)",
+				err, src.DefaultFile, src.DefaultFile)
+		}
+	}
+	return keys, err
 }
 
 // Close releases the database.

@@ -6,7 +6,6 @@ package auth
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -44,9 +44,8 @@ type Service struct {
 	cache map[[32]byte]cached
 	// dummyHash equalizes the time of a login for an unknown user.
 	dummyHash string
-	// sealer encrypts S3 secret access keys at rest (accesskeys.go); it is
-	// created on first use under mu.
-	sealer cipher.AEAD
+	// keys seals S3 secret access keys at rest (accesskeys.go).
+	keys *keyring.Keyring
 }
 
 type cached struct {
@@ -54,8 +53,8 @@ type cached struct {
 	expires time.Time
 }
 
-// New returns a Service.
-func New(db *meta.DB, opts Options) *Service {
+// New returns a Service; keys holds the server keys that seal secrets.
+func New(db *meta.DB, keys *keyring.Keyring, opts Options) *Service {
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = 5
 	}
@@ -65,7 +64,7 @@ func New(db *meta.DB, opts Options) *Service {
 	if opts.MaxLockout <= 0 {
 		opts.MaxLockout = 15 * time.Minute
 	}
-	return &Service{db: db, opts: opts, cache: map[[32]byte]cached{}, dummyHash: HashPassword(RandomSecret(16))}
+	return &Service{db: db, keys: keys, opts: opts, cache: map[[32]byte]cached{}, dummyHash: HashPassword(RandomSecret(16))}
 }
 
 var errUnauthenticated = errs.E(errs.Unauthenticated, "invalid credentials")

@@ -38,6 +38,7 @@ type Config struct {
 
 	Log          Log          `yaml:"log"`
 	HTTP         HTTP         `yaml:"http"`
+	Secrets      Secrets      `yaml:"secrets"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Blob         Blob         `yaml:"blob"`
@@ -64,6 +65,27 @@ type HTTP struct {
 	// dropped (and what it staged discarded). 0 disables the check.
 	BodyTimeout  Duration `yaml:"body_timeout"`
 	BodyMinBytes int64    `yaml:"body_min_bytes"`
+}
+
+// Secrets configures the key-encryption key (KEK) that wraps the server
+// keys kept in the database (registry token signing, sealing of S3 secrets
+// and upstream credentials). The first of KEK, KEKFile, <data_dir>/kek is
+// used; the last is created at first start.
+type Secrets struct {
+	// KEK is the key itself: 32 bytes as base64 or hex (ARCA_KEK).
+	KEK string `yaml:"kek"`
+	// KEKFile names a file holding it (ARCA_KEK_FILE), e.g. a mounted
+	// Kubernetes Secret.
+	KEKFile string `yaml:"kek_file"`
+}
+
+// KEKFile is where the key-encryption key is read from when Secrets.KEK is
+// empty.
+func (c *Config) KEKFile() string {
+	if c.Secrets.KEKFile != "" {
+		return c.Secrets.KEKFile
+	}
+	return c.DataDir + "/kek"
 }
 
 // Auth configures identity and access.
@@ -224,6 +246,8 @@ var envVars = []struct {
 	{"ARCA_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ARCA_DATABASE_URL", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"ARCA_ADMIN_PASSWORD", func(c *Config, v string) error { c.AdminPassword = v; return nil }},
+	{"ARCA_KEK", func(c *Config, v string) error { c.Secrets.KEK = v; return nil }},
+	{"ARCA_KEK_FILE", func(c *Config, v string) error { c.Secrets.KEKFile = v; return nil }},
 	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"ARCA_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"ARCA_BLOB_DIR", func(c *Config, v string) error { c.Blob.Dir = v; return nil }},
@@ -429,6 +453,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.S3.SecretKey != "" {
 		c.S3.SecretKey = "xxxxx"
+	}
+	if c.Secrets.KEK != "" {
+		c.Secrets.KEK = "xxxxx"
 	}
 	if c.Blob.S3.SecretKey != "" {
 		c.Blob.S3.SecretKey = "xxxxx"
