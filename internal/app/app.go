@@ -99,7 +99,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		DB:       db,
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
-		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
+		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format:    nil,
 			oci.Format:    oci.CheckSettings,
 			pypi.Format:   pypi.CheckSettings,
@@ -185,6 +185,11 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 		}
 	} else if err != nil {
 		return "", err
+	}
+	if n, err := a.Repos.SealStored(ctx); err != nil {
+		return "", fmt.Errorf("sealing upstream credentials: %w", err)
+	} else if n > 0 {
+		a.Log.Info("sealed the upstream credentials of proxy repositories", "repositories", n)
 	}
 	if err := a.MLflow.Bootstrap(ctx); err != nil {
 		return "", fmt.Errorf("creating the Default MLflow experiment: %w", err)

@@ -87,7 +87,7 @@ func TestAuthenticateAndAuthorize(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
 		s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 3, Lockout: 200 * time.Millisecond, CacheTTL: time.Minute})
-		repos := repo.NewStore(db, map[string]repo.SettingsCheck{"raw": nil})
+		repos := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{"raw": nil})
 		private := &repo.Repository{Name: "private", Format: "raw"}
 		public := &repo.Repository{Name: "public", Format: "raw", Visibility: repo.Public}
 		for _, r := range []*repo.Repository{private, public} {
