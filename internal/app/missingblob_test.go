@@ -1,8 +1,15 @@
 package app_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -25,17 +32,43 @@ func TestDownloadMissingBlob(t *testing.T) {
 			}
 		}
 	})
+	lose := func(content []byte) {
+		t.Helper()
+		sum := sha256.Sum256(content)
+		if err := s.Blobs.Delete(context.Background(), blob.FromSum(sum[:])); err != nil {
+			t.Fatal(err)
+		}
+	}
 	content := strings.Repeat("lost content ", 1000)
 	if resp, body := s.Do(t, "PUT", "/raw/files/dir/lost.txt", apptest.Admin, strings.NewReader(content)); resp.StatusCode/100 != 2 {
 		t.Fatalf("PUT: %s %s", resp.Status, body)
 	}
-	sum := sha256.Sum256([]byte(content))
-	if err := s.Blobs.Delete(context.Background(), blob.FromSum(sum[:])); err != nil {
-		t.Fatal(err)
+	lose([]byte(content))
+	artifact := strings.Repeat("lost artifact ", 1000)
+	const artifactPath = "/mlflow/api/2.0/mlflow-artifacts/artifacts/0/run/lost.bin"
+	if resp, body := s.Do(t, "PUT", artifactPath, apptest.Admin, strings.NewReader(artifact)); resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT artifact: %s %s", resp.Status, body)
 	}
-	for _, path := range []string{"/raw/files/dir/lost.txt", "/ui/repositories/files/download?path=dir/lost.txt"} {
+	lose([]byte(artifact))
+	tarball := npmTarball(t, "lostpkg", "1.0.0")
+	doc, _ := json.Marshal(map[string]any{
+		"_id": "lostpkg", "name": "lostpkg", "dist-tags": map[string]string{"latest": "1.0.0"},
+		"versions": map[string]any{"1.0.0": map[string]any{"name": "lostpkg", "version": "1.0.0",
+			"dist": map[string]any{"shasum": fmt.Sprintf("%x", sha1.Sum(tarball)), "tarball": "http://localhost/lostpkg/-/lostpkg-1.0.0.tgz"}}},
+		"_attachments": map[string]any{"lostpkg-1.0.0.tgz": map[string]any{
+			"content_type": "application/octet-stream", "data": base64.StdEncoding.EncodeToString(tarball), "length": len(tarball)}},
+	})
+	if resp, body := s.Do(t, "PUT", "/npm/npm-hosted/lostpkg", apptest.Admin, bytes.NewReader(doc), "Content-Type", "application/json"); resp.StatusCode/100 != 2 {
+		t.Fatalf("npm publish: %s %s", resp.Status, body)
+	}
+	lose(tarball)
+	for _, path := range []string{"/raw/files/dir/lost.txt", "/ui/repositories/files/download?path=dir/lost.txt", artifactPath,
+		"/npm/npm-hosted/lostpkg/-/lostpkg-1.0.0.tgz"} {
 		for _, rng := range []string{"", "bytes=5-50"} {
 			req, _ := http.NewRequest("GET", s.URL+path, nil)
+			if !strings.HasPrefix(path, "/raw/") && !strings.HasPrefix(path, "/ui/") {
+				req.SetBasicAuth("admin", apptest.AdminPassword)
+			}
 			if rng != "" {
 				req.Header.Set("Range", rng)
 			}
@@ -62,4 +95,23 @@ func doRead(t *testing.T, req *http.Request) (*http.Response, []byte) {
 		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
 	}
 	return resp, b
+}
+
+// npmTarball is a minimal package tarball as npm pack makes it.
+func npmTarball(t *testing.T, name, version string) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for fn, b := range map[string][]byte{
+		"package/package.json": []byte(`{"name":"` + name + `","version":"` + version + `"}`),
+		"package/data.txt":     []byte(strings.Repeat("lost tarball ", 1000)),
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: fn, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(b)
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
 }
