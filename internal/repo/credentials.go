@@ -111,8 +111,10 @@ func (s *Store) sealed(ctx context.Context, repository string, settings map[stri
 		sealedUp[k] = v
 	}
 	for _, f := range credentialFields {
+		// In memory credentials are always in the clear (Get unseals), so
+		// every one is sealed, even one that happens to look sealed.
 		v, ok := up[f].(string)
-		if !ok || v == "" || strings.HasPrefix(v, sealedPrefix) {
+		if !ok || v == "" {
 			continue
 		}
 		sv, err := s.sealer.Seal(ctx, credentialKey, []byte(v), ad(repository, f))

@@ -87,6 +87,14 @@ func TestUpstreamCredentials(t *testing.T) {
 		if up := upstream(got); got.Description != "edited" || up["username"] != "urluser" || up["password"] != "url-pass-123" || up["token"] != "tok-secret-456" {
 			t.Fatalf("after a masked update: %v", up)
 		}
+		// A password that looks sealed is a password like any other.
+		got.Settings["upstream"].(map[string]any)["password"] = "sealed:not-really"
+		if err := s.Update(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Get(ctx, "mirror"); err != nil || upstream(got)["password"] != "sealed:not-really" {
+			t.Fatalf("a password starting with sealed: reads back %v, %v", upstream(got), err)
+		}
 		// Conflicting credentials in the URL and the fields are refused.
 		got.Settings["upstream"] = map[string]any{"url": "https://other:pw@pypi.example.com/simple/", "username": "urluser"}
 		if err := s.Update(ctx, got); !errs.Is(err, errs.Invalid) {
