@@ -7,6 +7,7 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -227,7 +228,12 @@ func (db *DB) WithLock(ctx context.Context, name string, fn func() error) error 
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, id); err != nil {
 		return Err(err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, id)
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, id); err != nil {
+			// Drop the session rather than pool it still holding the lock.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
 	return fn()
 }
 
