@@ -113,6 +113,12 @@ func testUpstreamCredentials(t *testing.T, engine string) {
 		do("GET", "/api/v1/repositories/"+n, admin, "", want)
 		do("GET", "/api/v1/repositories/"+n+"/roles", admin, "", 200)
 	}
+	for _, n := range []string{"oci-proxy", "pypi-proxy", "npm-proxy", "cfg-proxy"} {
+		page := do("GET", "/ui/repositories/"+n, "", "", 200) // the UI page of a public proxy shows its upstream
+		if !strings.Contains(page, "example.com") && !strings.Contains(page, host) {
+			t.Errorf("the UI page of %s does not show its upstream", n)
+		}
+	}
 	do("GET", "/api/v1/audit", admin, "", 200)
 	do("GET", "/api/v1/users", admin, "", 200)
 	do("GET", "/api/v1/users/admin", admin, "", 200)
