@@ -28,6 +28,7 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
 	"github.com/arcaproject/arca/internal/npm"
@@ -47,6 +48,7 @@ type App struct {
 	Log      *slog.Logger
 	DB       *meta.DB
 	Blobs    *blob.Store
+	Keys     *keyring.Keyring
 	Auth     *auth.Service
 	Repos    *repo.Store
 	Audit    *audit.Log
@@ -82,6 +84,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	keys, err := openKeyring(ctx, cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	driver, err := openBlobDriver(ctx, cfg)
@@ -95,7 +102,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		DB:       db,
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
-		Repos: repo.NewStore(db, map[string]repo.SettingsCheck{ // the formats this build serves
+		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format:    nil,
 			oci.Format:    oci.CheckSettings,
 			pypi.Format:   pypi.CheckSettings,
@@ -104,7 +111,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			mlflow.Format: mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
-		Auth: auth.New(db, auth.Options{
+		Keys: keys,
+		Auth: auth.New(db, keys, auth.Options{
 			MaxFailures:      cfg.Auth.LoginMaxFailures,
 			Lockout:          time.Duration(cfg.Auth.LoginLockout),
 			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
@@ -115,7 +123,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			TokenCredentials: cfg.Auth.TokenCredentials,
 		}),
 	}
-	a.Tokens, err = auth.NewRegistryTokens(ctx, db, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
+	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -124,11 +132,35 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes})
-	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log,
+	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
 	return a, nil
+}
+
+// openKeyring loads the key-encryption key (creating <data_dir>/kek at
+// first start when none is configured) and the server keys it wraps.
+func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.Logger) (*keyring.Keyring, error) {
+	src := keyring.Source{Value: cfg.Secrets.KEK, File: cfg.Secrets.KEKFile}
+	if src.Value == "" && src.File == "" {
+		src.DefaultFile = cfg.KEKFile()
+	}
+	kek, created, err := keyring.LoadKEK(src)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created the key-encryption key; back it up apart from the database", "path", src.DefaultFile, "kek_id", kek.ID())
+	}
+	keys, err := keyring.Load(ctx, db, kek)
+	if err != nil && src.DefaultFile != "" {
+		if _, serr := os.Stat(src.DefaultFile + ".new"); serr == nil {
+			return nil, fmt.Errorf("%w (%s.new exists: if `arca admin kek rotate` was interrupted, the new key is there; move it to %s)",
+				err, src.DefaultFile, src.DefaultFile)
+		}
+	}
+	return keys, err
 }
 
 // Close releases the database.
@@ -136,8 +168,18 @@ func (a *App) Close() error { return a.DB.Close() }
 
 // Bootstrap creates the admin user and the configured repositories when
 // they do not exist. It returns the generated admin password when it had to
-// make one up (shown once to the operator), or "".
+// make one up (shown once to the operator), or "". Processes starting at
+// once on one database take turns, so exactly one of them creates (and
+// reports) each thing.
 func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err error) {
+	err = a.DB.WithLock(ctx, "bootstrap", func() error {
+		generatedPassword, err = a.bootstrap(ctx)
+		return err
+	})
+	return generatedPassword, err
+}
+
+func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err error) {
 	if _, err := a.Auth.GetUser(ctx, "admin"); errs.Is(err, errs.NotFound) {
 		pw := a.Config.AdminPassword
 		if pw == "" {
@@ -153,6 +195,11 @@ func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err erro
 		}
 	} else if err != nil {
 		return "", err
+	}
+	if n, err := a.Repos.SealStored(ctx); err != nil {
+		return "", fmt.Errorf("sealing upstream credentials: %w", err)
+	} else if n > 0 {
+		a.Log.Info("sealed the upstream credentials of proxy repositories", "repositories", n)
 	}
 	if err := a.MLflow.Bootstrap(ctx); err != nil {
 		return "", fmt.Errorf("creating the Default MLflow experiment: %w", err)
@@ -200,7 +247,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
-	return httpx.Instrument(httpx.ClientAddress(mux, a.trustedProxies()), a.Log, a.metrics.get(a.Registry))
+	return a.bodyProgress(httpx.Instrument(httpx.ClientAddress(mux, a.trustedProxies()), a.Log, a.metrics.get(a.Registry)))
 }
 
 // trustedProxies are the validated auth.trusted_proxies.
@@ -209,9 +256,14 @@ func (a *App) trustedProxies() []netip.Prefix {
 	return p
 }
 
+// bodyProgress drops stalled request bodies (http.body_timeout).
+func (a *App) bodyProgress(h http.Handler) http.Handler {
+	return httpx.BodyProgress(h, time.Duration(a.Config.HTTP.BodyTimeout), a.Config.HTTP.BodyMinBytes)
+}
+
 // S3Handler returns the handler of the S3 listener.
 func (a *App) S3Handler() http.Handler {
-	return httpx.InstrumentAnyPath(httpx.ClientAddress(a.S3.Handler(), a.trustedProxies()), a.Log, a.metrics.get(a.Registry))
+	return a.bodyProgress(httpx.InstrumentAnyPath(httpx.ClientAddress(a.S3.Handler(), a.trustedProxies()), a.Log, a.metrics.get(a.Registry)))
 }
 
 // Serve runs the listeners (HTTP, and S3 when served) until ctx is
@@ -239,8 +291,8 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		srv := &http.Server{
 			Handler:           l.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: time.Duration(a.Config.HTTP.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(a.Config.HTTP.IdleTimeout),
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}

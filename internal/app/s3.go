@@ -39,8 +39,17 @@ func openBlobDriver(ctx context.Context, cfg config.Config) (blob.Driver, error)
 // BootstrapS3 gives the admin its first S3 access key pair: the configured
 // one (s3.access_key/secret_key, applied on every start like MinIO's root
 // credentials), or, when none is configured and the admin has no key yet,
-// a generated one, returned once for the operator to see.
+// a generated one, returned once for the operator to see. Processes
+// starting at once take turns, so only one generates a key.
 func (a *App) BootstrapS3(ctx context.Context) (id, secret string, err error) {
+	err = a.DB.WithLock(ctx, "bootstrap", func() error {
+		id, secret, err = a.bootstrapS3(ctx)
+		return err
+	})
+	return id, secret, err
+}
+
+func (a *App) bootstrapS3(ctx context.Context) (id, secret string, err error) {
 	id, secret = a.Config.S3.AccessKey, a.Config.S3.SecretKey
 	if id != "" {
 		_, _, err := a.Auth.CreateAccessKey(ctx, "admin", id, secret, "from configuration")

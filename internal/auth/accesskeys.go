@@ -2,14 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -192,66 +187,20 @@ func (s *Service) AccessKeySecret(ctx context.Context, id string) (Principal, st
 	return p, secret, nil
 }
 
-// accessKeyAEAD returns the cipher that seals secrets, creating its key in
-// server_secrets on first use (first writer wins, every process then reads
-// the same key).
-func (s *Service) accessKeyAEAD(ctx context.Context) (cipher.AEAD, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sealer != nil {
-		return s.sealer, nil
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	if _, err := s.db.ExecContext(ctx,
-		`INSERT INTO server_secrets (name, value, created_at) VALUES ('access_key_encryption_key', $1, $2) ON CONFLICT (name) DO NOTHING`,
-		hex.EncodeToString(b[:]), meta.Now()); err != nil {
-		return nil, meta.Err(err)
-	}
-	var v string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = 'access_key_encryption_key'`).Scan(&v); err != nil {
-		return nil, meta.Err(err)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil || len(key) != 32 {
-		return nil, errs.E(errs.Internal, "corrupt access key encryption key")
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "access key encryption")
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, errs.Wrap(err, errs.Internal, "access key encryption")
-	}
-	s.sealer = aead
-	return aead, nil
-}
+// accessKeySealKey names the server key that seals secret access keys.
+const accessKeySealKey = "access_key_encryption_key"
 
-// sealSecret encrypts secret, bound to its key ID (the additional data),
-// so a sealed secret copied to another key's row does not open.
+// sealSecret encrypts secret under a server key (internal/keyring), bound
+// to its key ID (the additional data), so a sealed secret copied to
+// another key's row does not open.
 func (s *Service) sealSecret(ctx context.Context, id, secret string) (string, error) {
-	aead, err := s.accessKeyAEAD(ctx)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(secret)+aead.Overhead())
-	rand.Read(nonce)
-	return base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(secret), []byte(id))), nil
+	return s.keys.Seal(ctx, accessKeySealKey, []byte(secret), []byte(id))
 }
 
 func (s *Service) openSecret(ctx context.Context, id, sealed string) (string, error) {
-	aead, err := s.accessKeyAEAD(ctx)
+	plain, err := s.keys.Unseal(ctx, accessKeySealKey, sealed, []byte(id))
 	if err != nil {
-		return "", err
-	}
-	b, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(b) < aead.NonceSize() {
-		return "", errs.E(errs.Internal, "corrupt sealed secret of access key %q", id)
-	}
-	plain, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], []byte(id))
-	if err != nil {
-		return "", errs.Wrap(fmt.Errorf("opening sealed secret: %w", err), errs.Internal, "access key %q cannot be decrypted", id)
+		return "", errs.Wrap(err, errs.Internal, "access key %q cannot be decrypted", id)
 	}
 	return string(plain), nil
 }

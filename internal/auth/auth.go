@@ -6,18 +6,17 @@ package auth
 
 import (
 	"context"
-	"crypto/cipher"
 	"database/sql"
 	"encoding/base64"
 	"net/http"
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -62,15 +61,12 @@ type Service struct {
 	objectGuard ObjectGuard
 	// lastPrune is when old login_failures rows were last deleted (Unix ms).
 	lastPrune atomic.Int64
-
-	// mu guards sealer, which encrypts S3 secret access keys at rest
-	// (accesskeys.go); it is created on first use.
-	mu     sync.Mutex
-	sealer cipher.AEAD
+	// keys seals S3 secret access keys at rest (accesskeys.go).
+	keys *keyring.Keyring
 }
 
-// New returns a Service.
-func New(db *meta.DB, opts Options) *Service {
+// New returns a Service; keys holds the server keys that seal secrets.
+func New(db *meta.DB, keys *keyring.Keyring, opts Options) *Service {
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = 5
 	}
@@ -99,6 +95,7 @@ func New(db *meta.DB, opts Options) *Service {
 	}
 	return &Service{
 		db:        db,
+		keys:      keys,
 		opts:      opts,
 		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
 		ok:        newCredCache(opts.CacheTTL, 10_000),

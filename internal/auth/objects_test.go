@@ -39,8 +39,9 @@ const allowed = errs.Kind(-1)
 func TestAuthorizeObjects(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := auth.New(db, auth.Options{})
-		repos := repo.NewStore(db, map[string]repo.SettingsCheck{"s3": nil})
+		keys := testKeys(t, db)
+		s := auth.New(db, keys, auth.Options{})
+		repos := repo.NewStore(db, keys, map[string]repo.SettingsCheck{"s3": nil})
 		bucket := &repo.Repository{Name: "bucket", Format: "s3"}
 		if err := repos.Create(ctx, bucket); err != nil {
 			t.Fatal(err)

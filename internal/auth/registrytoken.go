@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -70,23 +68,12 @@ type registryClaims struct {
 	Access      []Access `json:"access"`
 }
 
-// NewRegistryTokens loads the signing key, creating it on first use.
-func NewRegistryTokens(ctx context.Context, db *meta.DB, svc *Service, service string, ttl time.Duration) (*RegistryTokens, error) {
-	var b [32]byte
-	rand.Read(b[:])
-	// Whoever inserts first wins; everyone then reads the same key.
-	_, err := db.ExecContext(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ('registry_token_key', $1, $2) ON CONFLICT (name) DO NOTHING`,
-		hex.EncodeToString(b[:]), meta.Now())
+// NewRegistryTokens loads the signing key (a server key in
+// internal/keyring), creating it on first use.
+func NewRegistryTokens(ctx context.Context, svc *Service, service string, ttl time.Duration) (*RegistryTokens, error) {
+	k, err := svc.keys.Key(ctx, "registry_token_key")
 	if err != nil {
-		return nil, meta.Err(err)
-	}
-	var key string
-	if err := db.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = 'registry_token_key'`).Scan(&key); err != nil {
-		return nil, meta.Err(err)
-	}
-	k, err := hex.DecodeString(key)
-	if err != nil {
-		return nil, fmt.Errorf("corrupt registry token key: %w", err)
+		return nil, fmt.Errorf("registry token key: %w", err)
 	}
 	return &RegistryTokens{key: k, service: service, ttl: ttl, svc: svc}, nil
 }

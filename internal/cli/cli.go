@@ -179,6 +179,8 @@ const adminUsage = `Usage: arca admin <command> [flags] [args]
   s3key revoke USER KEYID
   grant USER REPOSITORY ROLE              ROLE: reader, developer, maintainer, admin, or none
   repo list
+  kek rotate [--new-kek-file FILE]        re-wrap the server keys under a new key-encryption key
+                                          (stop every arca process first; see docs/operations.md)
 
 A global --role applies to every repository. admin commands work on the
 database directly; run them with the same configuration as the server.
@@ -190,11 +192,11 @@ func admin(args []string, env Env) error {
 		return nil
 	}
 	cmd := args[0]
-	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (cmd == "user" || cmd == "robot" || cmd == "token" || cmd == "repo" || cmd == "s3key") {
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (cmd == "user" || cmd == "robot" || cmd == "token" || cmd == "repo" || cmd == "s3key" || cmd == "kek") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
-	var password, email, role, tokenName, accessKey, description string
+	var password, email, role, tokenName, accessKey, description, newKEKFile string
 	var passwordStdin, secretStdin bool
 	var ttl time.Duration
 	cfg, rest, err := loadConfig("admin "+cmd, args[1:], env, func(fs *flag.FlagSet) {
@@ -207,6 +209,7 @@ func admin(args []string, env Env) error {
 		fs.StringVar(&accessKey, "access-key", "", "S3 access key ID to create (default: generated)")
 		fs.BoolVar(&secretStdin, "secret-key-stdin", false, "read the S3 secret access key from standard input (default: generated)")
 		fs.StringVar(&description, "description", "", "what the S3 key is for")
+		fs.StringVar(&newKEKFile, "new-kek-file", "", "kek rotate: file of the new key-encryption key (created if missing)")
 	})
 	if err != nil {
 		return err
@@ -387,6 +390,11 @@ func admin(args []string, env Env) error {
 			return err
 		}
 		fmt.Fprintf(out, "%s is now %s on %s\n", rest[0], orDash(string(role)), r.Name)
+	case "kek rotate":
+		if err := need(0, "no arguments"); err != nil {
+			return err
+		}
+		return rotateKEK(ctx, a, cfg, newKEKFile, out)
 	case "repo list":
 		repos, err := a.Repos.List(ctx, "")
 		if err != nil {

@@ -38,6 +38,8 @@ type Config struct {
 	AdminPassword string `yaml:"admin_password"`
 
 	Log          Log          `yaml:"log"`
+	HTTP         HTTP         `yaml:"http"`
+	Secrets      Secrets      `yaml:"secrets"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
 	Metrics      Metrics      `yaml:"metrics"`
@@ -52,6 +54,40 @@ type Config struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+}
+
+// HTTP configures how both listeners (main and S3) treat connections.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// BodyTimeout and BodyMinBytes bound slow request bodies: a body
+	// that delivers fewer than BodyMinBytes within a BodyTimeout is
+	// dropped (and what it staged discarded). 0 disables the check.
+	BodyTimeout  Duration `yaml:"body_timeout"`
+	BodyMinBytes int64    `yaml:"body_min_bytes"`
+}
+
+// Secrets configures the key-encryption key (KEK) that wraps the server
+// keys kept in the database (registry token signing, sealing of S3 secrets
+// and upstream credentials). The first of KEK, KEKFile, <data_dir>/kek is
+// used; the last is created at first start.
+type Secrets struct {
+	// KEK is the key itself: 32 bytes as base64 or hex (ARCA_KEK).
+	KEK string `yaml:"kek"`
+	// KEKFile names a file holding it (ARCA_KEK_FILE), e.g. a mounted
+	// Kubernetes Secret.
+	KEKFile string `yaml:"kek_file"`
+}
+
+// KEKFile is where the key-encryption key is read from when Secrets.KEK is
+// empty.
+func (c *Config) KEKFile() string {
+	if c.Secrets.KEKFile != "" {
+		return c.Secrets.KEKFile
+	}
+	return c.DataDir + "/kek"
 }
 
 // Auth configures identity and access.
@@ -206,6 +242,12 @@ func Default() Config {
 		S3Addr:  ":9000",
 		DataDir: "./arca-data",
 		Log:     Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+			BodyTimeout:       Duration(30 * time.Second),
+			BodyMinBytes:      16 << 10,
+		},
 		Auth: Auth{
 			LoginMaxFailures:   5,
 			LoginLockout:       Duration(time.Second),
@@ -244,6 +286,8 @@ var envVars = []struct {
 	{"ARCA_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ARCA_DATABASE_URL", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"ARCA_ADMIN_PASSWORD", func(c *Config, v string) error { c.AdminPassword = v; return nil }},
+	{"ARCA_KEK", func(c *Config, v string) error { c.Secrets.KEK = v; return nil }},
+	{"ARCA_KEK_FILE", func(c *Config, v string) error { c.Secrets.KEKFile = v; return nil }},
 	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"ARCA_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"ARCA_BLOB_DIR", func(c *Config, v string) error { c.Blob.Dir = v; return nil }},
@@ -268,6 +312,16 @@ var envVars = []struct {
 		return nil
 	}},
 	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
+	{"ARCA_HTTP_BODY_TIMEOUT", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.HTTP.BodyTimeout = Duration(d)
+		return err
+	}},
+	{"ARCA_HTTP_BODY_MIN_BYTES", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.HTTP.BodyMinBytes = n
+		return err
+	}},
 	{"ARCA_MAX_UPLOAD_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.Limits.MaxUploadBytes = n
@@ -414,6 +468,12 @@ func (c *Config) Validate() error {
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
 	}
+	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
+		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")
+	}
+	if c.HTTP.BodyTimeout < 0 || (c.HTTP.BodyTimeout > 0 && c.HTTP.BodyMinBytes < 1) {
+		problems = append(problems, "http.body_timeout must not be negative, and http.body_min_bytes must be at least 1 when it is set")
+	}
 	if c.Auth.LoginMaxFailures < 1 {
 		problems = append(problems, "auth.login_max_failures must be at least 1")
 	}
@@ -487,6 +547,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.S3.SecretKey != "" {
 		c.S3.SecretKey = "xxxxx"
+	}
+	if c.Secrets.KEK != "" {
+		c.Secrets.KEK = "xxxxx"
 	}
 	if c.Blob.S3.SecretKey != "" {
 		c.Blob.S3.SecretKey = "xxxxx"

@@ -147,3 +147,37 @@ func loadEnv(c *Config, env map[string]string) error {
 	*c = got
 	return err
 }
+
+// TestHTTPAndSecrets: the listener timeouts and the KEK come from YAML and
+// environment, are validated, and the KEK is masked when printed.
+func TestHTTPAndSecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "arca.yaml")
+	os.WriteFile(file, []byte("http: {read_header_timeout: 5s, idle_timeout: 1m, body_timeout: 10s}\nsecrets: {kek_file: /run/secrets/kek}\n"), 0o600)
+	c, err := Load(Flags{ConfigPath: file}, env(map[string]string{"ARCA_HTTP_BODY_MIN_BYTES": "4096", "ARCA_KEK": "c2VjcmV0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.HTTP.ReadHeaderTimeout) != 5*time.Second || time.Duration(c.HTTP.BodyTimeout) != 10*time.Second ||
+		c.HTTP.BodyMinBytes != 4096 || c.Secrets.KEKFile != "/run/secrets/kek" || c.KEKFile() != "/run/secrets/kek" {
+		t.Fatalf("http/secrets: %+v %+v", c.HTTP, c.Secrets)
+	}
+	if b, _ := c.Redacted().YAML(); strings.Contains(string(b), "c2VjcmV0") {
+		t.Fatalf("config print shows the KEK:\n%s", b)
+	}
+	if d := Default(); d.KEKFile() != d.DataDir+"/kek" {
+		t.Fatalf("default KEK file %q", d.KEKFile())
+	}
+	for _, bad := range []map[string]string{
+		{"ARCA_HTTP_BODY_MIN_BYTES": "0"},
+		{"ARCA_HTTP_BODY_TIMEOUT": "-1s"},
+		{"ARCA_HTTP_BODY_TIMEOUT": "soon"},
+	} {
+		if _, err := Load(Flags{}, env(bad)); err == nil {
+			t.Errorf("Load(%v) accepted", bad)
+		}
+	}
+	if c, err := Load(Flags{}, env(map[string]string{"ARCA_HTTP_BODY_TIMEOUT": "0s", "ARCA_HTTP_BODY_MIN_BYTES": "0"})); err != nil || c.HTTP.BodyTimeout != 0 {
+		t.Errorf("body_timeout 0 (off): %v", err)
+	}
+}

@@ -75,6 +75,9 @@ func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.Log.DebugContext(r.Context(), "request refused", "surface", s.Name, "err", err)
 	}
+	// A length the handler set for the content it meant to send does not
+	// fit the error document.
+	w.Header().Del("Content-Length")
 	s.WriteError(w, r, err)
 }
 

@@ -7,9 +7,11 @@ package meta
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"net/url"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -177,7 +180,24 @@ func (db *DB) migrate(ctx context.Context) error {
 	// Out-of-order migrations are applied too: formats developed side by
 	// side number their migrations independently, and a database that
 	// already has a later one must still receive an earlier one.
-	p, err := goose.NewProvider(dialect, db.DB, sub, goose.WithAllowOutofOrder(true))
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
+	if db.Dialect == Postgres {
+		// Several processes starting at once on an empty database would
+		// each create goose's table and the schema (and crash on each
+		// other's duplicate types); they take turns under an advisory lock,
+		// held by the one connection that migrates. SQLite serializes
+		// writers itself.
+		id, err := db.lockID(ctx, "migrations")
+		if err != nil {
+			return err
+		}
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 600))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.DB, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("loading migrations: %w", err)
 	}
@@ -185,6 +205,49 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("applying migrations: %w", err)
 	}
 	return nil
+}
+
+// WithLock runs fn while holding the database-wide lock called name, so
+// that processes sharing a PostgreSQL database take turns (first-start
+// bootstrap, say). On SQLite, whose writers queue on the file, fn just runs.
+// The lock is a session advisory lock held by one connection for the
+// duration of fn; PostgreSQL releases it if the process dies.
+func (db *DB) WithLock(ctx context.Context, name string, fn func() error) error {
+	if db.Dialect != Postgres {
+		return fn()
+	}
+	id, err := db.lockID(ctx, name)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return Err(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, id); err != nil {
+		return Err(err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, id); err != nil {
+			// Drop the session rather than pool it still holding the lock.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn()
+}
+
+// lockID names an advisory lock of the schema this connection works in:
+// processes on one database share it, while databases with one schema per
+// tenant (or per test) do not wait for each other.
+func (db *DB) lockID(ctx context.Context, name string) (int64, error) {
+	var schema sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return 0, fmt.Errorf("reading the current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("arca:" + schema.String + ":" + name))
+	return int64(h.Sum64()), nil
 }
 
 // SchemaVersion returns the newest applied migration.

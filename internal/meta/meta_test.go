@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
@@ -115,6 +117,59 @@ func TestPostgresCustomPlans(t *testing.T) {
 		}
 		if mode != "force_custom_plan" {
 			t.Fatalf("plan_cache_mode = %q, want force_custom_plan", mode)
+		}
+	})
+}
+
+// TestConcurrentOpenMigratesOnce opens one empty PostgreSQL database from
+// several goroutines at once: they take turns migrating, and all succeed.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	url := metatest.PostgresURL(t)
+	const n = 8
+	errc := make(chan error, n)
+	dbs := make(chan *meta.DB, n)
+	for range n {
+		go func() {
+			db, err := meta.Open(context.Background(), url, "")
+			errc <- err
+			dbs <- db
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+		if db := <-dbs; db != nil {
+			defer db.Close()
+		}
+	}
+}
+
+// TestWithLockExcludes checks that WithLock holders on one database never
+// overlap.
+func TestWithLockExcludes(t *testing.T) {
+	metatest.Each(t, func(t *testing.T, db *meta.DB) {
+		var inside, overlaps atomic.Int32
+		done := make(chan error, 4)
+		for range 4 {
+			go func() {
+				done <- db.WithLock(context.Background(), "test", func() error {
+					if inside.Add(1) > 1 {
+						overlaps.Add(1)
+					}
+					time.Sleep(20 * time.Millisecond)
+					inside.Add(-1)
+					return nil
+				})
+			}()
+		}
+		for range 4 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if db.Dialect == meta.Postgres && overlaps.Load() > 0 {
+			t.Errorf("%d lock holders overlapped", overlaps.Load())
 		}
 	})
 }

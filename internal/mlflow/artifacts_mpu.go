@@ -3,11 +3,8 @@ package mlflow
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,7 +12,6 @@ import (
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
-	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/s3api"
 )
 
@@ -32,31 +28,13 @@ import (
 // upload of many parts.
 const partURLTTL = 12 * time.Hour
 
-// partKeySecret names the HMAC key of part URLs in server_secrets.
+// partKeySecret names the HMAC key of part URLs among the server keys.
 const partKeySecret = "mlflow_artifact_part_key"
 
-// partKey returns the HMAC key of part URLs, creating it on first use
-// (first writer wins; every process reads the same key).
+// partKey returns the HMAC key of part URLs (a server key in
+// internal/keyring, created on first use; every process reads the same).
 func (h *Handler) partKey(ctx context.Context) ([]byte, error) {
-	var v string
-	err := h.db.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = $1`, partKeySecret).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		var b [32]byte
-		rand.Read(b[:])
-		if _, err := h.db.ExecContext(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
-			partKeySecret, hex.EncodeToString(b[:]), meta.Now()); err != nil {
-			return nil, meta.Err(err)
-		}
-		err = h.db.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = $1`, partKeySecret).Scan(&v)
-	}
-	if err != nil {
-		return nil, meta.Err(err)
-	}
-	key, err := hex.DecodeString(v)
-	if err != nil || len(key) < 16 {
-		return nil, errs.E(errs.Internal, "corrupt %s in server_secrets", partKeySecret)
-	}
-	return key, nil
+	return h.keys.Key(ctx, partKeySecret)
 }
 
 // partSignature is the signature of a part URL: hex HMAC-SHA256 of the

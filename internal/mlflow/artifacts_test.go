@@ -515,9 +515,10 @@ func TestArtifactMultipart(t *testing.T) {
 		if status, _, _ := artPutPart(t, u.String(), []byte("evil")); status != 403 {
 			t.Fatalf("unsigned part: %d", status)
 		}
-		var keyHex string
-		s.DB.QueryRowContext(context.Background(), `SELECT value FROM server_secrets WHERE name = 'mlflow_artifact_part_key'`).Scan(&keyHex)
-		key, _ := hex.DecodeString(keyHex)
+		key, err := s.Keys.Key(context.Background(), "mlflow_artifact_part_key")
+		if err != nil {
+			t.Fatal(err)
+		}
 		past := time.Now().Add(-time.Minute).Unix()
 		m := hmac.New(sha256.New, key)
 		m.Write([]byte("mlflow-artifacts-part\n" + id + "\n2\n" + strconv.FormatInt(past, 10)))

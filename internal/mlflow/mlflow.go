@@ -22,6 +22,7 @@ import (
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -61,6 +62,7 @@ type Handler struct {
 	objects   ObjectStore
 	audit     *audit.Log
 	log       *slog.Logger
+	keys      *keyring.Keyring
 	space     string // name of the mlflow repository
 	publicURL string
 	surface   httpx.Surface
@@ -76,6 +78,8 @@ type Deps struct {
 	Objects ObjectStore
 	Audit   *audit.Log
 	Log     *slog.Logger
+	// Keys holds the server key of part URLs.
+	Keys *keyring.Keyring
 	// Repository names the mlflow repository; "" means "mlflow".
 	Repository string
 	// PublicURL is the base URL clients reach arca at; "" derives it from
@@ -86,7 +90,7 @@ type Deps struct {
 // New returns the MLflow handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, objects: d.Objects, audit: d.Audit,
-		log: d.Log, space: d.Repository, publicURL: d.PublicURL}
+		log: d.Log, keys: d.Keys, space: d.Repository, publicURL: d.PublicURL}
 	if h.space == "" {
 		h.space = "mlflow"
 	}

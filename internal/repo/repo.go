@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -42,10 +43,16 @@ type Repository struct {
 }
 
 // Redacted returns a copy of r whose settings show no secrets: values of
-// keys named password, secret or token are masked at any depth.
+// keys named password, secret or token are masked at any depth, so are the
+// upstream's username and any user information in a URL.
 func (r *Repository) Redacted() *Repository {
 	c := *r
 	c.Settings, _ = redact(r.Settings).(map[string]any)
+	if up := upstreamOf(c.Settings); up != nil {
+		if v, ok := up["username"].(string); ok && v != "" {
+			up["username"] = Masked
+		}
+	}
 	return &c
 }
 
@@ -56,12 +63,20 @@ func redact(v any) any {
 		for k, val := range t {
 			switch strings.ToLower(k) {
 			case "password", "secret", "token", "secret_key":
-				out[k] = "xxxxx"
+				out[k] = Masked
 			default:
 				out[k] = redact(val)
 			}
 		}
 		return out
+	case string:
+		if strings.Contains(t, "@") && strings.Contains(t, "://") {
+			if u, err := url.Parse(t); err == nil && u.User != nil {
+				u.User = url.User(Masked)
+				return u.String()
+			}
+		}
+		return t
 	case []any:
 		out := make([]any, len(t))
 		for i, val := range t {
@@ -94,13 +109,15 @@ type SettingsCheck func(kind string, settings map[string]any) error
 // Store keeps repositories in the metadata database.
 type Store struct {
 	db      *meta.DB
+	sealer  Sealer
 	formats map[string]SettingsCheck
 }
 
 // NewStore returns a Store that accepts repositories of the given formats
-// (those arca serves), each with the check of its settings.
-func NewStore(db *meta.DB, formats map[string]SettingsCheck) *Store {
-	return &Store{db: db, formats: formats}
+// (those arca serves), each with the check of its settings, and seals
+// upstream credentials with sealer (see credentials.go).
+func NewStore(db *meta.DB, sealer Sealer, formats map[string]SettingsCheck) *Store {
+	return &Store{db: db, sealer: sealer, formats: formats}
 }
 
 // Formats lists the formats the store accepts.
@@ -151,22 +168,27 @@ func (s *Store) Validate(r *Repository) error {
 }
 
 // Create adds a repository. A group's members must exist already.
+// Upstream credentials in a URL move into their fields (r.Settings shows
+// where they went); all are stored sealed.
 func (s *Store) Create(ctx context.Context, r *Repository) error {
+	if err := moveURLCredentials(r.Settings); err != nil {
+		return err
+	}
 	if err := s.Validate(r); err != nil {
 		return err
 	}
 	if err := s.checkMembers(ctx, r); err != nil {
 		return err
 	}
-	settings, err := json.Marshal(r.Settings)
+	settings, err := s.encode(ctx, r)
 	if err != nil {
-		return errs.Wrap(err, errs.Invalid, "invalid settings")
+		return err
 	}
 	now := meta.Now()
 	err = s.db.QueryRowContext(ctx,
 		`INSERT INTO repositories (name, format, kind, visibility, description, config, created_at, updated_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`,
-		r.Name, r.Format, r.Kind, r.Visibility, r.Description, string(settings), now).Scan(&r.ID)
+		r.Name, r.Format, r.Kind, r.Visibility, r.Description, settings, now).Scan(&r.ID)
 	if err != nil {
 		if meta.IsUniqueViolation(err) {
 			return errs.E(errs.Conflict, "repository %q already exists", r.Name)
@@ -185,12 +207,32 @@ func scan(row interface{ Scan(...any) error }) (*Repository, error) {
 	if err := row.Scan(&r.ID, &r.Name, &r.Format, &r.Kind, &r.Visibility, &r.Description, &settings, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if settings != "" && settings != "null" {
-		if err := json.Unmarshal([]byte(settings), &r.Settings); err != nil {
+	var err error
+	r.Settings, err = decodeSettings(settings)
+	return &r, err
+}
+
+func decodeSettings(stored string) (map[string]any, error) {
+	var m map[string]any
+	if stored != "" && stored != "null" {
+		if err := json.Unmarshal([]byte(stored), &m); err != nil {
 			return nil, errs.Wrap(err, errs.Internal, "corrupt repository settings")
 		}
 	}
-	return &r, nil
+	return m, nil
+}
+
+// encode is r's settings as stored: JSON, credentials sealed.
+func (s *Store) encode(ctx context.Context, r *Repository) (string, error) {
+	stored, err := s.sealed(ctx, r.Name, r.Settings)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(stored)
+	if err != nil {
+		return "", errs.Wrap(err, errs.Invalid, "invalid settings")
+	}
+	return string(b), nil
 }
 
 // Get returns the repository named name, or errs.NotFound.
@@ -199,7 +241,10 @@ func (s *Store) Get(ctx context.Context, name string) (*Repository, error) {
 	if err == sql.ErrNoRows {
 		return nil, errs.E(errs.NotFound, "repository %q not found", name).WithCode("REPOSITORY_UNKNOWN")
 	}
-	return r, meta.Err(err)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	return r, s.unseal(ctx, r)
 }
 
 // List returns every repository, ordered by name, optionally of one format.
@@ -215,28 +260,45 @@ func (s *Store) List(ctx context.Context, format string) ([]*Repository, error) 
 		if err != nil {
 			return nil, meta.Err(err)
 		}
+		if err := s.unseal(ctx, r); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	return out, meta.Err(rows.Err())
 }
 
 // Update changes a repository's visibility, description and settings.
-// Name, format and kind are fixed at creation.
+// Name, format and kind are fixed at creation. Upstream credentials are
+// treated as by Create; one sent back as Masked keeps its stored value.
 func (s *Store) Update(ctx context.Context, r *Repository) error {
+	if err := moveURLCredentials(r.Settings); err != nil {
+		return err
+	}
+	if stored, err := s.Get(ctx, r.Name); err == nil {
+		keepMasked(r.Settings, stored.Settings)
+	} else if !errs.Is(err, errs.NotFound) {
+		return err
+	}
 	if err := s.Validate(r); err != nil {
 		return err
 	}
 	if err := s.checkMembers(ctx, r); err != nil {
 		return err
 	}
-	settings, err := json.Marshal(r.Settings)
+	return s.write(ctx, r)
+}
+
+// write stores r's visibility, description and settings.
+func (s *Store) write(ctx context.Context, r *Repository) error {
+	settings, err := s.encode(ctx, r)
 	if err != nil {
-		return errs.Wrap(err, errs.Invalid, "invalid settings")
+		return err
 	}
 	r.UpdatedAt = meta.Now()
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE repositories SET visibility = $1, description = $2, config = $3, updated_at = $4 WHERE name = $5`,
-		r.Visibility, r.Description, string(settings), r.UpdatedAt, r.Name)
+		r.Visibility, r.Description, settings, r.UpdatedAt, r.Name)
 	if err != nil {
 		return meta.Err(err)
 	}

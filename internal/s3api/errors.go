@@ -156,7 +156,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	hdr := w.Header()
-	for _, h := range []string{"ETag", "Last-Modified", "Content-Range", "Accept-Ranges"} {
+	for _, h := range []string{"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Content-Length"} {
 		if code != "InvalidRange" || h != "Content-Range" {
 			hdr.Del(h)
 		}

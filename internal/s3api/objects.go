@@ -144,6 +144,23 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
+	// The content is opened before any header is set: a blob that went
+	// missing is an error document, not the object's headers and a
+	// truncated body.
+	var rd *blob.Reader
+	if r.Method != http.MethodHead {
+		d, err := blob.ParseDigest(o.Digest)
+		if err != nil {
+			return errs.Wrap(err, errs.Internal, "corrupt metadata")
+		}
+		if rd, err = h.blobs.Open(ctx, d); err != nil {
+			if errs.Is(err, errs.NotFound) {
+				return errs.Wrap(err, errs.Internal, "stored object is missing its content")
+			}
+			return err
+		}
+		defer rd.Close()
+	}
 	hdr := w.Header()
 	setObjectHeaders(hdr, o)
 	if err := checkConditions(r.Header, "", o.ETag, time.UnixMilli(o.Modified), "NotModified"); err != nil {
@@ -197,18 +214,6 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 		w.WriteHeader(status)
 		return nil
 	}
-	d, err := blob.ParseDigest(o.Digest)
-	if err != nil {
-		return errs.Wrap(err, errs.Internal, "corrupt metadata")
-	}
-	rd, err := h.blobs.Open(ctx, d)
-	if err != nil {
-		if errs.Is(err, errs.NotFound) {
-			return errs.Wrap(err, errs.Internal, "stored object is missing its content")
-		}
-		return err
-	}
-	defer rd.Close()
 	if _, err := rd.Seek(start, io.SeekStart); err != nil {
 		return errs.Wrap(err, errs.Internal, "seeking in the object")
 	}

@@ -122,6 +122,12 @@ func verifyV2(r *http.Request, now time.Time, lookup keyLookup) (*signature, err
 		if now.Unix() > exp {
 			return nil, s3Error("AccessDenied", "request has expired")
 		}
+		// SigV2 URLs carry no signing time, only their expiry: one
+		// further away than SigV4's longest validity is refused, so a
+		// leaked URL is no longer useful than a SigV4 one.
+		if time.Unix(exp, 0).Sub(now) > maxPresignExpiry+maxSkew {
+			return nil, s3Error("AccessDenied", "a presigned URL may be valid for at most 7 days; Expires is %s", time.Unix(exp, 0).UTC().Format(time.RFC3339))
+		}
 	}
 	principal, secret, err := lookup(r.Context(), id)
 	if err != nil {

@@ -32,7 +32,7 @@ type repoFormData struct {
 
 // masked is how repo.Repository.Redacted shows a secret; a form that sends
 // it back means "keep the stored value".
-const masked = "xxxxx"
+const masked = repo.Masked
 
 func (h *Handler) newRepository(w http.ResponseWriter, r *http.Request) error {
 	f := repoForm{Format: r.URL.Query().Get("format"), Kind: repo.Hosted, Visibility: repo.Private}

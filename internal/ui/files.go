@@ -111,6 +111,9 @@ func (h *Handler) serveAttachment(w http.ResponseWriter, r *http.Request, digest
 		return err
 	}
 	rd, err := h.Blobs.Open(r.Context(), d)
+	if errs.Is(err, errs.NotFound) {
+		return errs.Wrap(err, errs.Internal, "stored file is missing its content")
+	}
 	if err != nil {
 		return err
 	}

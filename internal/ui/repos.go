@@ -65,7 +65,7 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := repoData{Repo: rp.Redacted(), Usage: h.usage(r, rp), Query: strings.TrimSpace(r.URL.Query().Get("q"))}
 	d.CanManage = auth.From(ctx).IsAdmin()
-	if up, ok := rp.Settings["upstream"].(map[string]any); ok {
+	if up, ok := d.Repo.Settings["upstream"].(map[string]any); ok {
 		d.Upstream, _ = up["url"].(string)
 	}
 	if ms, ok := rp.Settings["members"].([]any); ok {
