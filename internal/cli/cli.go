@@ -426,16 +426,16 @@ func msTime(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
 }
 
-func runGC(args []string, env Env) error {
-	var dryRun bool
-	cfg, rest, err := loadConfig("gc", args, env, func(fs *flag.FlagSet) {
-		fs.BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
-	})
+// maintain runs a maintenance command (gc, fsck) that takes flags but no
+// arguments: it opens the data directory and database the flags name and
+// calls run until it returns or the process is interrupted.
+func maintain(name string, args []string, env Env, flags func(*flag.FlagSet), run func(context.Context, *app.App) error) error {
+	cfg, rest, err := loadConfig(name, args, env, flags)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
-		return usageError{fmt.Sprintf("gc takes no arguments, got %q", rest)}
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", name, rest)}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -444,6 +444,19 @@ func runGC(args []string, env Env) error {
 		return err
 	}
 	defer a.Close()
+	return run(ctx, a)
+}
+
+func runGC(args []string, env Env) error {
+	var dryRun bool
+	return maintain("gc", args, env, func(fs *flag.FlagSet) {
+		fs.BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
+	}, func(ctx context.Context, a *app.App) error {
+		return collect(ctx, a, dryRun, env)
+	})
+}
+
+func collect(ctx context.Context, a *app.App, dryRun bool, env Env) error {
 	res, err := a.Collector().Run(ctx, dryRun, func(r gc.Result) {
 		fmt.Fprintf(env.Stderr, "scanned %d blobs, %d deletable so far\n", r.Scanned, r.Deleted)
 	})
@@ -463,22 +476,14 @@ func runGC(args []string, env Env) error {
 // removes the artifacts whose bytes are gone.
 func runFsck(args []string, env Env) error {
 	var repair bool
-	cfg, rest, err := loadConfig("fsck", args, env, func(fs *flag.FlagSet) {
+	return maintain("fsck", args, env, func(fs *flag.FlagSet) {
 		fs.BoolVar(&repair, "repair", false, "delete the metadata of artifacts whose bytes are missing")
+	}, func(ctx context.Context, a *app.App) error {
+		return fsck(ctx, a, repair, env)
 	})
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return usageError{fmt.Sprintf("fsck takes no arguments, got %q", rest)}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a, err := app.Open(ctx, cfg, app.NewLogger(config.Log{Level: "warn", Format: "text"}, env.Stderr))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+}
+
+func fsck(ctx context.Context, a *app.App, repair bool, env Env) error {
 	rep, err := a.Collector().Fsck(ctx, repair)
 	if err != nil {
 		return err
