@@ -2,7 +2,7 @@ package auth_test
 
 import (
 	"context"
-	"crypto/rand"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,27 +10,10 @@ import (
 
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
-	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/meta/metatest"
 	"github.com/arcaproject/arca/internal/repo"
 )
-
-// testKeys is a keyring under a random key-encryption key.
-func testKeys(t *testing.T, db *meta.DB) *keyring.Keyring {
-	t.Helper()
-	b := make([]byte, keyring.KEKSize)
-	rand.Read(b)
-	kek, err := keyring.NewKEK(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.Load(context.Background(), db, kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
 
 func request(authz string) *http.Request {
 	r, _ := http.NewRequest("GET", "http://x/", nil)
@@ -86,8 +69,8 @@ func FuzzCheckPassword(f *testing.F) {
 func TestAuthenticateAndAuthorize(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 3, Lockout: 200 * time.Millisecond, CacheTTL: time.Minute})
-		repos := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{"raw": nil})
+		s := auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 3, Lockout: 200 * time.Millisecond, CacheTTL: time.Minute})
+		repos := repo.NewStore(db, keyringtest.New(t, db), map[string]repo.SettingsCheck{"raw": nil})
 		private := &repo.Repository{Name: "private", Format: "raw"}
 		public := &repo.Repository{Name: "public", Format: "raw", Visibility: repo.Public}
 		for _, r := range []*repo.Repository{private, public} {
@@ -270,7 +253,7 @@ func TestAuthenticateAndAuthorize(t *testing.T) {
 func TestLoginRateLimit(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 3, Lockout: 300 * time.Millisecond, CacheTTL: time.Minute})
+		s := auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 3, Lockout: 300 * time.Millisecond, CacheTTL: time.Minute})
 		if _, err := s.CreateUser(ctx, "carol", "carol-password", "", auth.NoRole); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"net/netip"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ func outcome(err error) string {
 // lock holds for one client address only.
 func TestUnknownNamesLockLikeKnown(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
-		s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 3, Lockout: time.Minute, CacheTTL: time.Minute})
+		s := auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 3, Lockout: time.Minute, CacheTTL: time.Minute})
 		ctx := context.Background()
 		if _, err := s.CreateUser(ctx, "carol", "carol-password", "", auth.NoRole); err != nil {
 			t.Fatal(err)
@@ -83,7 +84,7 @@ func TestUnknownNamesLockLikeKnown(t *testing.T) {
 // verified before, a wrong pair refused before) cost nothing.
 func TestCheckLimiterPerAddress(t *testing.T) {
 	db := metatest.OpenSQLite(t)
-	s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 100, CacheTTL: time.Minute, CheckRate: 0.001, CheckBurst: 5})
+	s := auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 100, CacheTTL: time.Minute, CheckRate: 0.001, CheckBurst: 5})
 	ctx := context.Background()
 	if _, err := s.CreateUser(ctx, "carol", "carol-password", "", auth.NoRole); err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestCheckLimiterPerAddress(t *testing.T) {
 // run at once; the others wait HashWait and are refused as unavailable.
 func TestHashingSlots(t *testing.T) {
 	db := metatest.OpenSQLite(t)
-	s := auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 100, CheckRate: 1000, CheckBurst: 1000, HashSlots: 1, HashWait: 10 * time.Millisecond})
+	s := auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 100, CheckRate: 1000, CheckBurst: 1000, HashSlots: 1, HashWait: 10 * time.Millisecond})
 	var wg sync.WaitGroup
 	results := make([]error, 16)
 	for i := range results {
@@ -153,7 +154,7 @@ func TestHashingSlots(t *testing.T) {
 
 	// The queue is bounded: with a wait long enough for every queued
 	// request to be served, those past 64 per slot are still refused.
-	s = auth.New(db, testKeys(t, db), auth.Options{MaxFailures: 1000, CheckRate: 1000, CheckBurst: 1000, HashSlots: 1, HashWait: time.Minute})
+	s = auth.New(db, keyringtest.New(t, db), auth.Options{MaxFailures: 1000, CheckRate: 1000, CheckBurst: 1000, HashSlots: 1, HashWait: time.Minute})
 	results = make([]error, 100)
 	for i := range results {
 		wg.Add(1)
@@ -176,7 +177,7 @@ func TestHashingSlots(t *testing.T) {
 // given to a new user (SQLite reused the largest before migration 00012).
 func TestUserIDsNotReused(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
-		s := auth.New(db, testKeys(t, db), auth.Options{})
+		s := auth.New(db, keyringtest.New(t, db), auth.Options{})
 		ctx := context.Background()
 		if _, err := s.CreateUser(ctx, "first", "first-password", "", auth.NoRole); err != nil {
 			t.Fatal(err)
@@ -204,7 +205,7 @@ func TestUserIDsNotReused(t *testing.T) {
 func TestRegistryTokenOfDeletedUser(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := auth.New(db, testKeys(t, db), auth.Options{})
+		s := auth.New(db, keyringtest.New(t, db), auth.Options{})
 		tokens, err := auth.NewRegistryTokens(ctx, s, "arca", 5*time.Minute)
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +248,7 @@ func TestRegistryTokenOfDeletedUser(t *testing.T) {
 func TestRegistryTokenBoundedByToken(t *testing.T) {
 	db := metatest.OpenSQLite(t)
 	ctx := context.Background()
-	s := auth.New(db, testKeys(t, db), auth.Options{})
+	s := auth.New(db, keyringtest.New(t, db), auth.Options{})
 	tokens, err := auth.NewRegistryTokens(ctx, s, "arca", time.Hour)
 	if err != nil {
 		t.Fatal(err)

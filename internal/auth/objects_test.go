@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ const allowed = errs.Kind(-1)
 func TestAuthorizeObjects(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		keys := testKeys(t, db)
+		keys := keyringtest.New(t, db)
 		s := auth.New(db, keys, auth.Options{})
 		repos := repo.NewStore(db, keys, map[string]repo.SettingsCheck{"s3": nil})
 		bucket := &repo.Repository{Name: "bucket", Format: "s3"}

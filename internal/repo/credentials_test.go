@@ -2,32 +2,16 @@ package repo_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"strings"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/errs"
-	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/meta/metatest"
 	"github.com/arcaproject/arca/internal/repo"
 )
-
-func testKeys(t *testing.T, db *meta.DB) *keyring.Keyring {
-	t.Helper()
-	b := make([]byte, keyring.KEKSize)
-	rand.Read(b)
-	kek, err := keyring.NewKEK(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.Load(context.Background(), db, kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
 
 func storedConfig(t *testing.T, db *meta.DB, name string) string {
 	t.Helper()
@@ -49,7 +33,7 @@ func upstream(r *repo.Repository) map[string]any {
 func TestUpstreamCredentials(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{"pypi": func(string, map[string]any) error { return nil }})
+		s := repo.NewStore(db, keyringtest.New(t, db), map[string]repo.SettingsCheck{"pypi": func(string, map[string]any) error { return nil }})
 		r := &repo.Repository{Name: "mirror", Format: "pypi", Kind: repo.Proxy, Settings: map[string]any{
 			"upstream": map[string]any{"url": "https://urluser:url-pass-123@pypi.example.com/simple/", "token": "tok-secret-456"}}}
 		if err := s.Create(ctx, r); err != nil {
@@ -107,7 +91,7 @@ func TestUpstreamCredentials(t *testing.T) {
 func TestSealStored(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{"npm": func(string, map[string]any) error { return nil }})
+		s := repo.NewStore(db, keyringtest.New(t, db), map[string]repo.SettingsCheck{"npm": func(string, map[string]any) error { return nil }})
 		legacy := `{"upstream":{"url":"https://old:old-pass-789@registry.example.com/","token":"old-token-000"}}`
 		if _, err := db.Exec(`INSERT INTO repositories (name, format, kind, visibility, description, config, created_at, updated_at)
 			VALUES ('legacy', 'npm', 'proxy', 'private', '', $1, 0, 0)`, legacy); err != nil {

@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestGroupMembers(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
 		ok := func(string, map[string]any) error { return nil }
-		s := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{"pkg": ok, "other": ok})
+		s := repo.NewStore(db, keyringtest.New(t, db), map[string]repo.SettingsCheck{"pkg": ok, "other": ok})
 		for _, r := range []*repo.Repository{
 			{Name: "proxy", Format: "pkg", Kind: repo.Proxy},
 			{Name: "secret", Format: "pkg"},

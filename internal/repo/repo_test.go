@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"github.com/arcaproject/arca/internal/keyring/keyringtest"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -26,7 +27,7 @@ func TestValidateName(t *testing.T) {
 func TestStore(t *testing.T) {
 	metatest.Each(t, func(t *testing.T, db *meta.DB) {
 		ctx := context.Background()
-		s := repo.NewStore(db, testKeys(t, db), map[string]repo.SettingsCheck{
+		s := repo.NewStore(db, keyringtest.New(t, db), map[string]repo.SettingsCheck{
 			"raw":   func(string, map[string]any) error { return nil },
 			"oci":   func(string, map[string]any) error { return errs.E(errs.Invalid, "no") },
 			"plain": nil,
