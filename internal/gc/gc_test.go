@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/arcaproject/arca/internal/app/apptest"
 )
 
@@ -181,6 +184,41 @@ func TestFsck(t *testing.T) {
 		}
 		if rep, err = s.Collector().Fsck(ctx, false); err != nil || len(rep.Missing) != 0 {
 			t.Fatalf("fsck after repair = %+v, %v", rep, err)
+		}
+	})
+}
+
+// TestCollectExpiresMultipartUploads: arca gc aborts S3 multipart uploads
+// older than s3.upload_max_age, and their parts become garbage in the same
+// run (issue 22, item 14).
+func TestCollectExpiresMultipartUploads(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		r := newRacer(t, s)
+		part := content("abandoned part", 1)
+		up, err := r.s3.CreateMultipartUpload(ctx, &s3sdk.CreateMultipartUploadInput{Bucket: aws.String("backups"), Key: aws.String("abandoned")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.s3.UploadPart(ctx, &s3sdk.UploadPartInput{Bucket: aws.String("backups"), Key: aws.String("abandoned"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader(part)}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Collector().Run(ctx, false, nil)
+		if err != nil || res.MultipartEnded != 0 {
+			t.Fatalf("GC of a fresh upload = %+v, %v", res, err)
+		}
+		old := time.Now().Add(-time.Duration(s.Config.S3.UploadMaxAge) - time.Hour).UnixMilli()
+		if _, err := s.DB.Exec(`UPDATE s3_uploads SET created_at = $1`, old); err != nil {
+			t.Fatal(err)
+		}
+		r.ageBlob(part)
+		res, err = s.Collector().Run(ctx, false, nil)
+		if err != nil || res.MultipartEnded != 1 || res.Deleted != 1 || blobExists(s, part) {
+			t.Fatalf("GC of an abandoned upload = %+v, %v (part still stored: %v)", res, err, blobExists(s, part))
+		}
+		if _, err := r.s3.ListParts(ctx, &s3sdk.ListPartsInput{Bucket: aws.String("backups"), Key: aws.String("abandoned"), UploadId: up.UploadId}); err == nil {
+			t.Fatal("the abandoned upload still lists its parts")
 		}
 	})
 }
