@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			mlflow.Format: mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
-		Keys: keys,
+		Keys:  keys,
 		Auth: auth.New(db, keys, auth.Options{
 			MaxFailures:      cfg.Auth.LoginMaxFailures,
 			Lockout:          time.Duration(cfg.Auth.LoginLockout),
