@@ -118,83 +118,29 @@ func TestReadmeUsingIt(t *testing.T) {
 	if strings.Contains(rest, "localhost:") || strings.Contains(rest, "127.0.0.1:") {
 		t.Fatalf("the README block names an address outside its ARCA_ADDR line (use $ARCA_ADDR, $ARCA_S3_ADDR):\n%s", block)
 	}
-	httpPort, s3Port := freePort(t), freePort(t)
-	for s3Port == httpPort {
-		s3Port = freePort(t)
-	}
-	script := readmeAddrLine.ReplaceAllStringFunc(block, func(line string) string {
-		line = strings.Replace(line, "localhost:8080", "127.0.0.1:"+httpPort, 1)
-		return strings.Replace(line, "localhost:9000", "127.0.0.1:"+s3Port, 1)
-	})
-
 	needTool(t, "curl")
 	needTool(t, "npm")
 	needTool(t, "tar")
 	crane := needOCITools(t, "crane")["crane"]
 	tools, s3venv, mlflow := readmeVenvs(t)
-
-	// A fresh checkout's worth: the examples and the built binary.
-	work := t.TempDir()
-	runCmd(t, time.Minute, root, os.Environ(), "cp", "-R", filepath.Join(root, "examples"), filepath.Join(work, "examples"))
-	if err := os.Symlink(arcaBin, filepath.Join(work, "arca")); err != nil {
-		t.Fatal(err)
-	}
-	home := filepath.Join(t.TempDir(), "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	pyBin := pythonWithBoth(t, t.TempDir(), tools, mlflow)
-	pipTarget := filepath.Join(t.TempDir(), "site")
 
-	// The environment of a user's shell: the clients on PATH, a home of
-	// its own; no settings of other tests, no telemetry, pip installs
-	// into a directory of its own rather than a shared venv.
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "ARCA_"), strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "MLFLOW_"),
-			strings.HasPrefix(k, "PIP_"), strings.HasPrefix(strings.ToLower(k), "npm_config_"),
-			k == "HOME", k == "PATH", k == "DOCKER_CONFIG", k == "VIRTUAL_ENV", k == "PYTHONPATH", k == "PYTHONHOME":
+	// The ports are free when chosen, but something else may take one
+	// before arca binds it: then (only then) the block runs again on
+	// other ports, from scratch.
+	var r readmeRun
+	for attempt := 1; ; attempt++ {
+		r = runReadme(t, root, block, readmeClients{python: pyBin, tools: tools, s3: s3venv, crane: crane})
+		if r.err == nil {
+			break
+		}
+		if attempt < 3 && strings.Contains(r.serverLog, "address already in use") {
+			t.Logf("a port was taken before arca bound it; again on other ports:\n%s", r.serverLog)
 			continue
 		}
-		env = append(env, kv)
+		t.Fatalf("the README's \"Using it\" block failed: %v\n--- its output (bash -x):\n%s\n--- arca.log:\n%s", r.err, r.output, r.serverLog)
 	}
-	env = append(env,
-		"HOME="+home,
-		"PATH="+strings.Join([]string{pyBin, filepath.Join(tools, "bin"), filepath.Join(s3venv, "bin"), filepath.Dir(crane), os.Getenv("PATH")}, string(os.PathListSeparator)),
-		"PIP_TARGET="+pipTarget, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
-		"npm_config_update_notifier=false", "npm_config_audit=false", "npm_config_fund=false", "npm_config_fetch_retries=0",
-		"MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true", "DVC_NO_ANALYTICS=1", "ITERATIVE_DO_NOT_TRACK=1",
-		"AWS_MAX_ATTEMPTS=1", "PYTHONUNBUFFERED=1",
-	)
-
-	scriptPath := filepath.Join(t.TempDir(), "using-it.sh")
-	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-x", scriptPath)
-	cmd.Dir, cmd.Env = work, env
-	// Its own process group, so that the server it starts in the
-	// background goes too, whatever happens.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	runErr := cmd.Wait()
-	logBytes, _ := os.ReadFile(filepath.Join(work, "arca.log"))
-	serverLog := string(logBytes)
-	if runErr != nil {
-		t.Fatalf("the README's \"Using it\" block failed: %v\n--- its output (bash -x):\n%s\n--- arca.log:\n%s", runErr, out.String(), serverLog)
-	}
-	output := out.String()
+	output, serverLog, work, httpPort, pipTarget := r.output, r.serverLog, r.work, r.httpPort, r.pipTarget
 	if testing.Verbose() {
 		t.Logf("output of the block:\n%s", output)
 	}
@@ -253,4 +199,95 @@ func checkRunLink(t *testing.T, link string) {
 	if !strings.HasPrefix(frag, "/experiments/") {
 		t.Errorf("the link's fragment %q is not MLflow's run route", frag)
 	}
+}
+
+// readmeClients are where the block's clients come from.
+type readmeClients struct {
+	python string // bin directory of the python that has build, mlflow, scikit-learn
+	tools  string // venv with dvc, twine, pip
+	s3     string // venv with aws
+	crane  string // the crane binary
+}
+
+// readmeRun is one run of the block.
+type readmeRun struct {
+	err                    error
+	output, serverLog      string
+	work, httpPort, s3Port string
+	pipTarget              string
+}
+
+// runReadme runs the block in a fresh directory (the examples and the
+// built binary, as in a checkout) with a fresh HOME, on two free loopback
+// ports written into its ARCA_ADDR line.
+func runReadme(t *testing.T, root, block string, c readmeClients) readmeRun {
+	t.Helper()
+	r := readmeRun{work: t.TempDir(), pipTarget: filepath.Join(t.TempDir(), "site")}
+	r.httpPort, r.s3Port = freePort(t), freePort(t)
+	for r.s3Port == r.httpPort {
+		r.s3Port = freePort(t)
+	}
+	script := readmeAddrLine.ReplaceAllStringFunc(block, func(line string) string {
+		line = strings.Replace(line, "localhost:8080", "127.0.0.1:"+r.httpPort, 1)
+		return strings.Replace(line, "localhost:9000", "127.0.0.1:"+r.s3Port, 1)
+	})
+	runCmd(t, time.Minute, root, os.Environ(), "cp", "-R", filepath.Join(root, "examples"), filepath.Join(r.work, "examples"))
+	if err := os.Symlink(arcaBin, filepath.Join(r.work, "arca")); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	// The environment of a user's shell: the clients on PATH, a home of
+	// its own; no settings of other tests, no telemetry, pip installs
+	// into a directory of its own rather than a shared venv.
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "ARCA_"), strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "MLFLOW_"),
+			strings.HasPrefix(k, "PIP_"), strings.HasPrefix(strings.ToLower(k), "npm_config_"),
+			k == "HOME", k == "PATH", k == "DOCKER_CONFIG", k == "VIRTUAL_ENV", k == "PYTHONPATH", k == "PYTHONHOME":
+			continue
+		}
+		env = append(env, kv)
+	}
+	path := []string{c.python, filepath.Join(c.tools, "bin"), filepath.Join(c.s3, "bin"), filepath.Dir(c.crane), os.Getenv("PATH")}
+	env = append(env,
+		"HOME="+home,
+		"PATH="+strings.Join(path, string(os.PathListSeparator)),
+		"PIP_TARGET="+r.pipTarget, "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1",
+		"npm_config_update_notifier=false", "npm_config_audit=false", "npm_config_fund=false", "npm_config_fetch_retries=0",
+		"MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true", "DVC_NO_ANALYTICS=1", "ITERATIVE_DO_NOT_TRACK=1",
+		"AWS_MAX_ATTEMPTS=1", "PYTHONUNBUFFERED=1",
+	)
+
+	scriptPath := filepath.Join(t.TempDir(), "using-it.sh")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-x", scriptPath)
+	cmd.Dir, cmd.Env = r.work, env
+	// Its own process group, so that the server it starts in the
+	// background goes too, whatever happens.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.err = cmd.Wait()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // a server left behind by a failure
+	if ctx.Err() != nil {
+		r.err = fmt.Errorf("timed out after 10m (%v)", r.err)
+	}
+	logBytes, _ := os.ReadFile(filepath.Join(r.work, "arca.log"))
+	r.output, r.serverLog = out.String(), string(logBytes)
+	return r
 }
