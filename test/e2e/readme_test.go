@@ -249,6 +249,7 @@ func runReadme(t *testing.T, root, block string, c readmeClients) readmeRun {
 		switch {
 		case strings.HasPrefix(k, "ARCA_"), strings.HasPrefix(k, "AWS_"), strings.HasPrefix(k, "MLFLOW_"),
 			strings.HasPrefix(k, "PIP_"), strings.HasPrefix(strings.ToLower(k), "npm_config_"),
+			strings.HasPrefix(k, "XDG_"), strings.HasPrefix(k, "TWINE_"), strings.HasPrefix(k, "DVC_"),
 			k == "HOME", k == "PATH", k == "DOCKER_CONFIG", k == "VIRTUAL_ENV", k == "PYTHONPATH", k == "PYTHONHOME":
 			continue
 		}
