@@ -6,6 +6,10 @@
 #                          (only that) on stdout, progress on stderr:
 #                            export ARCA_TEST_POSTGRES_URL="$(scripts/pg.sh start)"
 #   scripts/pg.sh stop     stop the cluster started by "start" and delete it
+#   scripts/pg.sh stop --keep-log DIR
+#                          the same, but first copy the server's log to
+#                          DIR/postgres.log (scripts/test.sh does, into
+#                          results/, when tests failed)
 #   scripts/pg.sh url      print the URL of the running cluster
 #   scripts/pg.sh status   say whether it runs
 #
@@ -136,9 +140,17 @@ remove_base() { # base
 
 # --- commands --------------------------------------------------------------
 
+# Copy base's postgres.log to $KEEP_LOG_DIR, if that is set.
+keep_log() { # base
+    [[ -n "${KEEP_LOG_DIR:-}" && -f "$1/postgres.log" ]] || return 0
+    mkdir -p "$KEEP_LOG_DIR" && cp -- "$1/postgres.log" "$KEEP_LOG_DIR/postgres.log" &&
+        log "kept the server log as $KEEP_LOG_DIR/postgres.log"
+}
+
 cmd_stop() {
     if read_state; then
         stop_cluster "$PG_BASE" "${PG_BINDIR:-$(find_bindir 2>/dev/null || true)}"
+        keep_log "$PG_BASE"
         remove_base "$PG_BASE"
         rm -f -- "$STATE"
         log "stopped"
@@ -146,6 +158,7 @@ cmd_stop() {
         # No state file: still clean up a cluster in the default place.
         if [[ -d "$CACHE/pg/data" ]]; then
             stop_cluster "$CACHE/pg" "$(find_bindir 2>/dev/null || true)"
+            keep_log "$CACHE/pg"
             remove_base "$CACHE/pg"
             log "stopped"
         else
@@ -254,10 +267,16 @@ cmd_status() {
     fi
 }
 
+KEEP_LOG_DIR=""
+if [[ "${1:-}" == stop && "${2:-}" == --keep-log ]]; then
+    [[ -n "${3:-}" ]] || die "--keep-log needs a directory"
+    KEEP_LOG_DIR="$3"
+fi
+
 case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     url) cmd_url ;;
     status) cmd_status ;;
-    *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop [--keep-log DIR]|url|status" >&2; exit 2 ;;
 esac

@@ -11,7 +11,11 @@
 #      scikit-learn (scripts/install-mlflow-clients.sh), ARCA_TEST_MLFLOW_VENV;
 #   3. a throwaway PostgreSQL (scripts/pg.sh), exported as
 #      ARCA_TEST_POSTGRES_URL and stopped again on exit;
-#   4. go vet, then go test -count=1 -timeout 30m.
+#   4. go vet, then go test -count=1 -timeout 30m, through gotestsum
+#      (go install into .cache/bin) when it installs: the output of go test
+#      (its ok/FAIL lines), then a summary naming every skipped test; the
+#      events go to results/go-test.json. When tests fail, PostgreSQL's log
+#      is kept as results/postgres.log.
 #
 # Usage: scripts/test.sh [go test flags] [packages]
 #   scripts/test.sh                          # everything (./...)
@@ -31,6 +35,8 @@ VENV="$ROOT/.cache/venv"
 PY_S3_REQUIREMENTS=("boto3[crt]==1.44.8" "awscli==1.46.3")
 VENV_S3="$ROOT/.cache/venv-s3"
 GO_TEST_TIMEOUT="${ARCA_GO_TEST_TIMEOUT:-30m}"
+GOTESTSUM_VERSION="v1.13.0"
+RESULTS="${ARCA_TEST_RESULTS:-$ROOT/results}"
 
 START=$SECONDS
 section() { printf '\n==== %s ==== (+%ds)\n' "$*" $((SECONDS - START)); }
@@ -186,7 +192,11 @@ cleanup() {
     trap - EXIT
     if [[ -n "${PG_STARTED:-}" ]]; then
         printf '\n==== Stopping PostgreSQL ====\n'
-        "$ROOT/scripts/pg.sh" stop 9>&- || true
+        if ((rc != 0)); then
+            "$ROOT/scripts/pg.sh" stop --keep-log "$RESULTS" 9>&- || true
+        else
+            "$ROOT/scripts/pg.sh" stop 9>&- || true
+        fi
     fi
     exit "$rc"
 }
@@ -216,7 +226,21 @@ fi
 section "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
 
+# gotestsum runs go test -json, prints what go test prints (standard-quiet),
+# then a summary with the skipped tests; its status is go test's.
+gotestsum="$ARCA_TOOLS_BIN/gotestsum"
+if [[ ! -x "$gotestsum" || "$("$gotestsum" --version 2>/dev/null)" != *"${GOTESTSUM_VERSION#v}"* ]]; then
+    GOBIN="$ARCA_TOOLS_BIN" go install "gotest.tools/gotestsum@$GOTESTSUM_VERSION" </dev/null ||
+        echo "test.sh: could not install gotestsum; running go test without the summary of skipped tests" >&2
+fi
+mkdir -p "$RESULTS"
+
 section "go test -count=1 -timeout $GO_TEST_TIMEOUT ${args[*]}"
-go test -count=1 -timeout "$GO_TEST_TIMEOUT" "${args[@]}"
+if [[ -x "$gotestsum" ]]; then
+    "$gotestsum" --format standard-quiet --jsonfile "$RESULTS/go-test.json" -- \
+        -count=1 -timeout "$GO_TEST_TIMEOUT" "${args[@]}"
+else
+    go test -count=1 -timeout "$GO_TEST_TIMEOUT" "${args[@]}"
+fi
 
 section "All tests passed"

@@ -195,6 +195,20 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 		}
 	} else if err != nil {
 		return "", err
+	} else if pw := a.Config.AdminPassword; pw != "" {
+		// The admin exists: admin_password applied only when it was created.
+		// Say so when it no longer matches, rather than leaving every
+		// client that uses it with a bare 401.
+		same, err := a.Auth.HasPassword(ctx, "admin", pw)
+		if err != nil {
+			return "", err
+		}
+		if !same {
+			a.Log.Warn("ARCA_ADMIN_PASSWORD (admin_password) differs from the stored password of the user admin, which stays in force: "+
+				"it only sets the password when arca creates the admin, at the first start on a data directory or database. "+
+				"Sign in with the stored password, or change it with `arca admin user passwd admin`",
+				"data_dir", a.Config.DataDir)
+		}
 	}
 	if n, err := a.Repos.SealStored(ctx); err != nil {
 		return "", fmt.Errorf("sealing upstream credentials: %w", err)
@@ -297,7 +311,12 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
 		servers = append(servers, srv)
-		a.Log.Info("listening", "surface", l.surface, "url", listenURL(ln.Addr()), "version", version.String())
+		bound := ln.Addr().String()
+		attrs := []any{"surface", l.surface, "url", ListenURL(bound), "addr", bound}
+		if AllInterfaces(bound) {
+			attrs = append(attrs, "interfaces", "all (set ARCA_ADDR and ARCA_S3_ADDR to 127.0.0.1:PORT for loopback only)")
+		}
+		a.Log.Info("listening", append(attrs, "version", version.String())...)
 		if ready != nil {
 			ready(l.surface, ln.Addr().String())
 		}
@@ -376,15 +395,26 @@ func (a *App) purgeLoop(ctx context.Context) {
 	}
 }
 
-func listenURL(addr net.Addr) string {
-	host, port, _ := net.SplitHostPort(addr.String())
-	if host == "::" || host == "0.0.0.0" || host == "" {
+// ListenURL is a URL that reaches the listener bound to addr (host:port)
+// from this machine: the address itself, or localhost when it is bound to
+// every interface.
+func ListenURL(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if AllInterfaces(addr) {
 		host = "localhost"
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
 	return "http://" + host + ":" + port
+}
+
+// AllInterfaces reports whether a bound address (host:port) listens on
+// every interface.
+func AllInterfaces(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	ip, err := netip.ParseAddr(host)
+	return host == "" || (err == nil && ip.IsUnspecified())
 }
 
 func boolInt(b bool) int {

@@ -90,6 +90,22 @@ func (s *Service) GetUser(ctx context.Context, name string) (*User, error) {
 	return u, meta.Err(err)
 }
 
+// HasPassword reports whether pw is the stored password of the user name
+// (false for a user without a password). It hashes once and, unlike Login,
+// counts no failure: it is for the operator's checks at start, not for
+// clients.
+func (s *Service) HasPassword(ctx context.Context, name, pw string) (bool, error) {
+	var hash sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = $1`, name).Scan(&hash)
+	if err == sql.ErrNoRows {
+		return false, errs.E(errs.NotFound, "user %q not found", name)
+	}
+	if err != nil {
+		return false, meta.Err(err)
+	}
+	return hash.String != "" && CheckPassword(hash.String, pw), nil
+}
+
 // ListUsers returns every user and robot, ordered by name.
 func (s *Service) ListUsers(ctx context.Context) ([]*User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)

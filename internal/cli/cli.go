@@ -145,12 +145,31 @@ func serve(args []string, env Env) error {
 		// Shown once, outside the structured log, like other servers' first-start secrets.
 		fmt.Fprintf(env.Stderr, "\n  arca created the user \"admin\" with the password:\n\n      %s\n\n  It is shown only this once. Change it with `arca admin user passwd admin`.\n\n", pw)
 	}
-	if id, secret, err := a.BootstrapS3(ctx); err != nil {
+	id, secret, err := a.BootstrapS3(ctx)
+	if err != nil {
 		return err
-	} else if id != "" {
-		fmt.Fprintf(env.Stderr, "\n  arca created an S3 access key pair for \"admin\":\n\n      access key ID:     %s\n      secret access key: %s\n\n  The secret is shown only this once. Manage keys with `arca admin s3key`.\n\n", id, secret)
 	}
-	return a.Serve(ctx, nil)
+	if id != "" && cfg.S3Addr == "" {
+		s3KeyNotice(env.Stderr, id, secret, "")
+	}
+	return a.Serve(ctx, func(surface, addr string) {
+		if surface == "s3" && id != "" {
+			// Once the S3 listener is up, so that the notice names its real address.
+			s3KeyNotice(env.Stderr, id, secret, app.ListenURL(addr))
+		}
+	})
+}
+
+// s3KeyNotice shows the admin's generated S3 key pair once, as the lines
+// S3 clients (aws, boto3, dvc, rclone) read it from, beside the endpoint.
+func s3KeyNotice(w io.Writer, id, secret, endpoint string) {
+	fmt.Fprintf(w, "\n  arca created an S3 access key pair for \"admin\". S3 clients (aws, boto3, dvc) read it from:\n\n"+
+		"      export AWS_ACCESS_KEY_ID=%s\n      export AWS_SECRET_ACCESS_KEY=%s\n", id, secret)
+	if endpoint != "" {
+		fmt.Fprintf(w, "      aws --endpoint-url %s s3 ls\n", endpoint)
+	}
+	fmt.Fprint(w, "\n  The secret is shown only this once. Manage keys with `arca admin s3key`;\n"+
+		"  set ARCA_S3_ACCESS_KEY and ARCA_S3_SECRET_KEY to choose the pair instead.\n\n")
 }
 
 func configPrint(args []string, env Env) error {

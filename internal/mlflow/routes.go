@@ -11,7 +11,20 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	for _, rt := range h.routes() {
 		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(rt.fn))
 	}
+	// The tracking URI itself is where the client's "View run at" links
+	// point (TRACKING_URI/#/experiments/1/runs/ID): the web UI's MLflow
+	// pages. Browsers keep the #fragment across the redirect, and the UI
+	// maps MLflow's fragment routes onto its own pages.
+	mux.HandleFunc("GET /mlflow", toUI)
+	mux.HandleFunc("GET /mlflow/{$}", toUI)
 	mux.Handle("/mlflow/", h.handle(h.endpointNotFound))
+}
+
+// uiExperiments is the web UI's list of MLflow experiments.
+const uiExperiments = "/ui/experiments"
+
+func toUI(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, uiExperiments, http.StatusFound)
 }
 
 type route struct {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -13,6 +14,15 @@ type loginData struct {
 	Name  string
 	Next  string
 	Error string
+	// Browsable: some repository is public, so the page offers browsing
+	// without signing in (a link to an empty list would only puzzle).
+	Browsable bool
+}
+
+// anyPublic reports whether an anonymous visitor can see any repository.
+func (h *Handler) anyPublic(ctx context.Context) (bool, error) {
+	list, err := h.visibleRepositories(ctx, auth.From(ctx), RepoFilter{}, 1, 0)
+	return len(list) > 0, err
 }
 
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) error {
@@ -20,7 +30,11 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) error {
 	if !auth.From(r.Context()).Anonymous() {
 		return h.redirect(w, r, next, "")
 	}
-	return h.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Data: loginData{Next: next}})
+	browsable, err := h.anyPublic(r.Context())
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Data: loginData{Next: next, Browsable: browsable}})
 }
 
 // login checks the name and password with auth.Service.Login (so failed
@@ -33,6 +47,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	data := loginData{Name: name, Next: safeNext(r.PostFormValue("next"))}
 	refuse := func(status int, msg string) error {
 		data.Error = msg
+		if ok, err := h.anyPublic(ctx); err == nil {
+			data.Browsable = ok
+		}
 		return h.render(w, r, status, "login", Page{Title: "Sign in", Data: data})
 	}
 	if name == "" || password == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -150,4 +151,17 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "run", Page{Title: run.DisplayName(), Nav: "experiments", Data: d})
+}
+
+// mlflowRunPath answers MLflow's own shape of a run's address,
+// experiments/ID/runs/RUN (what the client's "View run at" link and MLflow
+// UI bookmarks hold), with the run's page here.
+func (h *Handler) mlflowRunPath(w http.ResponseWriter, r *http.Request) error {
+	return h.redirect(w, r, "/ui/runs/"+url.PathEscape(r.PathValue("run")), "")
+}
+
+// mlflowModelVersionPath answers MLflow's models/NAME/versions/N with the
+// registered model's page, which lists its versions.
+func (h *Handler) mlflowModelVersionPath(w http.ResponseWriter, r *http.Request) error {
+	return h.redirect(w, r, "/ui/models/"+url.PathEscape(r.PathValue("name")), "")
 }

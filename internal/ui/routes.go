@@ -31,14 +31,16 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/repositories/{repo}/packages/{pkg...}", anyone, h.pkg)                  // PyPI and npm: one package
 	h.handle(mux, "GET /ui/repositories/{repo}/download", anyone, h.download)                      // raw files and S3 objects (?path=)
 
-	h.handle(mux, "GET /ui/experiments", anyone, h.experiments)               // MLflow: experiments, search by name
-	h.handle(mux, "GET /ui/experiments/{id}", anyone, h.experiment)           // runs: sort, filter, columns, select to compare
-	h.handle(mux, "GET /ui/runs/{run}", anyone, h.run)                        // one run: params, metric charts, artifacts, models
-	h.handle(mux, "GET /ui/runs/{run}/artifacts", anyone, h.runArtifacts)     // a folder of a run's or logged model's artifacts
-	h.handle(mux, "GET /ui/runs/{run}/artifacts/file", anyone, h.runArtifact) // download one (?path=)
-	h.handle(mux, "GET /ui/compare", anyone, h.compareRuns)                   // several runs on one chart, params diff
-	h.handle(mux, "GET /ui/models", anyone, h.models)                         // registered models, search by name
-	h.handle(mux, "GET /ui/models/{name}", anyone, h.model)                   // versions, aliases, stages of one
+	h.handle(mux, "GET /ui/experiments", anyone, h.experiments)                   // MLflow: experiments, search by name
+	h.handle(mux, "GET /ui/experiments/{id}", anyone, h.experiment)               // runs: sort, filter, columns, select to compare
+	h.handle(mux, "GET /ui/experiments/{id}/runs/{run}", anyone, h.mlflowRunPath) // MLflow's own path shapes for a run
+	h.handle(mux, "GET /ui/runs/{run}", anyone, h.run)                            // one run: params, metric charts, artifacts, models
+	h.handle(mux, "GET /ui/runs/{run}/artifacts", anyone, h.runArtifacts)         // a folder of a run's or logged model's artifacts
+	h.handle(mux, "GET /ui/runs/{run}/artifacts/file", anyone, h.runArtifact)     // download one (?path=)
+	h.handle(mux, "GET /ui/compare", anyone, h.compareRuns)                       // several runs on one chart, params diff
+	h.handle(mux, "GET /ui/models", anyone, h.models)                             // registered models, search by name
+	h.handle(mux, "GET /ui/models/{name}", anyone, h.model)                       // versions, aliases, stages of one
+	h.handle(mux, "GET /ui/models/{name}/versions/{version}", anyone, h.mlflowModelVersionPath)
 
 	h.handle(mux, "GET /ui/admin", admins, h.adminHome)
 	h.handle(mux, "GET /ui/admin/users", admins, h.users)              // people and robots

@@ -99,6 +99,13 @@ func TestUIMLflow(t *testing.T) {
 	b.wantText("ui-e2e", "team=vision", "Default")
 	b.shot("experiments")
 
+	// The client's "View run at" link: /mlflow/ redirects to the UI, whose
+	// script follows MLflow's route in the fragment to the run's page.
+	b.follow("/mlflow/#/experiments/"+expID+"/runs/"+runs[0], "/ui/runs/"+runs[0])
+	b.wantText("ui-run-0")
+	b.follow("/mlflow/#/experiments/"+expID, expPath)
+	b.open("/ui/experiments")
+
 	// The runs table: newest first; sorting by a metric column; the
 	// default columns include the metrics and params the runs logged.
 	b.click(`a[href="` + expPath + `"]`)
@@ -251,4 +258,30 @@ func (b *uiBrowser) typeEnter(css, text string) {
 		chromedp.SendKeys(chromedp.CSS(css), text+kb.Enter))); err != nil {
 		b.t.Fatalf("typing into %s: %v", css, err)
 	}
+}
+
+// follow opens path, which the page's script sends on (location.replace),
+// and waits until the browser is at want.
+func (b *uiBrowser) follow(path, want string) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+path)); err != nil {
+		b.t.Fatalf("open %s: %v", path, err)
+	}
+	loc := ""
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var ready string
+		if l, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
+			loc = strings.TrimPrefix(l, b.base)
+		}
+		if r, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.readyState")); err == nil {
+			ready = r
+		}
+		if loc == want && ready == "complete" {
+			b.check("open " + path)
+			return
+		}
+	}
+	b.t.Fatalf("open %s: the browser is at %s, want %s", path, loc, want)
 }

@@ -31,3 +31,18 @@ function selectText(el) {
   sel.removeAllRanges();
   sel.addRange(range);
 }
+
+// MLflow's links (the client's "View run at TRACKING_URI/#/experiments/1/runs/ID",
+// bookmarks of MLflow's own UI) arrive here with MLflow's route in the
+// fragment, which never reaches the server: open the matching page.
+(function () {
+  var m, h = location.hash;
+  if (h.indexOf("#/") !== 0) return;
+  var to = null;
+  if ((m = /^#\/experiments\/[^\/?]+\/runs\/([^\/?]+)/.exec(h))) to = "/ui/runs/" + m[1];
+  else if ((m = /^#\/experiments\/([^\/?]+)/.exec(h))) to = "/ui/experiments/" + m[1];
+  else if ((m = /^#\/models\/([^\/?]+)/.exec(h))) to = "/ui/models/" + m[1];
+  else if (/^#\/models\/?$/.test(h)) to = "/ui/models";
+  else if (/^#\/experiments\/?$/.test(h)) to = "/ui/experiments";
+  if (to) location.replace(to);
+})();
