@@ -49,7 +49,7 @@ type Surface struct {
 // answer for a whole one.
 func (s *Surface) Handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer s.recoverPanic(w, r)
+		defer RecoverPanic(w, r, s.Log, s.Name, s.WriteError)
 		SetSurface(r.Context(), s.Name)
 		if s.Auth != nil {
 			p, err := s.Auth.Authenticate(r.Context(), r)
@@ -66,8 +66,13 @@ func (s *Surface) Handle(h HandlerFunc) http.Handler {
 	})
 }
 
-// recoverPanic is Handle's deferred panic handler.
-func (s *Surface) recoverPanic(w http.ResponseWriter, r *http.Request) {
+// RecoverPanic is a surface's deferred panic handler (defer it directly,
+// so that its recover sees the panic): it logs the panic once with its
+// stack and answers with write (the surface's error format) as an
+// internal error, or, when the response has begun, aborts it so the
+// client cannot take a truncated answer for a whole one. Surface.Handle
+// uses it; a surface with its own adapter (the UI) defers it itself.
+func RecoverPanic(w http.ResponseWriter, r *http.Request, log *slog.Logger, surface string, write ErrorWriter) {
 	p := recover()
 	if p == nil {
 		return
@@ -75,12 +80,12 @@ func (s *Surface) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	if p == http.ErrAbortHandler {
 		panic(p)
 	}
-	s.Log.ErrorContext(r.Context(), "panic", "surface", s.Name, "panic", p, "stack", string(debug.Stack()))
+	log.ErrorContext(r.Context(), "panic", "surface", surface, "panic", p, "stack", string(debug.Stack()))
 	if written, _ := headerWritten(w); written {
 		panic(http.ErrAbortHandler)
 	}
 	w.Header().Del("Content-Length")
-	s.WriteError(w, r, errs.E(errs.Internal, "internal error"))
+	write(w, r, errs.E(errs.Internal, "internal error"))
 }
 
 // headerWritten reports whether a response's status line has been sent,
