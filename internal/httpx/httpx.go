@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
@@ -41,9 +42,14 @@ type Surface struct {
 // Handle adapts h: it authenticates the request (putting the principal into
 // the context), runs h, and renders a returned error with the surface's
 // ErrorWriter. Errors of kind Internal or Unavailable are logged with their
-// cause; the client sees only the message.
+// cause; the client sees only the message. A panic in h is recovered,
+// logged once with its stack, and answered as an internal error in the
+// surface's own format; when the response had already begun, the
+// connection is aborted instead so the client cannot take a truncated
+// answer for a whole one.
 func (s *Surface) Handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer RecoverPanic(w, r, s.Log, s.Name, s.WriteError)
 		SetSurface(r.Context(), s.Name)
 		if s.Auth != nil {
 			p, err := s.Auth.Authenticate(r.Context(), r)
@@ -58,6 +64,43 @@ func (s *Surface) Handle(h HandlerFunc) http.Handler {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// RecoverPanic is a surface's deferred panic handler (defer it directly,
+// so that its recover sees the panic): it logs the panic once with its
+// stack and answers with write (the surface's error format) as an
+// internal error, or, when the response has begun, aborts it so the
+// client cannot take a truncated answer for a whole one. Surface.Handle
+// uses it; a surface with its own adapter (the UI) defers it itself.
+func RecoverPanic(w http.ResponseWriter, r *http.Request, log *slog.Logger, surface string, write ErrorWriter) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	log.ErrorContext(r.Context(), "panic", "surface", surface, "panic", p, "stack", string(debug.Stack()))
+	if written, _ := headerWritten(w); written {
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Del("Content-Length")
+	write(w, r, errs.E(errs.Internal, "internal error"))
+}
+
+// headerWritten reports whether a response's status line has been sent,
+// when w is (or wraps) Instrument's recorder; known is false otherwise.
+func headerWritten(w http.ResponseWriter) (written, known bool) {
+	for {
+		switch v := w.(type) {
+		case *recorder:
+			return v.status != 0, true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return false, false
+		}
+	}
 }
 
 func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {

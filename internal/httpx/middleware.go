@@ -145,14 +145,20 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 		m.inflight.Inc()
 		defer func() {
 			m.inflight.Dec()
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			// Surfaces recover their own panics (Surface.Handle) and
+			// answer in their format; this catches the rest. An aborted
+			// handler is still logged and counted, then the panic goes
+			// on to net/http, which closes the connection.
+			p := recover()
+			aborted := p == http.ErrAbortHandler
+			if p != nil && !aborted {
 				log.ErrorContext(ctx, "panic", "panic", p, "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					WriteJSONError(rec, r, errs.E(errs.Internal, "internal error"))
 				}
+			}
+			if aborted && rec.status == 0 {
+				rec.status = http.StatusInternalServerError
 			}
 			status := rec.status
 			if status == 0 {
@@ -174,6 +180,9 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 				slog.String("user", ri.user),
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
 				slog.Duration("took", took), slog.String("remote", r.RemoteAddr))
+			if aborted {
+				panic(p)
+			}
 		}()
 		if checkPath {
 			if err := CheckPath(r.URL.Path); err != nil {

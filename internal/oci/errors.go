@@ -25,6 +25,7 @@ const (
 	codeUnsupported         = "UNSUPPORTED"
 	codeTooManyRequests     = "TOOMANYREQUESTS"
 	codeRangeInvalid        = "RANGE_INVALID" // 416; not in the spec's table, used by distribution
+	codeUnknown             = "UNKNOWN"       // 500; not in the spec's table (which covers 4xx), used by distribution
 )
 
 type errorBody struct {
@@ -38,18 +39,24 @@ type errorItem struct {
 }
 
 // code picks the OCI code of err: its own, or one derived from its kind.
+// Every 4xx and 503 answer carries one of the spec's codes. The spec has
+// no code for a temporarily unavailable service, so 503 (an unreachable
+// proxy upstream, an unavailable store) says TOOMANYREQUESTS, the one
+// code that tells a client to come back later, with a Retry-After; a 500
+// says UNKNOWN, as distribution does (the spec leaves 5xx bodies free).
 func code(err error) string {
 	switch c := errs.CodeOf(err); c {
 	case codeBlobUnknown, codeBlobUploadInvalid, codeBlobUploadUnknown, codeDigestInvalid, codeManifestBlobUnknown,
-		codeManifestInvalid, codeManifestUnknown, codeNameInvalid, codeNameUnknown, codeSizeInvalid, codeUnsupported, codeRangeInvalid:
+		codeManifestInvalid, codeManifestUnknown, codeNameInvalid, codeNameUnknown, codeSizeInvalid, codeUnsupported, codeRangeInvalid,
+		codeUnauthorized, codeDenied, codeTooManyRequests:
 		return c
 	}
 	switch errs.KindOf(err) {
 	case errs.Unauthenticated:
 		return codeUnauthorized
-	case errs.Denied:
+	case errs.Denied, errs.Conflict, errs.Precondition:
 		return codeDenied
-	case errs.TooMany:
+	case errs.TooMany, errs.Unavailable:
 		return codeTooManyRequests
 	case errs.Unsupported:
 		return codeUnsupported
@@ -60,7 +67,7 @@ func code(err error) string {
 	case errs.Invalid:
 		return codeBlobUploadInvalid
 	}
-	return "INTERNAL_ERROR"
+	return codeUnknown
 }
 
 // status maps an error to its HTTP status, with the OCI-specific cases.
@@ -78,8 +85,11 @@ func status(err error) int {
 // challenge that starts the Docker token flow.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := status(err)
-	if st == http.StatusUnauthorized {
+	switch st {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", h.challenge(r))
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "1")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st)

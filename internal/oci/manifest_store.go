@@ -110,15 +110,33 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 	})
 }
 
+// deleteManifest deletes a manifest (and, by cascade, its tags and
+// references). A manifest that an index of the same image still lists is
+// refused (Conflict, code DENIED): deleting it would leave the index
+// pointing at nothing; the index must go first.
 func (s store) deleteManifest(ctx context.Context, repoID int64, image string, d blob.Digest) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM oci_manifests WHERE repository_id = $1 AND name = $2 AND digest = $3`, repoID, image, string(d))
-	if err != nil {
-		return meta.Err(err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return manifestUnknown(sql.ErrNoRows, string(d))
-	}
-	return nil
+	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+		var parent string
+		err := tx.QueryRowContext(ctx,
+			`SELECT r.digest FROM oci_manifest_refs r JOIN oci_manifests m
+			   ON m.repository_id = r.repository_id AND m.name = r.name AND m.digest = r.digest
+			 WHERE r.repository_id = $1 AND r.name = $2 AND r.child = $3 AND r.digest <> $3
+			 ORDER BY r.digest LIMIT 1`, repoID, image, string(d)).Scan(&parent)
+		switch {
+		case err == nil:
+			return errs.E(errs.Conflict, "manifest %s is referenced by index %s of %s; delete the index first", d, parent, image).WithCode(codeDenied)
+		case !errors.Is(err, sql.ErrNoRows):
+			return meta.Err(err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM oci_manifests WHERE repository_id = $1 AND name = $2 AND digest = $3`, repoID, image, string(d))
+		if err != nil {
+			return meta.Err(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return manifestUnknown(sql.ErrNoRows, string(d))
+		}
+		return nil
+	})
 }
 
 func (s store) deleteTag(ctx context.Context, repoID int64, image, tag string) error {

@@ -322,8 +322,9 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, v vars)
 }
 
 // pageParams reads the n and last parameters of tag and catalog listings.
-func pageParams(r *http.Request) (n int, last string, paged bool, err error) {
-	q := r.URL.Query()
+// n is clamped to 10000; n=0 is valid and asks for an empty page. paged
+// says whether the client asked for pages (and so gets Link headers).
+func pageParams(q url.Values) (n int, last string, paged bool, err error) {
 	last = q.Get("last")
 	if v := q.Get("n"); v != "" {
 		n, err = strconv.Atoi(v)
@@ -333,6 +334,22 @@ func pageParams(r *http.Request) (n int, last string, paged bool, err error) {
 		return min(n, 10000), last, true, nil
 	}
 	return 10000, last, false, nil
+}
+
+// cutPage trims a listing read with one item of look-ahead to limit
+// items; more says whether items were left out. With limit 0 the page is
+// empty and nothing names where a next page would start, so more is false.
+func cutPage(items []string, limit int) (page []string, more bool) {
+	if limit <= 0 {
+		return []string{}, false
+	}
+	if len(items) > limit {
+		return items[:limit], true
+	}
+	if items == nil {
+		items = []string{}
+	}
+	return items, false
 }
 
 // nextLink is the RFC 5988 Link header of the next page.
@@ -345,22 +362,18 @@ func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, v vars) error
 	if err != nil {
 		return err
 	}
-	limit, last, paged, err := pageParams(r)
+	limit, last, paged, err := pageParams(r.URL.Query())
 	if err != nil {
 		return err
 	}
+	// Read even for n=0, so that an unknown name is still an error.
 	tags, err := h.readTags(r.Context(), rp, n.Image, last, limit+1, 0)
 	if err != nil {
 		return err
 	}
-	if len(tags) > limit {
-		tags = tags[:limit]
-		if paged {
-			w.Header().Set("Link", nextLink("/v2/"+n.String()+"/tags/list", limit, tags[len(tags)-1]))
-		}
-	}
-	if tags == nil {
-		tags = []string{}
+	tags, more := cutPage(tags, limit)
+	if more && paged {
+		w.Header().Set("Link", nextLink("/v2/"+n.String()+"/tags/list", limit, tags[len(tags)-1]))
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"name": n.String(), "tags": tags})
 }
@@ -373,9 +386,12 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ vars) error 
 			return errs.E(errs.Unauthenticated, "authentication required")
 		}
 	}
-	limit, last, paged, err := pageParams(r)
+	limit, last, paged, err := pageParams(r.URL.Query())
 	if err != nil {
 		return err
+	}
+	if limit == 0 {
+		return httpx.WriteJSON(w, http.StatusOK, map[string]any{"repositories": []string{}})
 	}
 	all, err := h.store.images(ctx, last)
 	if err != nil {
@@ -398,11 +414,9 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ vars) error 
 			break
 		}
 	}
-	if len(names) > limit {
-		names = names[:limit]
-		if paged {
-			w.Header().Set("Link", nextLink("/v2/_catalog", limit, names[len(names)-1]))
-		}
+	names, more := cutPage(names, limit)
+	if more && paged {
+		w.Header().Set("Link", nextLink("/v2/_catalog", limit, names[len(names)-1]))
 	}
 	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"repositories": names})
 }

@@ -72,7 +72,7 @@ func (u *upstream) get(ctx context.Context, image, path, accept string) (*http.R
 		}
 		resp, err := u.client.Do(req)
 		if err != nil {
-			return nil, errs.Wrap(err, errs.Unavailable, "upstream registry unreachable")
+			return nil, errs.Wrap(err, errs.Unavailable, "upstream registry is unavailable: unreachable")
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
 			challenge := resp.Header.Get("WWW-Authenticate")
@@ -89,7 +89,7 @@ func (u *upstream) get(ctx context.Context, image, path, accept string) (*http.R
 		if resp.StatusCode == http.StatusNotFound {
 			return nil, errs.E(errs.NotFound, "upstream has no %s", path)
 		}
-		return nil, errs.E(errs.Unavailable, "upstream answered %s for %s", resp.Status, path)
+		return nil, errs.E(errs.Unavailable, "upstream registry is unavailable: it answered %s for %s", resp.Status, path)
 	}
 	return nil, errs.E(errs.Unavailable, "upstream refused our credentials")
 }
@@ -118,7 +118,7 @@ func (u *upstream) authenticate(ctx context.Context, challenge, scope string) er
 	}
 	resp, err := u.client.Do(req)
 	if err != nil {
-		return errs.Wrap(err, errs.Unavailable, "upstream token service unreachable")
+		return errs.Wrap(err, errs.Unavailable, "upstream registry is unavailable: its token service is unreachable")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -145,7 +145,7 @@ func (h *Handler) apiFile(base, project string, f File) apiFile {
 	if f.UploadTime > 0 {
 		t := time.UnixMilli(f.UploadTime).UTC()
 		a.UploadTime = t.Format("2006-01-02T15:04:05")
-		a.UploadTimeISO8601 = isoTime(f.UploadTime)
+		a.UploadTimeISO8601 = f.uploadTimeISO()
 	}
 	a.PackageType, a.PythonVersion = Sdist, "source"
 	if fn, err := ParseWheelFilename(f.Filename); err == nil {

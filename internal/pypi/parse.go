@@ -301,6 +301,10 @@ func ParseSimpleJSON(page []byte, base *url.URL) (string, []File, error) {
 		}
 		if t, err := time.Parse(time.RFC3339Nano, jf.UploadTime); err == nil {
 			f.UploadTime = t.UnixMilli()
+			f.UploadTimeText = jf.UploadTime
+			if _, off := t.Zone(); off != 0 || !strings.HasSuffix(jf.UploadTime, "Z") {
+				f.UploadTimeText = t.UTC().Format(time.RFC3339Nano)
+			}
 		}
 		files = append(files, f)
 	}

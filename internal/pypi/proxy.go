@@ -293,7 +293,7 @@ func (h *Handler) proxyFile(ctx context.Context, rp *repo.Repository, project, f
 		return fileRef{}, errs.E(errs.NotFound, "file %s not found in project %s of repository %s", filename, project, rp.Name)
 	}
 	if metadata && !link.Metadata {
-		return fileRef{}, errs.E(errs.NotFound, "%s has no metadata file", filename)
+		return fileRef{}, errs.E(errs.NotFound, "the upstream offers no metadata file for %s (the file itself is served)", filename)
 	}
 	up, err := h.upstreamOf(rp)
 	if err != nil {
@@ -334,7 +334,10 @@ func (h *Handler) fetchFile(ctx context.Context, rp *repo.Repository, up upstrea
 	}
 	resp, err := h.get(ctx, up, target, nil)
 	if err != nil {
-		if errs.Is(err, errs.NotFound) {
+		switch {
+		case errs.Is(err, errs.NotFound) && metadata:
+			return fileRef{}, errs.E(errs.NotFound, "the upstream has no metadata file for %s, although its index announces one", link.Filename)
+		case errs.Is(err, errs.NotFound):
 			return fileRef{}, errs.E(errs.NotFound, "the upstream no longer has %s", cacheName)
 		}
 		return fileRef{}, err

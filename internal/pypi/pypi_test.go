@@ -131,6 +131,7 @@ type simplePage struct {
 		CoreMetadata   any               `json:"core-metadata"`
 		Yanked         any               `json:"yanked"`
 		Size           int64             `json:"size"`
+		UploadTime     string            `json:"upload-time"`
 	} `json:"files"`
 }
 

@@ -221,7 +221,12 @@ func (h *Handler) openMetadata(ctx context.Context, rp *repo.Repository, project
 	case repo.Proxy:
 		return h.proxyFile(ctx, rp, project, filename, true)
 	case repo.Group:
-		return h.groupFile(ctx, rp, project, filename, depth, h.openMetadata)
+		ref, err := h.groupFile(ctx, rp, project, filename, depth, h.openMetadata)
+		if errs.Is(err, errs.NotFound) {
+			// Not "file not found": the file itself may well be served.
+			return ref, errs.E(errs.NotFound, "no member of repository %s has a metadata file for %s", rp.Name, filename)
+		}
+		return ref, err
 	}
 	row, err := h.store.file(ctx, rp.ID, project, filename)
 	if err != nil {
@@ -257,12 +262,12 @@ func (h *Handler) groupFile(ctx context.Context, rp *repo.Repository, project, f
 }
 
 // releaseMetadata returns the core metadata (JSON of its fields) of a
-// release of project, from the first hosted repository that has it, or ""
-// when none does (proxies keep no metadata fields).
+// release of project, from the first member that has it (a proxy reads
+// it from the upstream's PEP 658 metadata file), or "" when none does.
 func (h *Handler) releaseMetadata(ctx context.Context, rp *repo.Repository, project, version string, depth int) (string, error) {
 	switch rp.Kind {
 	case repo.Proxy:
-		return "", nil
+		return h.proxyReleaseMetadata(ctx, rp, project, version)
 	case repo.Group:
 		ms, err := h.groupMembersFor(ctx, rp, project, depth)
 		if err != nil {

@@ -26,6 +26,18 @@ type File struct {
 	MetadataSHA256 string `json:"metadata_sha256,omitempty"`
 	Size           int64  `json:"size"`                  // -1 when unknown
 	UploadTime     int64  `json:"upload_time,omitempty"` // Unix ms; 0 when unknown
+	// UploadTimeText is an upstream's upload-time as it gave it (RFC 3339
+	// in UTC, checked), so that a proxy passes on its full precision
+	// (PyPI's microseconds); "" for hosted files.
+	UploadTimeText string `json:"upload_time_text,omitempty"`
+}
+
+// uploadTimeISO is f's upload time as PEP 700 and the JSON API write it.
+func (f *File) uploadTimeISO() string {
+	if f.UploadTimeText != "" {
+		return f.UploadTimeText
+	}
+	return isoTime(f.UploadTime)
 }
 
 // Project is a project page: its name and files.
@@ -188,7 +200,7 @@ func renderProjectJSON(p *Project) []byte {
 		if v11 {
 			jf.Size = &f.Size
 			if f.UploadTime > 0 {
-				jf.UploadTime = isoTime(f.UploadTime)
+				jf.UploadTime = f.uploadTimeISO()
 			}
 		}
 		out.Files = append(out.Files, jf)

@@ -18,6 +18,7 @@ var s3Codes = map[string]struct {
 	"AuthorizationHeaderMalformed":        {http.StatusBadRequest, errs.Invalid},
 	"AuthorizationQueryParametersError":   {http.StatusBadRequest, errs.Invalid},
 	"BadDigest":                           {http.StatusBadRequest, errs.Invalid},
+	"BadRequest":                          {http.StatusBadRequest, errs.Invalid},
 	"BucketAlreadyExists":                 {http.StatusConflict, errs.Conflict},
 	"BucketAlreadyOwnedByYou":             {http.StatusConflict, errs.Conflict},
 	"BucketNotEmpty":                      {http.StatusConflict, errs.Conflict},

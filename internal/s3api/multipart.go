@@ -80,8 +80,12 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
+	tags, err := requestTags(r)
+	if err != nil {
+		return err
+	}
 	u := &upload{ID: newUploadID(), RepoID: rp.ID, Key: q.key, ContentType: contentType(r.Header), Headers: headers,
-		Algorithm: alg, Type: typ, CreatedBy: q.principal().String(), Created: meta.Now()}
+		Algorithm: alg, Type: typ, Tagging: encodeTaggingHeader(tags), CreatedBy: q.principal().String(), Created: meta.Now()}
 	if err := h.objects.createUpload(r.Context(), u); err != nil {
 		return err
 	}
@@ -278,8 +282,12 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	if err := h.mayReplace(r, q, rp, old); err != nil {
 		return err
 	}
+	tags, err := parseTaggingHeader(u.Tagging)
+	if err != nil {
+		return err
+	}
 	o := &object{Key: q.key, Size: total, ETag: hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		ContentType: u.ContentType, Headers: u.Headers, CreatedBy: q.principal().String()}
+		ContentType: u.ContentType, Headers: u.Headers, CreatedBy: q.principal().String(), Tags: tags}
 	for _, p := range parts {
 		o.PartSizes = append(o.PartSizes, p.Size)
 	}

@@ -80,13 +80,17 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
+	tags, err := requestTags(r)
+	if err != nil {
+		return err
+	}
 	rec, err := h.receive(r, q, "")
 	if err != nil {
 		return err
 	}
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
-		CreatedBy: q.principal().String(), Modified: meta.Now()}
+		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
 	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5})
 	if err != nil {
 		return err
@@ -108,6 +112,7 @@ func setObjectHeaders(hdr http.Header, o *object) {
 	hdr.Set("Last-Modified", time.UnixMilli(o.Modified).UTC().Format(http.TimeFormat))
 	hdr.Set("Content-Type", o.ContentType)
 	hdr.Set("Accept-Ranges", "bytes")
+	setTaggingCount(hdr, o.TagCount)
 	for k, v := range o.Headers {
 		if strings.HasPrefix(k, "x-amz-meta-") {
 			hdr[k] = []string{v}
@@ -342,7 +347,8 @@ func (h *Handler) copySource(r *http.Request, q *request) (*repo.Repository, *ob
 
 // copyObject is CopyObject: the new key refers to the same blob (no bytes
 // move). Metadata is copied (x-amz-metadata-directive COPY, the default)
-// or taken from the request (REPLACE).
+// or taken from the request (REPLACE); so are tags
+// (x-amz-tagging-directive, x-amz-tagging).
 func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx := r.Context()
 	srcRepo, src, err := h.copySource(r, q)
@@ -357,7 +363,19 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return s3Error("InvalidArgument", "unknown metadata directive %q: want COPY or REPLACE", clip(directive))
 	}
-	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" {
+	tagDirective := strings.ToUpper(r.Header.Get("X-Amz-Tagging-Directive"))
+	if tagDirective != "" && tagDirective != "COPY" && tagDirective != "REPLACE" {
+		return s3Error("InvalidArgument", "unknown tagging directive %q: want COPY or REPLACE", clip(tagDirective))
+	}
+	var tags []tag
+	if tagDirective == "REPLACE" {
+		if tags, err = requestTags(r); err != nil {
+			return err
+		}
+	} else if tags, err = h.objects.tags(ctx, srcRepo.ID, src.Key); err != nil {
+		return err
+	}
+	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" && tagDirective != "REPLACE" {
 		return s3Error("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
 	}
 	old, err := h.existing(ctx, rp, q.key)
@@ -368,7 +386,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	o := *src
-	o.Key, o.CreatedBy, o.Modified = q.key, q.principal().String(), meta.Now()
+	o.Key, o.CreatedBy, o.Modified, o.Tags = q.key, q.principal().String(), meta.Now(), tags
 	if directive == "REPLACE" {
 		if o.Headers, err = storedHeaders(r.Header); err != nil {
 			return err

@@ -29,8 +29,8 @@ type route struct {
 }
 
 // routes is the whole S3 route table, in the order of the S3 API reference.
-// Requests that name a sub-resource not listed here (acl, tagging, policy,
-// lifecycle, ...) get 501 NotImplemented.
+// Requests that name a sub-resource not listed here (bucket tagging,
+// policy, lifecycle, ...) get 501 NotImplemented.
 func (h *Handler) routes() []route {
 	return []route{
 		{"GET", service, "", "ListBuckets", h.listBuckets},
@@ -53,6 +53,9 @@ func (h *Handler) routes() []route {
 		{"GET", objectLevel, "", "GetObject", h.getObject},
 		{"HEAD", objectLevel, "", "HeadObject", h.getObject},
 		{"GET", objectLevel, "acl", "GetObjectAcl", h.getACL},
+		{"PUT", objectLevel, "tagging", "PutObjectTagging", h.putObjectTagging},
+		{"GET", objectLevel, "tagging", "GetObjectTagging", h.getObjectTagging},
+		{"DELETE", objectLevel, "tagging", "DeleteObjectTagging", h.deleteObjectTagging},
 		{"DELETE", objectLevel, "uploadId", "AbortMultipartUpload", h.abortUpload},
 		{"DELETE", objectLevel, "", "DeleteObject", h.deleteObject},
 		{"POST", objectLevel, "uploads", "CreateMultipartUpload", h.createUpload},

@@ -27,6 +27,10 @@ type object struct {
 	PartSizes []int64
 	CreatedBy string
 	Modified  int64 // Unix ms
+	// Tags are written with the object (every write replaces them); get
+	// reports only their number in TagCount.
+	Tags     []tag
+	TagCount int
 }
 
 // store is the S3 tables.
@@ -62,13 +66,26 @@ func encodeJSON(v any, empty bool) string {
 }
 
 func (s store) get(ctx context.Context, repoID int64, key string) (*object, error) {
-	o, err := scanObject(s.db.QueryRowContext(ctx,
-		`SELECT `+objectColumns+` FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key))
+	var tagCount int
+	o, err := scanObject(countingTags{s.db.QueryRowContext(ctx,
+		`SELECT `+objectColumns+`, (SELECT COUNT(*) FROM s3_object_tags t WHERE t.repository_id = $1 AND t.key = $2)
+		   FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key), &tagCount})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s3Error("NoSuchKey", "the specified key does not exist")
 	}
+	if o != nil {
+		o.TagCount = tagCount
+	}
 	return o, meta.Err(err)
 }
+
+// countingTags scans a row of objectColumns followed by a tag count.
+type countingTags struct {
+	row interface{ Scan(...any) error }
+	n   *int
+}
+
+func (c countingTags) Scan(dest ...any) error { return c.row.Scan(append(dest, c.n)...) }
 
 // blobWrite says how an object came by its blob: bytes the request has
 // just written (fresh, with the md5 to record), or bytes already stored (a
@@ -108,7 +125,10 @@ func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, h
 		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at`,
 		repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
 		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified)
-	return n > 0, meta.Err(err)
+	if err != nil {
+		return false, meta.Err(err)
+	}
+	return n > 0, writeTags(ctx, tx, repoID, o.Key, o.Tags)
 }
 
 // delete removes a key; deleting a missing key is not an error (S3).
@@ -281,6 +301,7 @@ type upload struct {
 	Headers     map[string]string
 	Algorithm   string // checksum algorithm declared at creation, or ""
 	Type        string // checksum type (FULL_OBJECT or COMPOSITE), or ""
+	Tagging     string // x-amz-tagging for the object, as parseTaggingHeader reads it
 	CreatedBy   string
 	Created     int64
 }
@@ -297,18 +318,18 @@ type part struct {
 
 func (s store) createUpload(ctx context.Context, u *upload) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO s3_uploads (id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.RepoID, u.Key, u.ContentType, encodeJSON(u.Headers, len(u.Headers) == 0), u.Algorithm, u.Type, u.CreatedBy, u.Created)
+		`INSERT INTO s3_uploads (id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at, tagging)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.RepoID, u.Key, u.ContentType, encodeJSON(u.Headers, len(u.Headers) == 0), u.Algorithm, u.Type, u.CreatedBy, u.Created, u.Tagging)
 	return meta.Err(err)
 }
 
-const uploadColumns = `id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at`
+const uploadColumns = `id, repository_id, key, content_type, headers, checksum_algorithm, checksum_type, created_by, created_at, tagging`
 
 func scanUpload(row interface{ Scan(...any) error }) (*upload, error) {
 	var u upload
 	var headers string
-	if err := row.Scan(&u.ID, &u.RepoID, &u.Key, &u.ContentType, &headers, &u.Algorithm, &u.Type, &u.CreatedBy, &u.Created); err != nil {
+	if err := row.Scan(&u.ID, &u.RepoID, &u.Key, &u.ContentType, &headers, &u.Algorithm, &u.Type, &u.CreatedBy, &u.Created, &u.Tagging); err != nil {
 		return nil, err
 	}
 	if headers != "" {

@@ -62,7 +62,8 @@ func TestNPMPackagePage(t *testing.T) {
 		b.login("admin", apptest.AdminPassword)
 		list := b.get("/ui/repositories/npm-hosted", http.StatusOK)
 		if !strings.Contains(list, `href="/ui/repositories/npm-hosted/packages/@demo/widget"`) || !strings.Contains(list, "1.1.0") ||
-			!strings.Contains(list, "registry="+s.URL+"/npm/npm-hosted/") {
+			!strings.Contains(list, "registry="+s.URL+"/npm/npm-hosted/") ||
+			!strings.Contains(list, strings.TrimPrefix(s.URL, "http:")+"/npm/npm-hosted/:always-auth=true") {
 			t.Fatalf("package list:\n%s", excerpt(list))
 		}
 		page := b.get("/ui/repositories/npm-hosted/packages/@demo/widget", http.StatusOK)

@@ -40,6 +40,9 @@ const csrfField = "csrf"
 //     redirect to sign in).
 func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn httpx.HandlerFunc) {
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer httpx.RecoverPanic(w, r, h.log, "ui", func(w http.ResponseWriter, r *http.Request, err error) {
+			h.renderError(w, r, http.StatusInternalServerError, errs.Message(err))
+		})
 		ctx := r.Context()
 		httpx.SetSurface(ctx, "ui")
 		securityHeaders(w.Header())

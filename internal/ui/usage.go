@@ -81,7 +81,12 @@ func (h *Handler) usage(r *http.Request, rp *repo.Repository) []Snippet {
 		add("uv", "uv pip install --index-url %s <package>", index)
 	case "npm":
 		reg := base + "/npm/" + n + "/"
-		add(".npmrc", "registry=%s\n%s:_authToken=%s", reg, strings.TrimPrefix(strings.TrimPrefix(reg, "http:"), "https:"), secret)
+		nerf := strings.TrimPrefix(strings.TrimPrefix(reg, "http:"), "https:")
+		add(".npmrc", "registry=%s\n%s:_authToken=%s", reg, nerf, secret)
+		// yarn 1 sends the token with unscoped packages only when
+		// always-auth is set; without it a private repository answers
+		// "authentication required".
+		add("yarn 1 (classic): also add to .npmrc", "%s:always-auth=true\n# npm 9 and later warn that they do not know always-auth; it is for yarn", nerf)
 		if rp.Kind == repo.Hosted {
 			add("npm publish", "npm publish --registry %s", reg)
 		}

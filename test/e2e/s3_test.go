@@ -286,6 +286,20 @@ time.sleep(2)
 out = subprocess.run(["curl", "-sS", "-w", "%{http_code}", url], capture_output=True, text=True)
 assert out.stdout.endswith("403") and "<Code>AccessDenied</Code>" in out.stdout, out
 
+# object tagging
+s3.put_object(Bucket=bucket, Key="tagged", Body=b"t", Tagging="team=ml&stage=prod%20eu")
+assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "team", "Value": "ml"}, {"Key": "stage", "Value": "prod eu"}]
+assert s3.head_object(Bucket=bucket, Key="tagged")["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "2"
+s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "k", "Value": "v"}]
+assert code(lambda: s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]})) == "InvalidTag"
+assert code(lambda: s3.put_object(Bucket=bucket, Key="bad", Body=b"x", Tagging="&".join("k%d=v" % i for i in range(11)))) == "BadRequest"
+s3.copy_object(Bucket=bucket, Key="tagged2", CopySource={"Bucket": bucket, "Key": "tagged"}, TaggingDirective="REPLACE", Tagging="x=1")
+assert s3.get_object_tagging(Bucket=bucket, Key="tagged2")["TagSet"] == [{"Key": "x", "Value": "1"}]
+s3.delete_object_tagging(Bucket=bucket, Key="tagged")
+assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == []
+s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "tagged"}, {"Key": "tagged2"}]})
+
 # bad input stores nothing
 assert code(lambda: s3.put_object(Bucket=bucket, Key="bad", Body=b"hello", ChecksumCRC32="AAAAAA==")) == "BadDigest"
 assert code(lambda: s3.put_object(Bucket=bucket, Key="bad", Body=b"hello", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")) == "BadDigest"
