@@ -40,6 +40,9 @@ Usage:
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
+  arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
+  arca backup list|verify|prune --from LOCATION
+  arca restore --from LOCATION  restore a backup into an empty data directory or database
 
 Flags of serve, config print and admin:
   --config FILE  --addr ADDR  --s3-addr ADDR  --data-dir DIR  --database-url URL
@@ -69,6 +72,10 @@ func Main(args []string, env Env) int {
 		err = runGC(args[1:], env)
 	case "fsck":
 		err = runFsck(args[1:], env)
+	case "backup":
+		err = runBackup(args[1:], env)
+	case "restore":
+		err = runRestore(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
