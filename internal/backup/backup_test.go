@@ -124,6 +124,9 @@ func fill(t *testing.T, s *apptest.Server) filled {
 		}
 	}
 	fillPackages(t, s)
+	// Settings with a secret: a proxy's upstream password, sealed under a
+	// server key (restorable only with the KEK).
+	do(t, s, "POST", "/api/v1/repositories", admin, `{"name":"pypi-up","format":"pypi","kind":"proxy","settings":{"upstream":{"url":"https://pypi.example.com/simple/","username":"bot","password":"upstream-secret"}}}`, 201)
 	f.s3Key, f.s3Body = fillS3(t, s)
 	failLogin(t, s)
 	return f
@@ -261,6 +264,13 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 				}
 				if got := do(t, restored, "GET", f.artifact, apptest.Admin, "", 200); got != f.artifactOf {
 					t.Fatalf("artifact after restore = %q", got)
+				}
+				up, err := restored.Repos.Get(ctx, "pypi-up")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pw := up.Settings["upstream"].(map[string]any)["password"]; pw != "upstream-secret" {
+					t.Fatalf("upstream password after restore = %v", pw)
 				}
 				if got := s3Get(t, restored, "dvc-storage", f.s3Key); !bytes.Equal(got, f.s3Body) {
 					t.Fatalf("multipart object after restore: %d bytes, want %d", len(got), len(f.s3Body))
