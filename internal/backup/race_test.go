@@ -5,10 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/backup"
 	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/config"
 )
 
 // collectingDriver plays a collection that runs between a backup's
@@ -31,18 +33,17 @@ func (d *collectingDriver) Stat(ctx context.Context, dg blob.Digest) (blob.Stat,
 
 func TestBackupRetriesWhenABlobIsCollected(t *testing.T) {
 	ctx := context.Background()
-	s := apptest.Start(t, "", nil)
+	s := apptest.Start(t, "", func(c *config.Config) { c.GC.Grace = config.Duration(time.Millisecond) })
 	do(t, s, "PUT", "/raw/files/keep.txt", apptest.Admin, "kept", 201)
 	do(t, s, "PUT", "/raw/files/gone.txt", apptest.Admin, "deleted meanwhile", 201)
 	victim := blob.Digest(digestOf("deleted meanwhile"))
 	drv := &collectingDriver{Driver: s.Blobs.Driver(), victim: victim, collect: func() {
-		for _, q := range []string{`DELETE FROM raw_files WHERE digest = $1`, `DELETE FROM blobs WHERE digest = $1`} {
-			if _, err := s.DB.ExecContext(ctx, q, string(victim)); err != nil {
-				t.Error(err)
-			}
-		}
-		if err := s.Blobs.Delete(ctx, victim); err != nil {
-			t.Error(err)
+		// The file is deleted and a real collection takes its blob.
+		do(t, s, "DELETE", "/raw/files/gone.txt", apptest.Admin, "", 204)
+		time.Sleep(5 * time.Millisecond)
+		res, err := s.Collector().Run(ctx, false, nil)
+		if err != nil || res.Deleted != 1 {
+			t.Errorf("collection between snapshot and copy: %+v, %v", res, err)
 		}
 	}}
 	target, err := backup.OpenTarget(ctx, t.TempDir(), backup.S3Options{})
