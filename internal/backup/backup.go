@@ -162,12 +162,21 @@ func runOnce(ctx context.Context, src Source, t Target, opts Options, prog *prog
 	return m, nil, nil
 }
 
-// newID names a backup by its start time (so names sort by age) and a
-// random suffix.
+// idTime is the layout of the time in a backup's ID.
+const idTime = "20060102T150405.000Z"
+
+// newID names a backup by its start time in UTC, to the millisecond (so
+// names sort by age), and a random suffix.
 func newID(t time.Time) string {
 	var b [3]byte
 	rand.Read(b[:])
-	return t.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return t.UTC().Format(idTime) + "-" + hex.EncodeToString(b[:])
+}
+
+// idStarted is the start time an ID records.
+func idStarted(id string) (time.Time, error) {
+	ts, _, _ := strings.Cut(id, "-")
+	return time.Parse(idTime, ts)
 }
 
 // snapshot writes a consistent snapshot of db to path. SQLite: VACUUM INTO

@@ -224,7 +224,7 @@ func Prune(ctx context.Context, t Target, ret Retention, now time.Time, dryRun b
 	for _, e := range all {
 		if e.Manifest != nil {
 			complete = append(complete, *e.Manifest)
-		} else if started, err := time.Parse("20060102T150405Z", e.ID[:min(len(e.ID), 16)]); err == nil && now.Sub(started) > 24*time.Hour {
+		} else if started, err := idStarted(e.ID); err == nil && now.Sub(started) > 24*time.Hour {
 			rep.Deleted = append(rep.Deleted, e.ID)
 		}
 	}
