@@ -76,3 +76,13 @@ func (a *App) bootstrapS3(ctx context.Context) (id, secret string, err error) {
 	a.Audit.Record(ctx, audit.Event{Actor: "arca", Action: "s3key.create", Subject: "admin", Detail: map[string]any{"access_key_id": k.ID}})
 	return k.ID, secret, nil
 }
+
+// OpenBlobStore opens the blob store the configuration names, without the
+// rest of the App: `arca restore` fills it before any database exists.
+func OpenBlobStore(ctx context.Context, cfg config.Config) (*blob.Store, error) {
+	d, err := openBlobDriver(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	return blob.New(d, nil), nil
+}

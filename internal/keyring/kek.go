@@ -167,3 +167,19 @@ func parseKEK(b []byte) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("want %d bytes as base64 (openssl rand -base64 %d) or hex", KEKSize, KEKSize)
 }
+
+// Check reports whether k unwraps the server key name stored as wrapped
+// under the KEK whose fingerprint is kekID (as in a row of server_secrets,
+// where kekID "" means stored in the clear, which any KEK accepts). A
+// restore calls it before it writes anything.
+func (k *KEK) Check(name, wrapped, kekID string) error {
+	switch kekID {
+	case "":
+		return nil
+	case k.id:
+		_, err := k.unwrap(name, wrapped)
+		return err
+	default:
+		return fmt.Errorf("server key %q is wrapped under key-encryption key %s, but the one given is %s", name, kekID, k.id)
+	}
+}

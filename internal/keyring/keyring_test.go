@@ -209,3 +209,33 @@ func TestLoadKEK(t *testing.T) {
 		}
 	}
 }
+
+// TestKEKCheck: a restore's check accepts the KEK a key was wrapped under
+// and refuses another KEK, a forged fingerprint and a damaged value.
+func TestKEKCheck(t *testing.T) {
+	db := metatest.OpenSQLite(t)
+	kek, other := newKEK(t), newKEK(t)
+	r, err := keyring.Load(context.Background(), db, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Key(context.Background(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	value, kekID := stored(t, db, "test")
+	if err := kek.Check("test", value, kekID); err != nil {
+		t.Fatalf("the right KEK: %v", err)
+	}
+	if err := other.Check("test", value, kekID); err == nil || !strings.Contains(err.Error(), kekID) {
+		t.Fatalf("another KEK: %v", err)
+	}
+	if err := other.Check("test", value, other.ID()); err == nil {
+		t.Fatal("another KEK with its own fingerprint unwrapped the key")
+	}
+	if err := kek.Check("renamed", value, kekID); err == nil {
+		t.Fatal("a key unwrapped under another name")
+	}
+	if err := kek.Check("test", "", ""); err != nil {
+		t.Fatalf("a key stored in the clear: %v", err)
+	}
+}
