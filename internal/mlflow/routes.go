@@ -2,16 +2,59 @@ package mlflow
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
 )
 
 // Routes mounts the MLflow surface below /mlflow, the tracking URI's path.
 // The table follows MLflow's own (mlflow/server/handlers.py); a path the
-// client calls with GET and POST is listed once per method.
+// client calls with GET and POST is listed once per method. As MLflow's
+// server does, every /api/... route is served under /ajax-api/... too (the
+// paths MLflow's web UI calls). Every route but the open ones (openRoute)
+// refuses an anonymous caller of a private space before it reads the
+// request, so authentication comes before validation.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	for _, rt := range h.routes() {
-		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(rt.fn))
+		fn := rt.fn
+		if !openRoute(rt.path) {
+			fn = h.authenticated(fn)
+		}
+		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(fn))
+		if rest, ok := strings.CutPrefix(rt.path, "/api/"); ok {
+			mux.Handle(rt.method+" /mlflow/ajax-api/"+rest, h.handle(fn))
+		}
 	}
-	mux.Handle("/mlflow/", h.handle(h.endpointNotFound))
+	mux.Handle("/mlflow/", h.handle(h.authenticated(h.endpointNotFound)))
+}
+
+// openRoute reports whether a route answers anonymous callers of a private
+// space: the probes MLflow's auth app leaves open (health, version,
+// server-info), and part uploads, which carry their own signed URL.
+func openRoute(path string) bool {
+	switch path {
+	case "/version", "/health", v3 + "/server-info", ar + "/mpu/part/{upload_id}/{part_number}":
+		return true
+	}
+	return false
+}
+
+// authenticated answers 401 UNAUTHENTICATED to an anonymous caller unless
+// the MLflow space is public (then the handler decides, as for everyone).
+func (h *Handler) authenticated(fn func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if auth.From(r.Context()).Anonymous() {
+			space, err := h.spaceRepo(r.Context())
+			if err != nil {
+				return err
+			}
+			if !space.Public() {
+				return errs.E(errs.Unauthenticated, "authentication required").WithCode(codeUnauthenticated)
+			}
+		}
+		return fn(w, r)
+	}
 }
 
 type route struct {
