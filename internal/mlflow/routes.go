@@ -177,6 +177,12 @@ func (h *Handler) routes() []route {
 		{"DELETE", v2 + "/traces/{trace_id}/tags", h.deleteTraceTag},
 		{"POST", v3 + "/traces/batchGetInfos", h.batchGetTraceInfos},
 		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+
+		// trace assessments (assessments.go)
+		{"POST", v3 + "/traces/{trace_id}/assessments", h.createAssessment},
+		{"GET", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.getAssessment},
+		{"PATCH", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.updateAssessment},
+		{"DELETE", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.deleteAssessment},
 		{"POST", "/v1/traces", h.otlpTraces}, // OTLP span export: refused, spans go to artifacts
 	}
 }
