@@ -183,6 +183,20 @@ func (h *Handler) routes() []route {
 		{"GET", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.getAssessment},
 		{"PATCH", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.updateAssessment},
 		{"DELETE", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.deleteAssessment},
+
+		// evaluation datasets (datasets.go, dataset_records.go)
+		{"POST", v3 + "/datasets/create", h.createDataset},
+		{"POST", v3 + "/datasets/search", h.searchDatasets},
+		{"GET", v3 + "/datasets/{dataset_id}", h.getDataset},
+		{"DELETE", v3 + "/datasets/{dataset_id}", h.deleteDataset},
+		{"PATCH", v3 + "/datasets/{dataset_id}/tags", h.setDatasetTagsHandler},
+		{"DELETE", v3 + "/datasets/{dataset_id}/tags/{key}", h.deleteDatasetTag},
+		{"POST", v3 + "/datasets/{dataset_id}/records", h.upsertDatasetRecords},
+		{"GET", v3 + "/datasets/{dataset_id}/records", h.getDatasetRecords},
+		{"DELETE", v3 + "/datasets/{dataset_id}/records", h.deleteDatasetRecords},
+		{"GET", v3 + "/datasets/{dataset_id}/experiment-ids", h.getDatasetExperimentIDs},
+		{"POST", v3 + "/datasets/{dataset_id}/add-experiments", h.addDatasetToExperiments},
+		{"POST", v3 + "/datasets/{dataset_id}/remove-experiments", h.removeDatasetFromExperiments},
 		{"POST", "/v1/traces", h.otlpTraces}, // OTLP span export: refused, spans go to artifacts
 	}
 }
