@@ -58,6 +58,14 @@ func testMLflowGenAI(t *testing.T, py, databaseURL string, want []string) {
 	srv := StartServer(t, ServerOptions{DatabaseURL: databaseURL})
 	_, token := createMLflowDeveloper(t, srv, mlflowDeveloper)
 	env := mlflowEnv(srv, mlflowCreds{token: token}, t.TempDir())
+
+	// Authentication comes before validation: a malformed request without
+	// credentials is refused as unauthenticated, on /api/ and /ajax-api/.
+	for _, p := range []string{"/mlflow/api/2.0/mlflow/experiments/search", "/mlflow/ajax-api/2.0/mlflow/experiments/search",
+		"/mlflow/api/3.0/mlflow/datasets/create", "/mlflow/api/3.0/mlflow/traces/tr-1/assessments"} {
+		r := curl(t, strings.NewReader(`{"max_results": "many"`), "-X", "POST", "-H", "Content-Type: application/json", "--data-binary", "@-", srv.URL+p)
+		wantStatus(t, r, http.StatusUnauthorized, "anonymous POST "+p+" with a malformed body")
+	}
 	got, out, err := genaiSteps(t, py, env, mlflowDeveloper)
 	t.Logf("genai.py against arca:\n%s", indent(out))
 	if err != nil {
