@@ -37,11 +37,11 @@ func (h *Handler) createAssessment(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	traceID := r.PathValue("trace_id")
-	a, kind, err := parseAssessment(req.Assessment)
-	if err != nil {
+	if _, err := h.editableTrace(ctx, traceID); err != nil {
 		return err
 	}
-	if _, err := h.editableTrace(ctx, traceID); err != nil {
+	a, kind, err := parseAssessment(req.Assessment)
+	if err != nil {
 		return err
 	}
 	now := protoTimestamp(meta.Now())
@@ -111,6 +111,10 @@ func (h *Handler) updateAssessment(w http.ResponseWriter, r *http.Request) error
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	traceID, id := r.PathValue("trace_id"), r.PathValue("assessment_id")
+	if _, err := h.editableTrace(ctx, traceID); err != nil {
+		return err
+	}
 	if !present(req.Assessment) {
 		return invalidParam("Missing value for required parameter 'assessment'.")
 	}
@@ -120,10 +124,6 @@ func (h *Handler) updateAssessment(w http.ResponseWriter, r *http.Request) error
 	var upd assessment
 	if err := json.Unmarshal(req.Assessment, &upd); err != nil {
 		return jsonError(err)
-	}
-	traceID, id := r.PathValue("trace_id"), r.PathValue("assessment_id")
-	if _, err := h.editableTrace(ctx, traceID); err != nil {
-		return err
 	}
 	var out assessment
 	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {

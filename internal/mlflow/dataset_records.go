@@ -195,15 +195,15 @@ func (h *Handler) upsertDatasetRecords(w http.ResponseWriter, r *http.Request) e
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	id := r.PathValue("dataset_id")
+	if err := h.requireDataset(ctx, id, Edit); err != nil {
+		return err
+	}
 	if req.Records == nil {
 		return invalidParam("Missing value for required parameter 'records'.")
 	}
 	records, err := parseRecords(*req.Records)
 	if err != nil {
-		return err
-	}
-	id := r.PathValue("dataset_id")
-	if err := h.requireDataset(ctx, id, Edit); err != nil {
 		return err
 	}
 	var inserted, updated int

@@ -379,15 +379,15 @@ func (h *Handler) setDatasetTagsHandler(w http.ResponseWriter, r *http.Request) 
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	id := r.PathValue("dataset_id")
+	if err := h.requireDataset(ctx, id, Edit); err != nil {
+		return err
+	}
 	if req.Tags == nil {
 		return invalidParam("Missing value for required parameter 'tags'.")
 	}
 	tags, err := parseTagsJSON(*req.Tags)
 	if err != nil {
-		return err
-	}
-	id := r.PathValue("dataset_id")
-	if err := h.requireDataset(ctx, id, Edit); err != nil {
 		return err
 	}
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error { return setDatasetTags(ctx, tx, id, tags) })
