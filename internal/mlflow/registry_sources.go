@@ -222,6 +222,12 @@ func (h *Handler) sourceVersion(ctx context.Context, u modelsURI) (versionOrigin
 	if err != nil {
 		return versionOrigin{}, err
 	}
+	if prompt, err := isPromptModel(ctx, h.db, m.ID); err != nil || prompt {
+		if err == nil {
+			err = invalidParam("Invalid model version source: 'models:/%s/...'. Prompt versions cannot be used as model version sources.", u.Name)
+		}
+		return versionOrigin{}, err
+	}
 	var version int64
 	switch {
 	case u.Version != "":

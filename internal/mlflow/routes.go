@@ -2,14 +2,29 @@ package mlflow
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
 )
 
 // Routes mounts the MLflow surface below /mlflow, the tracking URI's path.
 // The table follows MLflow's own (mlflow/server/handlers.py); a path the
-// client calls with GET and POST is listed once per method.
+// client calls with GET and POST is listed once per method. As MLflow's
+// server does, every /api/... route is served under /ajax-api/... too (the
+// paths MLflow's web UI calls). Every route but the open ones (openRoute)
+// refuses an anonymous caller of a private space before it reads the
+// request, so authentication comes before validation.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	for _, rt := range h.routes() {
-		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(rt.fn))
+		fn := rt.fn
+		if !openRoute(rt.path) {
+			fn = h.authenticated(fn)
+		}
+		mux.Handle(rt.method+" /mlflow"+rt.path, h.handle(fn))
+		if rest, ok := strings.CutPrefix(rt.path, "/api/"); ok {
+			mux.Handle(rt.method+" /mlflow/ajax-api/"+rest, h.handle(fn))
+		}
 	}
 	// The tracking URI itself is where the client's "View run at" links
 	// point (TRACKING_URI/#/experiments/1/runs/ID): the web UI's MLflow
@@ -17,7 +32,35 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	// maps MLflow's fragment routes onto its own pages.
 	mux.HandleFunc("GET /mlflow", toUI)
 	mux.HandleFunc("GET /mlflow/{$}", toUI)
-	mux.Handle("/mlflow/", h.handle(h.endpointNotFound))
+	mux.Handle("/mlflow/", h.handle(h.authenticated(h.endpointNotFound)))
+}
+
+// openRoute reports whether a route answers anonymous callers of a private
+// space: the probes MLflow's auth app leaves open (health, version,
+// server-info), and part uploads, which carry their own signed URL.
+func openRoute(path string) bool {
+	switch path {
+	case "/version", "/health", v3 + "/server-info", ar + "/mpu/part/{upload_id}/{part_number}":
+		return true
+	}
+	return false
+}
+
+// authenticated answers 401 UNAUTHENTICATED to an anonymous caller unless
+// the MLflow space is public (then the handler decides, as for everyone).
+func (h *Handler) authenticated(fn func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if auth.From(r.Context()).Anonymous() {
+			space, err := h.spaceRepo(r.Context())
+			if err != nil {
+				return err
+			}
+			if !space.Public() {
+				return errs.E(errs.Unauthenticated, "authentication required").WithCode(codeUnauthenticated)
+			}
+		}
+		return fn(w, r)
+	}
 }
 
 // uiExperiments is the web UI's list of MLflow experiments.
@@ -147,6 +190,26 @@ func (h *Handler) routes() []route {
 		{"DELETE", v2 + "/traces/{trace_id}/tags", h.deleteTraceTag},
 		{"POST", v3 + "/traces/batchGetInfos", h.batchGetTraceInfos},
 		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+
+		// trace assessments (assessments.go)
+		{"POST", v3 + "/traces/{trace_id}/assessments", h.createAssessment},
+		{"GET", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.getAssessment},
+		{"PATCH", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.updateAssessment},
+		{"DELETE", v3 + "/traces/{trace_id}/assessments/{assessment_id}", h.deleteAssessment},
+
+		// evaluation datasets (datasets.go, dataset_records.go)
+		{"POST", v3 + "/datasets/create", h.createDataset},
+		{"POST", v3 + "/datasets/search", h.searchDatasets},
+		{"GET", v3 + "/datasets/{dataset_id}", h.getDataset},
+		{"DELETE", v3 + "/datasets/{dataset_id}", h.deleteDataset},
+		{"PATCH", v3 + "/datasets/{dataset_id}/tags", h.setDatasetTagsHandler},
+		{"DELETE", v3 + "/datasets/{dataset_id}/tags/{key}", h.deleteDatasetTag},
+		{"POST", v3 + "/datasets/{dataset_id}/records", h.upsertDatasetRecords},
+		{"GET", v3 + "/datasets/{dataset_id}/records", h.getDatasetRecords},
+		{"DELETE", v3 + "/datasets/{dataset_id}/records", h.deleteDatasetRecords},
+		{"GET", v3 + "/datasets/{dataset_id}/experiment-ids", h.getDatasetExperimentIDs},
+		{"POST", v3 + "/datasets/{dataset_id}/add-experiments", h.addDatasetToExperiments},
+		{"POST", v3 + "/datasets/{dataset_id}/remove-experiments", h.removeDatasetFromExperiments},
 		{"POST", "/v1/traces", h.otlpTraces}, // OTLP span export: refused, spans go to artifacts
 	}
 }

@@ -94,6 +94,9 @@ func (h *Handler) loadTraces(ctx context.Context, ids []string) ([]*storedTrace,
 		if err := rows.Err(); err != nil {
 			return nil, meta.Err(err)
 		}
+		if err := h.attachAssessments(ctx, byID, in, args); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*storedTrace, 0, len(ids))
 	for _, id := range ids {

@@ -72,7 +72,12 @@ func (h *Handler) createModelVersion(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	origin, err := h.resolveVersionSource(ctx, req.Source, req.RunID, req.ModelID)
+	var origin versionOrigin
+	if isPromptRequest(req.Tags) {
+		origin, err = promptOrigin(req.Source, req.RunID)
+	} else {
+		origin, err = h.resolveVersionSource(ctx, req.Source, req.RunID, req.ModelID)
+	}
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ var filterSeeds = []string{
 	"datasets.name ILIKE '%x%'", "status != 'FINISHED' AND start_time >= 5.5", "tags.`a b` IS NULL",
 	"name = 'm' AND version_number >= 2", "tags.`mlflow.prompt.is_prompt` = 'true'", "experiment_id IN ('1')",
 	"timestamp_ms > 1 AND metadata.`mlflow.user` = 'x' AND run_id = 'r' AND name = 'n'",
-	"creation_time > 1 AND tags.x != 'y'", "metrics.acc != 1e999", `params.x LIKE 'a\%b\_'`,
+	"creation_time > 1 AND tags.x != 'y'", "name IN ('a', 'b') AND created_by = 'u' AND last_update_time > 5", "metrics.acc != 1e999", `params.x LIKE 'a\%b\_'`,
 	"metrics.a > 1 OR b", "params.x = 'it''s'", `tags."k" = "v"`, "run_id NOT IN ('a',)", "((", "'", "`",
 	"source_path LIKE 's3://%' AND run_id != 'x'", "model_id IN ('m-1') AND metrics.acc < 0",
 }
@@ -56,6 +56,9 @@ func compileAll(filter, order string, postgres bool) map[string]func() (Query, e
 		},
 		"traces": func() (Query, error) {
 			return Traces(TracesRequest{ExperimentIDs: []int64{1}, Filter: filter, OrderBy: orderBy, Limit: 10, Postgres: postgres})
+		},
+		"evaluation_datasets": func() (Query, error) {
+			return EvaluationDatasets(EvaluationDatasetsRequest{ExperimentIDs: []int64{1}, Filter: filter, OrderBy: orderBy, Limit: 10})
 		},
 		"logged_models": func() (Query, error) {
 			return LoggedModels(LoggedModelsRequest{
@@ -183,12 +186,13 @@ func fuzzCompiler(f *testing.F, entity string) {
 	})
 }
 
-func FuzzRuns(f *testing.F)             { fuzzCompiler(f, "runs") }
-func FuzzExperiments(f *testing.F)      { fuzzCompiler(f, "experiments") }
-func FuzzRegisteredModels(f *testing.F) { fuzzCompiler(f, "registered_models") }
-func FuzzModelVersions(f *testing.F)    { fuzzCompiler(f, "model_versions") }
-func FuzzTraces(f *testing.F)           { fuzzCompiler(f, "traces") }
-func FuzzLoggedModels(f *testing.F)     { fuzzCompiler(f, "logged_models") }
+func FuzzRuns(f *testing.F)               { fuzzCompiler(f, "runs") }
+func FuzzExperiments(f *testing.F)        { fuzzCompiler(f, "experiments") }
+func FuzzRegisteredModels(f *testing.F)   { fuzzCompiler(f, "registered_models") }
+func FuzzModelVersions(f *testing.F)      { fuzzCompiler(f, "model_versions") }
+func FuzzTraces(f *testing.F)             { fuzzCompiler(f, "traces") }
+func FuzzLoggedModels(f *testing.F)       { fuzzCompiler(f, "logged_models") }
+func FuzzEvaluationDatasets(f *testing.F) { fuzzCompiler(f, "evaluation_datasets") }
 
 // checkRunIDs runs RunIDs, which must fail only with
 // INVALID_PARAMETER_VALUE.
