@@ -28,6 +28,7 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
@@ -57,6 +58,8 @@ type App struct {
 	OCI      *oci.Handler
 	S3       *s3api.Handler
 	MLflow   *mlflow.Handler
+	// Jobs is the background job queue; Serve starts its workers.
+	Jobs *jobs.Runner
 
 	metrics httpMetrics // shared by the HTTP and S3 listeners
 }
@@ -111,7 +114,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			mlflow.Format: mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
-		Keys: keys,
+		Keys:  keys,
 		Auth: auth.New(db, keys, auth.Options{
 			MaxFailures:      cfg.Auth.LoginMaxFailures,
 			Lockout:          time.Duration(cfg.Auth.LoginLockout),
@@ -136,6 +139,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	if a.Jobs, err = a.openJobs(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -163,8 +170,11 @@ func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.
 	return keys, err
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the job queue's connections and the database.
+func (a *App) Close() error {
+	a.Jobs.Close()
+	return a.DB.Close()
+}
 
 // Bootstrap creates the admin user and the configured repositories when
 // they do not exist. It returns the generated admin password when it had to
@@ -236,7 +246,7 @@ func (a *App) Handler() http.Handler {
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
-	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
+	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
@@ -303,10 +313,21 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		go func() { errc <- srv.Serve(ln) }()
 	}
-	go a.purgeLoop(ctx)
-	if a.Config.GC.Interval > 0 {
-		go a.maintenanceLoop(ctx, time.Duration(a.Config.GC.Interval))
+	// Background work (GC, retention, purging staged writes) runs as jobs:
+	// every process works them, the elected leader enqueues periodic ones.
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
 	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := a.Jobs.Stop(stopCtx); err != nil {
+			a.Log.Warn("stopping the job queue", "err", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		for _, srv := range servers {
@@ -331,49 +352,6 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 func (a *App) Collector() *gc.Collector {
 	return &gc.Collector{DB: a.DB, Blobs: a.Blobs, Log: a.Log, Grace: time.Duration(a.Config.GC.Grace),
 		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge), MultipartMaxAge: time.Duration(a.Config.S3.UploadMaxAge)}
-}
-
-// maintenanceLoop applies retention policies, then collects garbage, every
-// interval.
-func (a *App) maintenanceLoop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := a.OCI.RetainAll(ctx); err != nil {
-			a.Log.Warn("retention failed", "err", err)
-		}
-		res, err := a.Collector().Run(ctx, false, nil)
-		if err != nil {
-			a.Log.Warn("garbage collection failed", "err", err)
-			continue
-		}
-		a.Log.Info("garbage collection", "scanned", res.Scanned, "deleted", res.Deleted, "bytes_freed", res.BytesFreed, "took_ms", res.TookMillis)
-	}
-}
-
-// purgeLoop removes abandoned staged writes — what a crash mid-upload
-// leaves — once at start and then hourly.
-func (a *App) purgeLoop(ctx context.Context) {
-	maxAge := time.Duration(a.Config.Blob.StagedMaxAge)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.Blobs.PurgeStaged(ctx, time.Now().Add(-maxAge)); err != nil {
-			a.Log.Warn("purging staged writes failed", "err", err)
-		} else if n > 0 {
-			a.Log.Info("purged abandoned staged writes", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func listenURL(addr net.Addr) string {

@@ -46,6 +46,7 @@ type Config struct {
 	Blob         Blob         `yaml:"blob"`
 	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
+	Jobs         Jobs         `yaml:"jobs"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -201,6 +202,17 @@ type GC struct {
 	Grace Duration `yaml:"grace"`
 }
 
+// Jobs configures the background job queue (docs/operations.md).
+type Jobs struct {
+	// Workers is how many jobs one process runs at once.
+	Workers int `yaml:"workers"`
+	// RescueAfter is how long a job may stay running before another
+	// process takes its process for dead and retries it.
+	RescueAfter Duration `yaml:"rescue_after"`
+	// Retention is how long finished jobs stay in the history.
+	Retention Duration `yaml:"retention"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// MaxUploadBytes caps one uploaded file; 0 means no limit.
@@ -262,6 +274,7 @@ func Default() Config {
 		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
 		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
 		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
+		Jobs:    Jobs{Workers: 2, RescueAfter: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -335,6 +348,11 @@ var envVars = []struct {
 	{"ARCA_GC_GRACE", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.GC.Grace = Duration(d)
+		return err
+	}},
+	{"ARCA_JOBS_RESCUE_AFTER", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Jobs.RescueAfter = Duration(d)
 		return err
 	}},
 }
@@ -467,6 +485,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.RescueAfter < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
+		problems = append(problems, "jobs.workers must be at least 1, jobs.rescue_after at least 1s and jobs.retention at least 1m")
 	}
 	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
 		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")
