@@ -6,6 +6,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -289,6 +290,10 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 	if h := a.S3Handler(); h != nil {
 		listeners = append(listeners, listener{"s3", a.Config.S3Addr, h})
 	}
+	tlsCfg, err := a.tlsConfig()
+	if err != nil {
+		return err
+	}
 	var servers []*http.Server
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -305,13 +310,22 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			IdleTimeout:       time.Duration(a.Config.HTTP.IdleTimeout),
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			TLSConfig:         tlsCfg,
+			// HTTP/1.1 only, over TLS too: httpx.BodyProgress moves the
+			// read deadline of the connection a body arrives on, which
+			// is one request's own only without multiplexing.
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		}
 		servers = append(servers, srv)
-		a.Log.Info("listening", "surface", l.surface, "url", listenURL(ln.Addr()), "version", version.String())
+		a.Log.Info("listening", "surface", l.surface, "url", listenURL(ln.Addr(), tlsCfg != nil), "version", version.String())
 		if ready != nil {
 			ready(l.surface, ln.Addr().String())
 		}
-		go func() { errc <- srv.Serve(ln) }()
+		if tlsCfg != nil {
+			go func() { errc <- srv.ServeTLS(ln, "", "") }()
+		} else {
+			go func() { errc <- srv.Serve(ln) }()
+		}
 	}
 	// Background work (GC, retention, purging staged writes) runs as jobs:
 	// every process works them, the elected leader enqueues periodic ones.
@@ -354,7 +368,7 @@ func (a *App) Collector() *gc.Collector {
 		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge), MultipartMaxAge: time.Duration(a.Config.S3.UploadMaxAge)}
 }
 
-func listenURL(addr net.Addr) string {
+func listenURL(addr net.Addr, https bool) string {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if host == "::" || host == "0.0.0.0" || host == "" {
 		host = "localhost"
@@ -362,7 +376,11 @@ func listenURL(addr net.Addr) string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	return "http://" + host + ":" + port
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
+	return scheme + host + ":" + port
 }
 
 func boolInt(b bool) int {

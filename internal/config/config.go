@@ -39,6 +39,7 @@ type Config struct {
 
 	Log          Log          `yaml:"log"`
 	HTTP         HTTP         `yaml:"http"`
+	TLS          TLS          `yaml:"tls"`
 	Secrets      Secrets      `yaml:"secrets"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
@@ -69,6 +70,18 @@ type HTTP struct {
 	BodyTimeout  Duration `yaml:"body_timeout"`
 	BodyMinBytes int64    `yaml:"body_min_bytes"`
 }
+
+// TLS makes both listeners serve HTTPS with a certificate from files
+// (PEM), re-read when they change, so a renewed certificate (cert-manager,
+// certbot) takes effect without a restart. Empty: plain HTTP (behind a
+// TLS-terminating proxy or ingress).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the listeners serve HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Secrets configures the key-encryption key (KEK) that wraps the server
 // keys kept in the database (registry token signing, sealing of S3 secrets
@@ -299,6 +312,8 @@ var envVars = []struct {
 	{"ARCA_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ARCA_DATABASE_URL", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"ARCA_ADMIN_PASSWORD", func(c *Config, v string) error { c.AdminPassword = v; return nil }},
+	{"ARCA_TLS_CERT_FILE", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{"ARCA_TLS_KEY_FILE", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
 	{"ARCA_KEK", func(c *Config, v string) error { c.Secrets.KEK = v; return nil }},
 	{"ARCA_KEK_FILE", func(c *Config, v string) error { c.Secrets.KEKFile = v; return nil }},
 	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
@@ -485,6 +500,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		problems = append(problems, "tls.cert_file and tls.key_file must be set together")
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.RescueAfter < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
 		problems = append(problems, "jobs.workers must be at least 1, jobs.rescue_after at least 1s and jobs.retention at least 1m")
