@@ -40,6 +40,7 @@ Usage:
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
+  arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
   --config FILE  --addr ADDR  --s3-addr ADDR  --data-dir DIR  --database-url URL
@@ -69,6 +70,8 @@ func Main(args []string, env Env) int {
 		err = runGC(args[1:], env)
 	case "fsck":
 		err = runFsck(args[1:], env)
+	case "probe":
+		err = probe(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:
