@@ -295,4 +295,3 @@ func containerPort(c corev1.Container, name string) bool {
 	}
 	return false
 }
-
