@@ -96,12 +96,12 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 		p = append(p, periodic("gc", every, false, gcArgs{Trigger: "periodic"}))
 	}
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
-		Workers:     workers,
-		Periodic:    p,
-		MaxWorkers:  a.Config.Jobs.Workers,
-		RescueAfter: time.Duration(a.Config.Jobs.RescueAfter),
-		Retention:   time.Duration(a.Config.Jobs.Retention),
-		Log:         a.Log,
+		Workers:    workers,
+		Periodic:   p,
+		MaxWorkers: a.Config.Jobs.Workers,
+		Timeout:    time.Duration(a.Config.Jobs.Timeout),
+		Retention:  time.Duration(a.Config.Jobs.Retention),
+		Log:        a.Log,
 	})
 }
 

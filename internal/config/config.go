@@ -219,9 +219,10 @@ type GC struct {
 type Jobs struct {
 	// Workers is how many jobs one process runs at once.
 	Workers int `yaml:"workers"`
-	// RescueAfter is how long a job may stay running before another
+	// Timeout is the longest a job may run: past it the job is cancelled,
+	// and a job whose process died is retried by another.
 	// process takes its process for dead and retries it.
-	RescueAfter Duration `yaml:"rescue_after"`
+	Timeout Duration `yaml:"timeout"`
 	// Retention is how long finished jobs stay in the history.
 	Retention Duration `yaml:"retention"`
 }
@@ -287,7 +288,7 @@ func Default() Config {
 		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
 		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
 		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
-		Jobs:    Jobs{Workers: 2, RescueAfter: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
+		Jobs:    Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -365,9 +366,9 @@ var envVars = []struct {
 		c.GC.Grace = Duration(d)
 		return err
 	}},
-	{"ARCA_JOBS_RESCUE_AFTER", func(c *Config, v string) error {
+	{"ARCA_JOBS_TIMEOUT", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
-		c.Jobs.RescueAfter = Duration(d)
+		c.Jobs.Timeout = Duration(d)
 		return err
 	}},
 }
@@ -504,8 +505,8 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		problems = append(problems, "tls.cert_file and tls.key_file must be set together")
 	}
-	if c.Jobs.Workers < 1 || c.Jobs.RescueAfter < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
-		problems = append(problems, "jobs.workers must be at least 1, jobs.rescue_after at least 1s and jobs.retention at least 1m")
+	if c.Jobs.Workers < 1 || c.Jobs.Timeout < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
+		problems = append(problems, "jobs.workers must be at least 1, jobs.timeout at least 1s and jobs.retention at least 1m")
 	}
 	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
 		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")

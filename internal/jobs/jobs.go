@@ -41,11 +41,11 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	// MaxWorkers is how many jobs this process runs at once (default 2).
 	MaxWorkers int
-	// RescueAfter is how long a job may stay running before another
-	// process takes it as abandoned (its process died) and retries it
-	// (default one hour). Workers without a timeout of their own must
-	// finish well within it.
-	RescueAfter time.Duration
+	// Timeout is the longest a job may run (default one hour): past it
+	// the job's context is cancelled, and a job whose process died (it is
+	// still "running" in the database) is retried by another process. A
+	// worker's own Timeout overrides it for its kind.
+	Timeout time.Duration
 	// Retention is how long finished jobs stay in the history (default
 	// seven days).
 	Retention time.Duration
@@ -78,16 +78,18 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s_%d_%d", cmp.Or(host, "arca"), os.Getpid(), time.Now().UnixMilli())
 	rc := &river.Config{
-		ID:                          id,
-		Logger:                      cmp.Or(cfg.Log, slog.Default()).With("component", "jobs"),
-		PeriodicJobs:                cfg.Periodic,
-		RescueStuckJobsAfter:        cmp.Or(cfg.RescueAfter, time.Hour),
+		ID:           id,
+		Logger:       cmp.Or(cfg.Log, slog.Default()).With("component", "jobs"),
+		PeriodicJobs: cfg.Periodic,
+		// River's rescuer retries a job that has been running longer than
+		// its timeout and RescueStuckJobsAfter; it looks every 30 seconds.
+		// Without a timeout a job of a dead process would stay running.
+		JobTimeout:                  cmp.Or(cfg.Timeout, time.Hour),
+		RescueStuckJobsAfter:        cmp.Or(cfg.Timeout, time.Hour),
 		CompletedJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		CancelledJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		DiscardedJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
-		// A worker's own Timeout decides; -1 is none (GC may take hours).
-		JobTimeout:  -1,
-		MaxAttempts: 5,
+		MaxAttempts:                 5,
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers

@@ -218,3 +218,75 @@ func TestPeriodicJobsRunOncePerCluster(t *testing.T) {
 		t.Logf("%d periodic jobs in %v across 3 runners", len(ran), elapsed.Round(time.Millisecond))
 	})
 }
+
+type hangArgs struct{}
+
+func (hangArgs) Kind() string { return "hang" }
+
+// hangWorker stands for a process that took a job and then stopped
+// answering: it never finishes (until the test releases it), whatever its
+// context says. ran reports each attempt with the runner that made it.
+type hangWorker struct {
+	river.WorkerDefaults[hangArgs]
+	runner  string
+	hang    bool
+	release chan struct{}
+	ran     chan string
+}
+
+func (w *hangWorker) Work(ctx context.Context, j *river.Job[hangArgs]) error {
+	w.ran <- w.runner
+	if w.hang {
+		<-w.release
+	}
+	return nil
+}
+
+// TestStuckJobIsRetriedElsewhere: a job whose process stops answering
+// mid-job is rescued once it has run longer than its timeout and run by
+// another process.
+// (river's rescuer looks every 30 seconds, so this takes up to about 35.)
+func TestStuckJobIsRetriedElsewhere(t *testing.T) {
+	url := metatest.PostgresURL(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	ran := make(chan string, 10)
+	mk := func(name string, hang bool) *jobs.Runner {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &hangWorker{runner: name, hang: hang, release: release, ran: ran})
+		_, r := open(t, url, "", jobs.Config{Workers: workers, MaxWorkers: 1, Timeout: 2 * time.Second})
+		return r
+	}
+	stuck := mk("stuck", true)
+	if err := stuck.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer close(release) // before the runners' cleanup stops them
+	j, err := stuck.Enqueue(ctx, hangArgs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-ran; got != "stuck" {
+		t.Fatalf("first attempt by %s", got)
+	}
+	healthy := mk("healthy", false)
+	if err := healthy.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-ran:
+		if got != "healthy" {
+			t.Fatalf("second attempt by %s, want the healthy runner (the stuck one has no free slot)", got)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("the stuck job was not retried within 90s")
+	}
+	waitFor(t, "the retried job to complete", 20*time.Second, func() bool {
+		got, err := healthy.Get(ctx, j.ID)
+		return err == nil && got.State == "completed"
+	})
+	got, _ := healthy.Get(ctx, j.ID)
+	if got.Attempt != 2 || len(got.AttemptedBy) != 2 || got.AttemptedBy[1] != healthy.ID() {
+		t.Errorf("job %+v: want a second attempt by %s", got, healthy.ID())
+	}
+}
