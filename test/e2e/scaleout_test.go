@@ -30,14 +30,18 @@ const gcEvery = 2 * time.Second
 // round-robin, so that the pieces of one client's work land on different
 // processes: OCI chunked uploads continued on other replicas, raw files,
 // S3 multipart parts, PyPI and npm uploads read back through another
-// replica's caches, MLflow runs and log-batch. Midway one replica is
+// replica's caches, MLflow runs and log-batch; crane (push of a
+// two-platform index, crane copy) and a browser's sign-in go through a
+// round-robin reverse proxy, so their consecutive requests land on
+// different replicas too. Midway one replica is
 // killed with SIGKILL while raw uploads stream in; clients retry on the
 // next replica. Then the replica starts again and every acknowledged write
 // is read back from every process. Throughout, garbage collection runs as
 // a periodic job every 2s: the test checks that each period's job ran on
 // exactly one process, and that GC running beside the load lost nothing.
 func TestScaleOutThreeReplicas(t *testing.T) {
-	needTool(t, "curl") // s3EndpointOf's admin command needs nothing else
+	needTool(t, "curl")
+	tools := needOCITools(t, "crane")
 	ctx := context.Background()
 	pgURL := metatest.PostgresURL(t)
 
@@ -69,7 +73,11 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 		addS3(s)
 	}
 
-	// Phase 1: every replica serves pieces of each client's work.
+	// Phase 1: every replica serves pieces of each client's work. Real
+	// clients (crane, a browser session) go through a round-robin proxy.
+	proxy := c.roundRobin(t)
+	oci, craneRef, craneDigest := c.craneThroughProxy(t, proxy.URL, tools)
+	browserThroughProxy(t, proxy.URL)
 	images := []*splitImage{newSplitImage("app-a", "v1", 3<<20), newSplitImage("app-b", "v1", 1<<20)}
 	for _, img := range images {
 		chunk := len(img.layer) / 3
@@ -165,6 +173,12 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 		for _, img := range images {
 			c.checkImage(s, img)
 		}
+		direct := oci.with(t)
+		direct.host = strings.TrimPrefix(s.URL, "http://")
+		direct.loginAdmin(s)
+		if got := direct.digest(strings.Replace(craneRef, oci.host, direct.host, 1)); got != craneDigest {
+			t.Errorf("%s: crane's index is %s, want %s", s.URL, got, craneDigest)
+		}
 		for path, sum := range acked {
 			got, _ := c.must(s, http.StatusOK, "GET", "/raw/files/"+path, nil)
 			if sha256Hex(got) != sum {
@@ -239,7 +253,7 @@ func (c *cluster) rawLoad(n int, after func(int)) (map[string]string, []error) {
 			defer wg.Done()
 			for i := range work {
 				path := fmt.Sprintf("load/file-%03d.bin", i)
-				data := randomBytes(256<<10 + i)
+				data := randomBytes(1<<20 + i)
 				var lastErr error
 				ok := false
 				for try := 0; try < 6 && !ok; try++ {

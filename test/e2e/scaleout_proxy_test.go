@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// roundRobin is a small reverse proxy for the test: each request goes to
+// the next live replica, so consecutive requests of one client (a crane
+// push, a browser session) land on different processes. The Host header
+// is kept, as a load balancer keeps it, so that the URLs arca builds
+// (token realms, upload locations) point back at the proxy.
+func (c *cluster) roundRobin(t *testing.T) *httptest.Server {
+	t.Helper()
+	var mu sync.Mutex
+	served := map[string]int{}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			s := c.pick()
+			u, _ := url.Parse(s.URL)
+			r.SetURL(u)
+			r.Out.Host = r.In.Host
+			r.SetXForwarded()
+			mu.Lock()
+			served[s.URL]++
+			mu.Unlock()
+		},
+	}
+	ts := httptest.NewServer(proxy)
+	t.Cleanup(func() {
+		ts.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("requests through the proxy, by replica: %v", served)
+	})
+	return ts
+}
+
+// craneThroughProxy pushes a two-platform index of random layers with
+// crane through the proxy, copies it with crane copy, and returns the
+// index's reference and digest and the layer files by platform.
+func (c *cluster) craneThroughProxy(t *testing.T, proxyURL string, tools ociTools) (client *ociClient, ref, digest string) {
+	t.Helper()
+	front := &Server{t: t, URL: proxyURL, opts: ServerOptions{AdminPassword: adminPassword}}
+	client = newOCIClient(t, front, tools)
+	client.loginAdmin(front)
+	var platforms []string
+	for _, arch := range []string{"amd64", "arm64"} {
+		layer := filepath.Join(client.dir, arch+".tar")
+		writeLayer(t, layer, map[string][]byte{"app/" + arch + ".bin": randomBytes(3 << 20), "app/README": []byte("arca scale-out " + arch)})
+		img := client.ref("library/crane-app:" + arch)
+		client.crane("append", "--oci-empty-base", "-f", layer, "-t", img)
+		platforms = append(platforms, client.crane("mutate", img, "--set-platform", "linux/"+arch, "-t", img))
+	}
+	ref = client.ref("library/crane-app:multi")
+	args := []string{"index", "append", "-t", ref}
+	for _, p := range platforms {
+		args = append(args, "-m", strings.TrimSpace(p))
+	}
+	client.crane(args...)
+	digest = client.digest(ref)
+	copied := client.ref("library/crane-copy:multi")
+	client.crane("copy", ref, copied)
+	if got := client.digest(copied); got != digest {
+		t.Fatalf("crane copy through the proxy: %s, want %s", got, digest)
+	}
+	return client, ref, digest
+}
+
+// writeLayer writes a tar of files (a layer for crane append).
+func writeLayer(t *testing.T, path string, files map[string][]byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, b := range files {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	tw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var csrfFieldRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// browserThroughProxy signs in to the web UI through the proxy — the
+// sign-in page, the form post and the next pages each on another replica
+// — and checks that the session and its anti-forgery token hold on every
+// replica.
+func browserThroughProxy(t *testing.T, proxyURL string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := b.Get(proxyURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, _ := get("/ui/account"); status != http.StatusSeeOther {
+		t.Fatalf("anonymous /ui/account = %d, want a redirect to sign in", status)
+	}
+	_, page := get("/ui/login")
+	m := csrfFieldRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the sign-in page has no anti-forgery token")
+	}
+	resp, err := b.PostForm(proxyURL+"/ui/login", url.Values{"csrf": {m[1]}, "name": {"admin"}, "password": {adminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in through the proxy = %d, want 303", resp.StatusCode)
+	}
+	for range 6 { // two rounds over three replicas
+		if status, body := get("/ui/account"); status != http.StatusOK || !strings.Contains(body, "admin") {
+			t.Fatalf("/ui/account after sign-in = %d, want the admin's page on every replica", status)
+		}
+	}
+}
