@@ -219,6 +219,9 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 		}
 	}
 	c.checkPeriodicGC(start)
+	for _, s := range c.live() {
+		s.WantNoServerErrors()
+	}
 }
 
 var s3URLRe = regexp.MustCompile(`msg=listening surface=s3 url=(\S+)`)
