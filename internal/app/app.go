@@ -335,22 +335,24 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := a.Jobs.Stop(stopCtx); err != nil {
-			a.Log.Warn("stopping the job queue", "err", err)
-		}
-	}()
 	select {
 	case err := <-errc:
 		for _, srv := range servers {
 			srv.Close()
 		}
+		a.stopJobs(5 * time.Second)
 		return err
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
+	// Requests and jobs in flight finish side by side, within one deadline
+	// (jobs still running after 25 seconds are cancelled, and retried
+	// later by whichever process runs jobs then).
+	jobsStopped := make(chan struct{})
+	go func() {
+		defer close(jobsStopped)
+		a.stopJobs(30 * time.Second)
+	}()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var firstErr error
@@ -359,7 +361,17 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			firstErr = err
 		}
 	}
+	<-jobsStopped
 	return firstErr
+}
+
+// stopJobs stops the job runner, waiting at most d.
+func (a *App) stopJobs(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := a.Jobs.Stop(ctx); err != nil {
+		a.Log.Warn("stopping the job queue", "err", err)
+	}
 }
 
 // Collector returns the garbage collector of this configuration.

@@ -84,8 +84,10 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 		// River's rescuer retries a job that has been running longer than
 		// its timeout and RescueStuckJobsAfter; it looks every 30 seconds.
 		// Without a timeout a job of a dead process would stay running.
-		JobTimeout:                  cmp.Or(cfg.Timeout, time.Hour),
-		RescueStuckJobsAfter:        cmp.Or(cfg.Timeout, time.Hour),
+		JobTimeout:           cmp.Or(cfg.Timeout, time.Hour),
+		RescueStuckJobsAfter: cmp.Or(cfg.Timeout, time.Hour),
+		// Stop waits this long for jobs in flight, then cancels them.
+		SoftStopTimeout:             25 * time.Second,
 		CompletedJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		CancelledJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		DiscardedJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
@@ -156,9 +158,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop waits for jobs in flight to finish (until ctx ends, when they are
-// cancelled and left for another process to retry) and gives up
-// leadership.
+// Stop waits for jobs in flight to finish — for up to 25 seconds, then
+// cancels them (a cancelled job is retried later, by any process) — and
+// gives up leadership. It returns early with ctx's error if ctx ends first.
 func (r *Runner) Stop(ctx context.Context) error {
 	if !r.started {
 		return nil
