@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,7 +64,8 @@ type App struct {
 	// Jobs is the background job queue; Serve starts its workers.
 	Jobs *jobs.Runner
 
-	metrics httpMetrics // shared by the HTTP and S3 listeners
+	metrics  httpMetrics // shared by the HTTP and S3 listeners
+	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -251,6 +254,12 @@ func (a *App) Handler() http.Handler {
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
+		{Name: "serving", Run: func(context.Context) error {
+			if a.draining.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
@@ -343,6 +352,13 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		a.stopJobs(5 * time.Second)
 		return err
 	case <-ctx.Done():
+	}
+	// Readiness fails first, so that load balancers stop sending requests
+	// while the listeners still accept them.
+	a.draining.Store(true)
+	if d := time.Duration(a.Config.HTTP.DrainDelay); d > 0 {
+		a.Log.Info("draining: /readyz answers 503", "for", d)
+		time.Sleep(d)
 	}
 	a.Log.Info("shutting down")
 	// Requests and jobs in flight finish side by side, within one deadline

@@ -69,6 +69,11 @@ type HTTP struct {
 	// dropped (and what it staged discarded). 0 disables the check.
 	BodyTimeout  Duration `yaml:"body_timeout"`
 	BodyMinBytes int64    `yaml:"body_min_bytes"`
+	// DrainDelay is how long, after SIGTERM, arca keeps serving while
+	// /readyz answers 503, so that a load balancer stops sending it
+	// requests before it stops accepting them. 0 (the default) stops at
+	// once; Kubernetes' preStop pause does the same job there.
+	DrainDelay Duration `yaml:"drain_delay"`
 }
 
 // TLS makes both listeners serve HTTPS with a certificate from files
@@ -346,6 +351,11 @@ var envVars = []struct {
 		c.HTTP.BodyTimeout = Duration(d)
 		return err
 	}},
+	{"ARCA_HTTP_DRAIN_DELAY", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.HTTP.DrainDelay = Duration(d)
+		return err
+	}},
 	{"ARCA_HTTP_BODY_MIN_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.HTTP.BodyMinBytes = n
@@ -510,6 +520,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
 		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")
+	}
+	if c.HTTP.DrainDelay < 0 || c.HTTP.DrainDelay > Duration(time.Minute) {
+		problems = append(problems, "http.drain_delay must be between 0 and 1m")
 	}
 	if c.HTTP.BodyTimeout < 0 || (c.HTTP.BodyTimeout > 0 && c.HTTP.BodyMinBytes < 1) {
 		problems = append(problems, "http.body_timeout must not be negative, and http.body_min_bytes must be at least 1 when it is set")
