@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // roundRobin is a small reverse proxy for the test: each request goes to
@@ -133,6 +134,29 @@ func browserThroughProxy(t *testing.T, proxyURL string) {
 	for range 6 { // two rounds over three replicas
 		if status, body := get("/ui/account"); status != http.StatusOK || !strings.Contains(body, "admin") {
 			t.Fatalf("/ui/account after sign-in = %d, want the admin's page on every replica", status)
+		}
+	}
+}
+
+// npmThroughProxy logs npm in, publishes and installs through the proxy:
+// a package's second version, published through one replica, is what the
+// next install gets through the others (packuments cached by any replica
+// are not stale).
+func npmThroughProxy(t *testing.T, proxyURL string) {
+	t.Helper()
+	c := newNPMClient(t)
+	registry := proxyURL + "/npm/npm-hosted/"
+	c.login(registry, "admin", adminPassword)
+	for i, version := range []string{"1.0.0", "1.1.0"} {
+		c.run(npmPackage(t, "@scale/lib", version, nil, `module.exports = () => "lib-`+version+`";`+"\n"), "publish", "--registry", registry)
+		for round := range 3 { // each install's requests spread over the replicas
+			proj := t.TempDir()
+			mustWriteNPM(t, filepath.Join(proj, "package.json"), []byte(`{"name":"scale-project","version":"1.0.0","private":true}`))
+			c.run(proj, "install", "@scale/lib@latest", "--registry", registry, "--prefer-online")
+			got := strings.TrimSpace(runCmd(t, time.Minute, proj, c.env, "node", "-e", `console.log(require("@scale/lib")())`))
+			if got != "lib-"+version {
+				t.Fatalf("install %d.%d through the proxy got %q, want lib-%s", i, round, got, version)
+			}
 		}
 	}
 }
