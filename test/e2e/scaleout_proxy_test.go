@@ -160,3 +160,34 @@ func npmThroughProxy(t *testing.T, proxyURL string) {
 		}
 	}
 }
+
+// pypiThroughProxy builds a project with python -m build, uploads each of
+// two versions with twine through the proxy, and installs the newest with
+// pip through the proxy after each: pip must get the version just uploaded
+// through another replica (rendered simple pages are not stale).
+func pypiThroughProxy(t *testing.T, proxyURL string) {
+	t.Helper()
+	venv := os.Getenv("ARCA_TEST_VENV")
+	if venv == "" {
+		missing(t, "ARCA_TEST_VENV (a Python virtualenv with twine, build, setuptools and wheel) is not set")
+	}
+	py, twine := filepath.Join(venv, "bin", "python"), filepath.Join(venv, "bin", "twine")
+	work := t.TempDir()
+	env := pypiEnv(filepath.Join(work, "home"))
+	index := strings.Replace(proxyURL, "http://", "http://admin:"+adminPassword+"@", 1) + "/pypi/pypi-hosted/simple/"
+	for _, version := range []string{"1.0.0", "1.1.0"} {
+		dir := pypiProject(t, filepath.Join(work, version), "scale-py", "scale_py", version, "", `VERSION = "`+version+`"`)
+		runCmd(t, pypiTimeout, work, env, py, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", filepath.Join(dir, "dist"), dir)
+		runCmd(t, pypiTimeout, work, env, twine, append([]string{"upload", "--non-interactive", "--disable-progress-bar",
+			"--repository-url", proxyURL + "/pypi/pypi-hosted/", "-u", "admin", "-p", adminPassword}, pypiDists(t, dir)...)...)
+		for round := range 3 {
+			target := filepath.Join(work, "t-"+version+"-"+string(rune('a'+round)))
+			runCmd(t, pypiTimeout, work, env, py, "-m", "pip", "--disable-pip-version-check", "--no-input", "--no-cache-dir",
+				"install", "--target", target, "--index-url", index, "scale-py")
+			out := runCmd(t, time.Minute, work, append(env, "PYTHONPATH="+target), py, "-c", "import scale_py; print(scale_py.VERSION)")
+			if strings.TrimSpace(out) != version {
+				t.Fatalf("pip install through the proxy after uploading %s got %q", version, strings.TrimSpace(out))
+			}
+		}
+	}
+}

@@ -32,7 +32,8 @@ const gcEvery = 2 * time.Second
 // S3 multipart parts, PyPI and npm uploads read back through another
 // replica's caches, MLflow runs and log-batch; crane (push of a
 // two-platform index, crane copy) and a browser's sign-in go through a
-// round-robin reverse proxy (npm publish and install too), so their
+// round-robin reverse proxy (npm publish and install, twine upload and pip
+// install too), so their
 // consecutive requests land on
 // different replicas too. Midway one replica is
 // killed with SIGKILL while raw uploads stream in; clients retry on the
@@ -80,6 +81,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	oci, craneRef, craneDigest := c.craneThroughProxy(t, proxy.URL, tools)
 	browserThroughProxy(t, proxy.URL)
 	npmThroughProxy(t, proxy.URL)
+	pypiThroughProxy(t, proxy.URL)
 	images := []*splitImage{newSplitImage("app-a", "v1", 3<<20), newSplitImage("app-b", "v1", 1<<20)}
 	for _, img := range images {
 		chunk := len(img.layer) / 3
