@@ -33,7 +33,7 @@ const gcEvery = 2 * time.Second
 // replica's caches, MLflow runs and log-batch; crane (push of a
 // two-platform index, crane copy) and a browser's sign-in go through a
 // round-robin reverse proxy (npm publish and install, twine upload and pip
-// install too), so their
+// install, and DVC push and pull through a proxy of the S3 listeners too), so their
 // consecutive requests land on
 // different replicas too. Midway one replica is
 // killed with SIGKILL while raw uploads stream in; clients retry on the
@@ -68,8 +68,14 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	t.Logf("3 replicas ready in %v", time.Since(start).Round(time.Millisecond))
 	key := s3EndpointOf(t, c.reps[0])
 	s3Clients := map[*Server]*s3.Client{}
+	var s3mu sync.Mutex
+	s3URLs := map[*Server]string{}
 	addS3 := func(s *Server) {
-		s3Clients[s] = s3Client(&s3Endpoint{URL: s3URLOf(t, s), KeyID: key.KeyID, Secret: key.Secret})
+		u := s3URLOf(t, s)
+		s3mu.Lock()
+		s3URLs[s] = u
+		s3mu.Unlock()
+		s3Clients[s] = s3Client(&s3Endpoint{URL: u, KeyID: key.KeyID, Secret: key.Secret})
 	}
 	for _, s := range c.reps {
 		addS3(s)
@@ -82,6 +88,8 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	browserThroughProxy(t, proxy.URL)
 	npmThroughProxy(t, proxy.URL)
 	pypiThroughProxy(t, proxy.URL)
+	s3Proxy := c.roundRobinTo(t, func(s *Server) string { s3mu.Lock(); defer s3mu.Unlock(); return s3URLs[s] })
+	dvcThroughProxy(t, s3Proxy.URL, key.KeyID, key.Secret)
 	images := []*splitImage{newSplitImage("app-a", "v1", 3<<20), newSplitImage("app-b", "v1", 1<<20)}
 	for _, img := range images {
 		chunk := len(img.layer) / 3
