@@ -92,8 +92,12 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &purgeWorker{app: a})
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{})}
+	// GC also runs when a leader is elected, unless it already ran in the
+	// current period (of gc.interval, aligned to UTC): a leader keeps its
+	// schedule in memory, so without this a cluster redeployed more often
+	// than gc.interval would never collect.
 	if every := time.Duration(a.Config.GC.Interval); every > 0 {
-		p = append(p, periodic("gc", every, false, gcArgs{Trigger: "periodic"}))
+		p = append(p, periodic("gc", every, true, gcArgs{Trigger: "periodic"}))
 	}
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
