@@ -22,6 +22,7 @@ type certFiles struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	stamp   string // modification times and sizes of the loaded pair
+	failed  string // the stamp of files that did not load (logged once)
 	checked time.Time
 }
 
@@ -65,8 +66,9 @@ func (c *certFiles) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	defer c.mu.Unlock()
 	if time.Since(c.checked) >= time.Second {
 		c.checked = time.Now()
-		if stamp, err := c.stampOf(); err == nil && stamp != c.stamp {
+		if stamp, err := c.stampOf(); err == nil && stamp != c.stamp && stamp != c.failed {
 			if err := c.load(); err != nil {
+				c.failed = stamp
 				c.log.Warn("keeping the previous TLS certificate", "err", err)
 			} else {
 				c.log.Info("loaded a renewed TLS certificate", "cert_file", c.certFile)
