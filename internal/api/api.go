@@ -1,5 +1,5 @@
 // Package api is arca's own JSON API at /api/v1: repositories, users,
-// tokens, roles and the audit trail. It is what the arca CLI, the web UI and
+// tokens, roles, the audit trail and the background jobs. It is what the arca CLI, the web UI and
 // scripts use.
 package api
 
@@ -22,6 +22,7 @@ import (
 // Handler serves /api/v1.
 type Handler struct {
 	gc      *gc.Collector
+	jobs    Jobs
 	repos   *repo.Store
 	auth    *auth.Service
 	audit   *audit.Log
@@ -29,8 +30,8 @@ type Handler struct {
 }
 
 // New returns the API handler.
-func New(repos *repo.Store, a *auth.Service, al *audit.Log, log *slog.Logger, collector *gc.Collector) *Handler {
-	h := &Handler{repos: repos, auth: a, audit: al, gc: collector}
+func New(repos *repo.Store, a *auth.Service, al *audit.Log, log *slog.Logger, collector *gc.Collector, jobs Jobs) *Handler {
+	h := &Handler{repos: repos, auth: a, audit: al, gc: collector, jobs: jobs}
 	h.surface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: a, Log: log}
 	return h
 }
@@ -63,6 +64,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/audit", s.Handle(h.listAudit))
 	mux.Handle("POST /api/v1/gc", s.Handle(h.runGC))
+	mux.Handle("GET /api/v1/jobs", s.Handle(h.listJobs))
+	mux.Handle("GET /api/v1/jobs/{id}", s.Handle(h.getJob))
+	mux.Handle("POST /api/v1/jobs/gc", s.Handle(h.enqueueGC))
 
 	mux.Handle("/api/", s.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)

@@ -6,6 +6,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +31,7 @@ import (
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
@@ -57,8 +61,11 @@ type App struct {
 	OCI      *oci.Handler
 	S3       *s3api.Handler
 	MLflow   *mlflow.Handler
+	// Jobs is the background job queue; Serve starts its workers.
+	Jobs *jobs.Runner
 
-	metrics httpMetrics // shared by the HTTP and S3 listeners
+	metrics  httpMetrics // shared by the HTTP and S3 listeners
+	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -136,6 +143,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	if a.Jobs, err = a.openJobs(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -163,8 +174,11 @@ func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.
 	return keys, err
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the job queue's connections and the database.
+func (a *App) Close() error {
+	a.Jobs.Close()
+	return a.DB.Close()
+}
 
 // Bootstrap creates the admin user and the configured repositories when
 // they do not exist. It returns the generated admin password when it had to
@@ -250,10 +264,16 @@ func (a *App) Handler() http.Handler {
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
-	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector()).Routes(mux)
+	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
+		{Name: "serving", Run: func(context.Context) error {
+			if a.draining.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
@@ -293,6 +313,10 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 	if h := a.S3Handler(); h != nil {
 		listeners = append(listeners, listener{"s3", a.Config.S3Addr, h})
 	}
+	tlsCfg, err := a.tlsConfig()
+	if err != nil {
+		return err
+	}
 	var servers []*http.Server
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -309,10 +333,15 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			IdleTimeout:       time.Duration(a.Config.HTTP.IdleTimeout),
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			TLSConfig:         tlsCfg,
+			// HTTP/1.1 only, over TLS too: httpx.BodyProgress moves the
+			// read deadline of the connection a body arrives on, which
+			// is one request's own only without multiplexing.
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		}
 		servers = append(servers, srv)
 		bound := ln.Addr().String()
-		attrs := []any{"surface", l.surface, "url", ListenURL(bound), "addr", bound}
+		attrs := []any{"surface", l.surface, "url", listenURL(bound, tlsCfg != nil), "addr", bound}
 		if AllInterfaces(bound) {
 			attrs = append(attrs, "interfaces", "all (set ARCA_ADDR and ARCA_S3_ADDR to 127.0.0.1:PORT for loopback only)")
 		}
@@ -320,21 +349,45 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		if ready != nil {
 			ready(l.surface, ln.Addr().String())
 		}
-		go func() { errc <- srv.Serve(ln) }()
+		if tlsCfg != nil {
+			go func() { errc <- srv.ServeTLS(ln, "", "") }()
+		} else {
+			go func() { errc <- srv.Serve(ln) }()
+		}
 	}
-	go a.purgeLoop(ctx)
-	if a.Config.GC.Interval > 0 {
-		go a.maintenanceLoop(ctx, time.Duration(a.Config.GC.Interval))
+	// Background work (GC, retention, purging staged writes) runs as jobs:
+	// every process works them, the elected leader enqueues periodic ones.
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
 	}
 	select {
 	case err := <-errc:
 		for _, srv := range servers {
 			srv.Close()
 		}
+		a.stopJobs(5 * time.Second)
 		return err
 	case <-ctx.Done():
 	}
+	// Readiness fails first, so that load balancers stop sending requests
+	// while the listeners still accept them.
+	a.draining.Store(true)
+	if d := time.Duration(a.Config.HTTP.DrainDelay); d > 0 {
+		a.Log.Info("draining: /readyz answers 503", "for", d)
+		time.Sleep(d)
+	}
 	a.Log.Info("shutting down")
+	// Requests and jobs in flight finish side by side, within one deadline
+	// (jobs still running after 25 seconds are cancelled, and retried
+	// later by whichever process runs jobs then).
+	jobsStopped := make(chan struct{})
+	go func() {
+		defer close(jobsStopped)
+		a.stopJobs(30 * time.Second)
+	}()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var firstErr error
@@ -343,7 +396,17 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			firstErr = err
 		}
 	}
+	<-jobsStopped
 	return firstErr
+}
+
+// stopJobs stops the job runner, waiting at most d.
+func (a *App) stopJobs(d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := a.Jobs.Stop(ctx); err != nil {
+		a.Log.Warn("stopping the job queue", "err", err)
+	}
 }
 
 // Collector returns the garbage collector of this configuration.
@@ -352,53 +415,12 @@ func (a *App) Collector() *gc.Collector {
 		StagedMaxAge: time.Duration(a.Config.Blob.StagedMaxAge), MultipartMaxAge: time.Duration(a.Config.S3.UploadMaxAge)}
 }
 
-// maintenanceLoop applies retention policies, then collects garbage, every
-// interval.
-func (a *App) maintenanceLoop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := a.OCI.RetainAll(ctx); err != nil {
-			a.Log.Warn("retention failed", "err", err)
-		}
-		res, err := a.Collector().Run(ctx, false, nil)
-		if err != nil {
-			a.Log.Warn("garbage collection failed", "err", err)
-			continue
-		}
-		a.Log.Info("garbage collection", "scanned", res.Scanned, "deleted", res.Deleted, "bytes_freed", res.BytesFreed, "took_ms", res.TookMillis)
-	}
-}
-
-// purgeLoop removes abandoned staged writes — what a crash mid-upload
-// leaves — once at start and then hourly.
-func (a *App) purgeLoop(ctx context.Context) {
-	maxAge := time.Duration(a.Config.Blob.StagedMaxAge)
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := a.Blobs.PurgeStaged(ctx, time.Now().Add(-maxAge)); err != nil {
-			a.Log.Warn("purging staged writes failed", "err", err)
-		} else if n > 0 {
-			a.Log.Info("purged abandoned staged writes", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // ListenURL is a URL that reaches the listener bound to addr (host:port)
 // from this machine: the address itself, or localhost when it is bound to
 // every interface.
-func ListenURL(addr string) string {
+func ListenURL(addr string) string { return listenURL(addr, false) }
+
+func listenURL(addr string, https bool) string {
 	host, port, _ := net.SplitHostPort(addr)
 	if AllInterfaces(addr) {
 		host = "localhost"
@@ -406,7 +428,11 @@ func ListenURL(addr string) string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	return "http://" + host + ":" + port
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
+	return scheme + host + ":" + port
 }
 
 // AllInterfaces reports whether a bound address (host:port) listens on

@@ -39,6 +39,7 @@ type Config struct {
 
 	Log          Log          `yaml:"log"`
 	HTTP         HTTP         `yaml:"http"`
+	TLS          TLS          `yaml:"tls"`
 	Secrets      Secrets      `yaml:"secrets"`
 	OCI          OCI          `yaml:"oci"`
 	Auth         Auth         `yaml:"auth"`
@@ -46,6 +47,7 @@ type Config struct {
 	Blob         Blob         `yaml:"blob"`
 	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
+	Jobs         Jobs         `yaml:"jobs"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -67,7 +69,24 @@ type HTTP struct {
 	// dropped (and what it staged discarded). 0 disables the check.
 	BodyTimeout  Duration `yaml:"body_timeout"`
 	BodyMinBytes int64    `yaml:"body_min_bytes"`
+	// DrainDelay is how long, after SIGTERM, arca keeps serving while
+	// /readyz answers 503, so that a load balancer stops sending it
+	// requests before it stops accepting them. 0 (the default) stops at
+	// once; Kubernetes' preStop pause does the same job there.
+	DrainDelay Duration `yaml:"drain_delay"`
 }
+
+// TLS makes both listeners serve HTTPS with a certificate from files
+// (PEM), re-read when they change, so a renewed certificate (cert-manager,
+// certbot) takes effect without a restart. Empty: plain HTTP (behind a
+// TLS-terminating proxy or ingress).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the listeners serve HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Secrets configures the key-encryption key (KEK) that wraps the server
 // keys kept in the database (registry token signing, sealing of S3 secrets
@@ -201,6 +220,18 @@ type GC struct {
 	Grace Duration `yaml:"grace"`
 }
 
+// Jobs configures the background job queue (docs/operations.md).
+type Jobs struct {
+	// Workers is how many jobs one process runs at once.
+	Workers int `yaml:"workers"`
+	// Timeout is the longest a job may run: past it the job is cancelled,
+	// and a job whose process died is retried by another.
+	// process takes its process for dead and retries it.
+	Timeout Duration `yaml:"timeout"`
+	// Retention is how long finished jobs stay in the history.
+	Retention Duration `yaml:"retention"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// MaxUploadBytes caps one uploaded file; 0 means no limit.
@@ -262,6 +293,7 @@ func Default() Config {
 		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
 		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
 		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
+		Jobs:    Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -286,6 +318,8 @@ var envVars = []struct {
 	{"ARCA_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ARCA_DATABASE_URL", func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"ARCA_ADMIN_PASSWORD", func(c *Config, v string) error { c.AdminPassword = v; return nil }},
+	{"ARCA_TLS_CERT_FILE", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{"ARCA_TLS_KEY_FILE", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
 	{"ARCA_KEK", func(c *Config, v string) error { c.Secrets.KEK = v; return nil }},
 	{"ARCA_KEK_FILE", func(c *Config, v string) error { c.Secrets.KEKFile = v; return nil }},
 	{"ARCA_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
@@ -317,6 +351,11 @@ var envVars = []struct {
 		c.HTTP.BodyTimeout = Duration(d)
 		return err
 	}},
+	{"ARCA_HTTP_DRAIN_DELAY", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.HTTP.DrainDelay = Duration(d)
+		return err
+	}},
 	{"ARCA_HTTP_BODY_MIN_BYTES", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		c.HTTP.BodyMinBytes = n
@@ -335,6 +374,11 @@ var envVars = []struct {
 	{"ARCA_GC_GRACE", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.GC.Grace = Duration(d)
+		return err
+	}},
+	{"ARCA_JOBS_TIMEOUT", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Jobs.Timeout = Duration(d)
 		return err
 	}},
 }
@@ -468,8 +512,17 @@ func (c *Config) Validate() error {
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
 	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		problems = append(problems, "tls.cert_file and tls.key_file must be set together")
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.Timeout < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
+		problems = append(problems, "jobs.workers must be at least 1, jobs.timeout at least 1s and jobs.retention at least 1m")
+	}
 	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
 		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")
+	}
+	if c.HTTP.DrainDelay < 0 || c.HTTP.DrainDelay > Duration(time.Minute) {
+		problems = append(problems, "http.drain_delay must be between 0 and 1m")
 	}
 	if c.HTTP.BodyTimeout < 0 || (c.HTTP.BodyTimeout > 0 && c.HTTP.BodyMinBytes < 1) {
 		problems = append(problems, "http.body_timeout must not be negative, and http.body_min_bytes must be at least 1 when it is set")

@@ -62,9 +62,10 @@ func needTool(t testing.TB, name string) string {
 
 // ServerOptions configure one arca serve process.
 type ServerOptions struct {
-	DataDir       string // ARCA_DATA_DIR; "" means a fresh temporary directory
-	DatabaseURL   string // ARCA_DATABASE_URL; "" means SQLite in DataDir
-	AdminPassword string // ARCA_ADMIN_PASSWORD; "" means adminPassword
+	DataDir       string   // ARCA_DATA_DIR; "" means a fresh temporary directory
+	DatabaseURL   string   // ARCA_DATABASE_URL; "" means SQLite in DataDir
+	AdminPassword string   // ARCA_ADMIN_PASSWORD; "" means adminPassword
+	Env           []string // more KEY=value settings (ARCA_BLOB_DRIVER=s3, ...)
 }
 
 // Server is a running arca serve process.
@@ -151,7 +152,7 @@ func (s *Server) Env() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	env = append(env,
 		"ARCA_ADDR=127.0.0.1:0",
 		"ARCA_S3_ADDR=127.0.0.1:0",
 		"ARCA_DATA_DIR="+s.opts.DataDir,
@@ -160,6 +161,7 @@ func (s *Server) Env() []string {
 		"ARCA_LOG_LEVEL=debug",
 		"ARCA_LOG_FORMAT=text",
 	)
+	return append(env, s.opts.Env...)
 }
 
 // Cred is the admin's credentials in curl's -u form.

@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/arcaproject/arca/internal/jobs"
+)
+
+// The background jobs of arca. Each kind is a river job: its args are the
+// job's JSON in the history, its worker what runs it. Periodic kinds are
+// enqueued by the elected leader only and are unique per period, so with
+// any number of processes each runs once per period.
+
+// gcArgs is a garbage collection: OCI retention policies first (unless a
+// dry run), then internal/gc's Collector.
+type gcArgs struct {
+	DryRun bool `json:"dry_run"`
+	// Trigger says who asked: "periodic" or "admin".
+	Trigger string `json:"trigger"`
+}
+
+func (gcArgs) Kind() string { return "gc" }
+
+type gcWorker struct {
+	river.WorkerDefaults[gcArgs]
+	app *App
+}
+
+func (w *gcWorker) Work(ctx context.Context, j *river.Job[gcArgs]) error {
+	a := w.app
+	if !j.Args.DryRun {
+		if err := a.OCI.RetainAll(ctx); err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+	}
+	res, err := a.Collector().Run(ctx, j.Args.DryRun, nil)
+	if err != nil {
+		return fmt.Errorf("garbage collection: %w", err)
+	}
+	a.Log.Info("garbage collection", "job_id", j.ID, "trigger", j.Args.Trigger, "dry_run", j.Args.DryRun,
+		"scanned", res.Scanned, "deleted", res.Deleted, "bytes_freed", res.BytesFreed, "took_ms", res.TookMillis)
+	return river.RecordOutput(ctx, res)
+}
+
+// purgeArgs removes abandoned staged writes — what a crash mid-upload
+// leaves — older than blob.staged_max_age.
+type purgeArgs struct{}
+
+func (purgeArgs) Kind() string { return "purge_staged" }
+
+type purgeWorker struct {
+	river.WorkerDefaults[purgeArgs]
+	app *App
+}
+
+func (w *purgeWorker) Work(ctx context.Context, j *river.Job[purgeArgs]) error {
+	a := w.app
+	n, err := a.Blobs.PurgeStaged(ctx, time.Now().Add(-time.Duration(a.Config.Blob.StagedMaxAge)))
+	if err != nil {
+		return fmt.Errorf("purging staged writes: %w", err)
+	}
+	if n > 0 {
+		a.Log.Info("purged abandoned staged writes", "count", n, "job_id", j.ID)
+	}
+	return river.RecordOutput(ctx, map[string]int{"purged": n})
+}
+
+// queuedOrRunning are the states in which an equal job is not enqueued
+// again (an admin's second GC while one runs gets the first).
+var queuedOrRunning = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
+// periodic makes a periodic job unique per period of its interval (in
+// every state, finished ones included), so that a leader elected
+// mid-period does not run it again in that period.
+func periodic(id string, every time.Duration, runOnStart bool, args river.JobArgs) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return args, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+	}, &river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
+}
+
+// openJobs builds the job runner with arca's workers and periodic jobs;
+// Serve starts it.
+func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &gcWorker{app: a})
+	river.AddWorker(workers, &purgeWorker{app: a})
+	// Staged writes are purged at start and hourly, as before jobs.
+	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{})}
+	// GC also runs when a leader is elected, unless it already ran in the
+	// current period (of gc.interval, aligned to UTC): a leader keeps its
+	// schedule in memory, so without this a cluster redeployed more often
+	// than gc.interval would never collect.
+	if every := time.Duration(a.Config.GC.Interval); every > 0 {
+		p = append(p, periodic("gc", every, true, gcArgs{Trigger: "periodic"}))
+	}
+	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
+		Workers:    workers,
+		Periodic:   p,
+		MaxWorkers: a.Config.Jobs.Workers,
+		Timeout:    time.Duration(a.Config.Jobs.Timeout),
+		Retention:  time.Duration(a.Config.Jobs.Retention),
+		Log:        a.Log,
+	})
+}
+
+// appJobs is the job queue as the API sees it.
+type appJobs struct{ *jobs.Runner }
+
+func (j appJobs) EnqueueGC(ctx context.Context, dryRun bool) (jobs.Job, error) {
+	return j.Enqueue(ctx, gcArgs{DryRun: dryRun, Trigger: "admin"},
+		&river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
+}
