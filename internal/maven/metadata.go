@@ -222,6 +222,13 @@ func qualifierRank(q string) int {
 func compareItem(p, q string) int {
 	pn, perr := strconv.ParseUint(p, 10, 64)
 	qn, qerr := strconv.ParseUint(q, 10, 64)
+	// A missing item is 0 beside a number, a release beside a qualifier.
+	if p == "" && qerr == nil {
+		pn, perr = 0, nil
+	}
+	if q == "" && perr == nil {
+		qn, qerr = 0, nil
+	}
 	switch {
 	case perr == nil && qerr == nil:
 		switch {
