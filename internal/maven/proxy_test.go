@@ -1,0 +1,106 @@
+package maven_test
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arcaproject/arca/internal/app/apptest"
+)
+
+func TestProxyAndGroup(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		// The upstream: a second arca with a hosted repository.
+		up := apptest.Start(t, "", nil)
+		createRepo(t, up, `{"name":"central","format":"maven","kind":"hosted"}`)
+		upc := &client{t: t, s: up, repo: "central", userpass: apptest.Admin}
+		pubJar := []byte("PK public lib 1.0")
+		upc.deploy("org/pub/lib/1.0/lib-1.0.jar", pubJar)
+		upc.deploy("org/pub/lib/1.0/lib-1.0.pom", []byte("<project>lib</project>"))
+		upc.deploy("org/pub/util/1.0/util-1.0.jar", []byte("PK util"))
+		upc.deploy("com/acme/internal/9.0/internal-9.0.jar", []byte("PK a public impostor"))
+
+		createRepo(t, s, fmt.Sprintf(`{"name":"mvn-proxy","format":"maven","kind":"proxy","settings":{"upstream":{"url":%q,"username":"admin","password":%q,"metadata_max_age":"1ms","negative_cache_ttl":"1h","unreachable_retry":"1h"}}}`,
+			up.URL+"/maven/central/", apptest.AdminPassword))
+		createRepo(t, s, `{"name":"mvn-hosted","format":"maven","kind":"hosted"}`)
+		createRepo(t, s, `{"name":"mvn-group","format":"maven","kind":"group","settings":{"members":["mvn-hosted","mvn-proxy"]}}`)
+		if _, body := s.Do(t, "GET", "/api/v1/repositories/mvn-proxy", apptest.Admin, nil); strings.Contains(body, apptest.AdminPassword) {
+			t.Fatalf("the repository API shows the upstream password: %s", body)
+		}
+		hosted := &client{t: t, s: s, repo: "mvn-hosted", userpass: apptest.Admin}
+		hosted.deploy("org/pub/lib/1.1/lib-1.1.jar", []byte("PK internal build of lib 1.1"))
+		hosted.deploy("com/acme/internal/1.0/internal-1.0.jar", []byte("PK internal"))
+
+		proxy := &client{t: t, s: s, repo: "mvn-proxy", userpass: apptest.Admin}
+		group := &client{t: t, s: s, repo: "mvn-group", userpass: apptest.Admin}
+
+		// Through the proxy: the upstream's bytes, with checksums from the cached file.
+		if got := proxy.expect(200, "proxied jar", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil); got != string(pubJar) {
+			t.Fatalf("proxied jar = %q", got)
+		}
+		if got := proxy.expect(200, "proxied sha1", "GET", "org/pub/lib/1.0/lib-1.0.jar.sha1", nil); got != sum(sha1.New(), pubJar) {
+			t.Fatalf("proxied sha1 = %q", got)
+		}
+		m := metadata(t, proxy.expect(200, "proxied metadata", "GET", "org/pub/lib/maven-metadata.xml", nil))
+		if strings.Join(m.Versioning.Versions, ",") != "1.0" {
+			t.Fatalf("proxied metadata = %+v", m.Versioning)
+		}
+		proxy.expect(403, "deploy to a proxy", "PUT", "org/pub/lib/2.0/lib-2.0.jar", []byte("x"))
+
+		// Negative cache: a 404 is remembered for negative_cache_ttl.
+		proxy.expect(404, "missing upstream", "GET", "org/pub/lib/3.0/lib-3.0.jar", nil)
+		upc.deploy("org/pub/lib/3.0/lib-3.0.jar", []byte("PK lib 3.0"))
+		proxy.expect(404, "negatively cached", "GET", "org/pub/lib/3.0/lib-3.0.jar", nil)
+
+		// Metadata is fetched again once older than metadata_max_age.
+		time.Sleep(5 * time.Millisecond)
+		m = metadata(t, proxy.expect(200, "refreshed metadata", "GET", "org/pub/lib/maven-metadata.xml", nil))
+		if strings.Join(m.Versioning.Versions, ",") != "1.0,3.0" {
+			t.Fatalf("refreshed metadata = %+v", m.Versioning)
+		}
+
+		// The group merges metadata and answers files from the first member with them.
+		body := group.expect(200, "group metadata", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		m = metadata(t, body)
+		if strings.Join(m.Versioning.Versions, ",") != "1.0,1.1,3.0" || m.Versioning.Latest != "3.0" || m.Versioning.Release != "3.0" {
+			t.Fatalf("group metadata = %s", body)
+		}
+		if got := group.expect(200, "group metadata sha1", "GET", "org/pub/lib/maven-metadata.xml.sha1", nil); got != sum(sha1.New(), []byte(body)) {
+			t.Fatalf("group metadata sha1 = %q", got)
+		}
+		if got := group.expect(200, "group: proxied file", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil); got != string(pubJar) {
+			t.Fatalf("group jar = %q", got)
+		}
+		if got := group.expect(200, "group: hosted file", "GET", "org/pub/lib/1.1/lib-1.1.jar", nil); got != "PK internal build of lib 1.1" {
+			t.Fatalf("group jar = %q", got)
+		}
+		group.expect(403, "deploy to a group", "PUT", "org/pub/lib/2.0/lib-2.0.jar", []byte("x"))
+
+		// Per-member read checks: a reader of the group and the proxy, not
+		// the hosted member, gets public artifacts through the group but
+		// never a public artifact in place of a hosted one it may not read.
+		guest := user(t, s, "guest", "mvn-group", "reader")
+		user(t, s, "guest", "mvn-proxy", "reader")
+		guest.expect(200, "guest: public file through the group", "GET", "org/pub/util/1.0/util-1.0.jar", nil)
+		guest.expect(403, "guest: an artifact the hosted member also has", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil)
+		guest.expect(403, "guest: a hosted artifact it may not read", "GET", "com/acme/internal/9.0/internal-9.0.jar", nil)
+		guest.expect(403, "guest: its metadata", "GET", "com/acme/internal/maven-metadata.xml", nil)
+		nobody := user(t, s, "nobody", "mvn-group", "reader")
+		nobody.expect(404, "a group reader who may read no member", "GET", "org/pub/util/1.0/util-1.0.jar", nil)
+
+		// With the upstream gone, cached files and metadata are still served.
+		up.Close()
+		proxy.expect(200, "cached jar, upstream down", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil)
+		time.Sleep(5 * time.Millisecond)
+		proxy.expect(200, "stale metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		proxy.expect(503, "uncached file, upstream down", "GET", "org/pub/lib/1.0/lib-1.0-sources.jar", nil)
+		group.expect(200, "group metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
+
+		var n int
+		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM maven_proxy_files`).Scan(&n); err != nil || n != 3 {
+			t.Fatalf("proxy cache rows = %d (%v), want 3 (lib jar, lib metadata, util jar)", n, err)
+		}
+	})
+}
