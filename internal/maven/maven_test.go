@@ -223,6 +223,13 @@ func TestSnapshots(t *testing.T) {
 		c.expect(404, "pruned build", "GET", dir+"lib-1.0-20260101.000001-1.jar", nil)
 		c.expect(200, "kept build", "GET", dir+"lib-1.0-20260101.000002-2.jar", nil)
 		c.expect(200, "latest build", "GET", dir+"lib-1.0-20260101.000003-3.jar", nil)
+		// A non-timestamped name answers the newest build, as in a local repository.
+		if got := c.expect(200, "newest build by its SNAPSHOT name", "GET", dir+"lib-1.0-SNAPSHOT.jar", nil); got != "jar 3" {
+			t.Fatalf("lib-1.0-SNAPSHOT.jar = %q", got)
+		}
+		if got := c.expect(200, "newest sources", "GET", dir+"lib-1.0-SNAPSHOT-sources.jar.sha1", nil); got != sum(sha1.New(), []byte("sources 2")) {
+			t.Fatalf("lib-1.0-SNAPSHOT-sources.jar.sha1 = %q", got)
+		}
 		// A non-timestamped snapshot file may be replaced.
 		c.expect(201, "non-unique snapshot", "PUT", dir+"lib-1.0-SNAPSHOT.jar", []byte("a"))
 		c.expect(201, "non-unique snapshot again", "PUT", dir+"lib-1.0-SNAPSHOT.jar", []byte("b"))

@@ -97,6 +97,8 @@ func TestProxyAndGroup(t *testing.T) {
 		proxy.expect(200, "stale metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
 		proxy.expect(503, "uncached file, upstream down", "GET", "org/pub/lib/1.0/lib-1.0-sources.jar", nil)
 		group.expect(200, "group metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		group.expect(503, "group: a file no member has while the proxy is down", "GET", "org/pub/util/2.0/util-2.0.jar", nil)
+		group.expect(200, "group: a hosted file while the proxy is down", "GET", "org/pub/lib/1.1/lib-1.1.jar", nil)
 
 		var n int
 		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM maven_proxy_files`).Scan(&n); err != nil || n != 3 {

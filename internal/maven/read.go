@@ -68,6 +68,10 @@ func (h *Handler) read(ctx context.Context, rp *repo.Repository, p Path, depth i
 		return content{meta: m}, err
 	}
 	f, err := h.file(ctx, h.db, rp.ID, p.Key)
+	if errs.Is(err, errs.NotFound) && p.Snapshot() && p.Timestamp == "" {
+		// lib-1.0-SNAPSHOT.jar names the newest build, as in a local repository.
+		f, err = h.newestBuild(ctx, rp.ID, p)
+	}
 	return content{digest: f.Digest, modified: time.UnixMilli(f.CreatedAt)}, err
 }
 
@@ -78,6 +82,7 @@ func (h *Handler) read(ctx context.Context, rp *repo.Repository, p Path, depth i
 // place (dependency confusion).
 func (h *Handler) groupRead(ctx context.Context, g *repo.Repository, p Path, depth int) (content, error) {
 	var merged *Metadata
+	var unavailable error // a member that could not answer: reported when no other does
 	for _, m := range h.repos.Members(ctx, g, h.auth.CanRead) {
 		shadows, err := repo.Shadows(ctx, m, func(ctx context.Context, r *repo.Repository) (bool, error) {
 			return h.hasArtifact(ctx, r.ID, p.GroupID, p.ArtifactID)
@@ -95,7 +100,14 @@ func (h *Handler) groupRead(ctx context.Context, g *repo.Repository, p Path, dep
 		if repo.Refusal(err) {
 			return content{}, err
 		}
-		if errs.Is(err, errs.NotFound) || (err != nil && p.Kind != KindFile && errs.Is(err, errs.Unavailable)) {
+		if errs.Is(err, errs.NotFound) {
+			continue
+		}
+		if errs.Is(err, errs.Unavailable) {
+			h.log.WarnContext(ctx, "maven group: a member is unavailable", "member", m.Name, "path", p.Key, "err", err)
+			if unavailable == nil {
+				unavailable = err
+			}
 			continue
 		}
 		if err != nil {
@@ -117,6 +129,9 @@ func (h *Handler) groupRead(ctx context.Context, g *repo.Repository, p Path, dep
 		merged.Merge(md)
 	}
 	if merged == nil {
+		if unavailable != nil {
+			return content{}, unavailable
+		}
 		return content{}, notFoundPath(p.Key)
 	}
 	return content{meta: merged}, nil

@@ -33,6 +33,19 @@ func (h *Handler) file(ctx context.Context, q meta.Querier, repoID int64, key st
 	return f, meta.Err(err)
 }
 
+// newestBuild returns the file of p's classifier and extension of the
+// newest timestamped build of p's snapshot version.
+func (h *Handler) newestBuild(ctx context.Context, repoID int64, p Path) (fileRow, error) {
+	var f fileRow
+	err := h.db.QueryRowContext(ctx, `SELECT digest, size, created_at FROM maven_files WHERE repository_id = $1 AND group_id = $2
+		AND artifact_id = $3 AND version = $4 AND classifier = $5 AND extension = $6 AND build > 0 ORDER BY build DESC LIMIT 1`,
+		repoID, p.GroupID, p.ArtifactID, p.Version, p.Classifier, p.Extension).Scan(&f.Digest, &f.Size, &f.CreatedAt)
+	if err == sql.ErrNoRows {
+		return f, notFoundPath(p.Key)
+	}
+	return f, meta.Err(err)
+}
+
 // hasArtifact reports whether a hosted repository holds any file of
 // groupId:artifactId.
 func (h *Handler) hasArtifact(ctx context.Context, repoID int64, groupID, artifactID string) (bool, error) {
