@@ -22,6 +22,16 @@ type Metadata struct {
 	ArtifactID string     `xml:"artifactId,omitempty"`
 	Version    string     `xml:"version,omitempty"`
 	Versioning Versioning `xml:"versioning"`
+	// Plugins are a groupId's plugin prefixes (<groupId path>/maven-metadata.xml).
+	Plugins []Plugin `xml:"plugins>plugin,omitempty"`
+}
+
+// Plugin maps a plugin prefix (dependency in mvn dependency:get) to its
+// artifactId.
+type Plugin struct {
+	Name       string `xml:"name,omitempty"`
+	Prefix     string `xml:"prefix"`
+	ArtifactID string `xml:"artifactId"`
 }
 
 // Versioning is the <versioning> element.
@@ -90,9 +100,10 @@ func (m *Metadata) Render() []byte {
 	return buf.Bytes()
 }
 
-// Merge folds o into m, as a group answers: the union of versions, the
-// highest latest and release, the newest snapshot and lastUpdated, and per
-// classifier and extension the newest snapshot file.
+// Merge folds o into m, as a group answers: the union of versions and of
+// plugin prefixes (the first member's wins), the highest latest and
+// release, the newest snapshot and lastUpdated, and per classifier and
+// extension the newest snapshot file.
 func (m *Metadata) Merge(o *Metadata) {
 	if m.GroupID == "" {
 		m.GroupID, m.ArtifactID, m.Version = o.GroupID, o.ArtifactID, o.Version
@@ -117,6 +128,11 @@ func (m *Metadata) Merge(o *Metadata) {
 	}
 	if w.LastUpdated > v.LastUpdated {
 		v.LastUpdated = w.LastUpdated
+	}
+	for _, pl := range o.Plugins {
+		if !slices.ContainsFunc(m.Plugins, func(x Plugin) bool { return x.Prefix == pl.Prefix }) {
+			m.Plugins = append(m.Plugins, pl)
+		}
 	}
 	for _, sv := range w.SnapshotVersions {
 		i := slices.IndexFunc(v.SnapshotVersions, func(x SnapshotVersion) bool {

@@ -59,6 +59,17 @@ func TestMetadataRoundTripAndMerge(t *testing.T) {
 	if m.Versioning.Snapshot.BuildNumber != 2 || len(m.Versioning.SnapshotVersions) != 2 || m.Versioning.SnapshotVersions[0].Value != "1.0-20260102.000000-2" {
 		t.Fatalf("snapshot merge = %+v", m.Versioning)
 	}
+	p1 := &Metadata{Plugins: []Plugin{{Prefix: "dependency", ArtifactID: "maven-dependency-plugin"}}}
+	p2 := &Metadata{Plugins: []Plugin{{Prefix: "dependency", ArtifactID: "other"}, {Prefix: "deploy", ArtifactID: "maven-deploy-plugin"}}}
+	pm := &Metadata{}
+	pm.Merge(p1)
+	pm.Merge(p2)
+	if len(pm.Plugins) != 2 || pm.Plugins[0].ArtifactID != "maven-dependency-plugin" || pm.Plugins[1].Prefix != "deploy" {
+		t.Fatalf("plugin merge = %+v", pm.Plugins)
+	}
+	if back, err := ParseMetadata(bytes.NewReader(pm.Render())); err != nil || len(back.Plugins) != 2 {
+		t.Fatalf("plugin metadata round trip = %+v, %v", back, err)
+	}
 	if !strings.Contains(string(m.Render()), "<buildNumber>2</buildNumber>") {
 		t.Fatalf("render = %s", m.Render())
 	}

@@ -291,6 +291,11 @@ func TestMavenClient(t *testing.T) {
 	if got := runConsumer(t, snapUse, useRepo, "com/example/e2e/app/1.1.0-SNAPSHOT/app-1.1.0-SNAPSHOT.jar", "com/example/e2e/core/1.1.0-SNAPSHOT/core-1.1.0-SNAPSHOT.jar"); got != "app says snapshot build 2" {
 		t.Fatalf("snapshot consumer printed %q", got)
 	}
-	// A single artifact, as mvn dependency:get fetches it.
-	mvn(t, t.TempDir(), settings, filepath.Join(t.TempDir(), "m2-get"), "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get", "-Dartifact=com.example.e2e:core:1.0.0")
+	// A single artifact, as mvn dependency:get fetches it: the plugin's
+	// prefix is resolved through the group's merged plugin metadata.
+	getRepo := filepath.Join(t.TempDir(), "m2-get")
+	mvn(t, t.TempDir(), settings, getRepo, "dependency:get", "-Dartifact=com.example.e2e:core:1.0.0")
+	if _, err := os.Stat(filepath.Join(getRepo, "com/example/e2e/core/1.0.0/core-1.0.0.jar")); err != nil {
+		t.Fatalf("mvn dependency:get did not download core: %v", err)
+	}
 }
