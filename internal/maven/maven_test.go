@@ -12,6 +12,7 @@ import (
 	"hash"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
@@ -302,4 +303,39 @@ func TestSettingsValidation(t *testing.T) {
 			t.Errorf("create %s = %d %s, want 400", bad, resp.StatusCode, b)
 		}
 	}
+}
+
+// TestConcurrentFirstDeploys races developers deploying different bytes
+// to one new path: exactly one wins, and nobody overwrites the winner
+// without the maintainer role.
+func TestConcurrentFirstDeploys(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		dev := user(t, s, "dev", "maven-hosted", "developer")
+		const n = 8
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := s.Do(t, "PUT", "/maven/maven-hosted/g/race/1.0/race-1.0.jar", dev.userpass, strings.NewReader(fmt.Sprintf("bytes %d", i)))
+				codes <- resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		won := 0
+		for c := range codes {
+			switch c {
+			case 201:
+				won++
+			case 403, 409: // saw the winner's file (an overwrite), or lost the insert
+			default:
+				t.Errorf("a racing deploy answered %d", c)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d deploys won, want 1", won)
+		}
+	})
 }

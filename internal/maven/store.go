@@ -65,21 +65,31 @@ func (h *Handler) deploy(ctx context.Context, repoID int64, p Path, info blob.In
 		if err := gc.Record(ctx, tx, h.blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
-		cur, err := h.file(ctx, tx, repoID, p.Key)
-		if err != nil && !errs.Is(err, errs.NotFound) {
-			return err
-		}
-		if cur.Digest != prev {
-			return errs.E(errs.Conflict, "%s changed while it was deployed; deploy again", p.Key)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO maven_files (repository_id, path, group_id, artifact_id, version, classifier, extension,
-			snapshot_ts, build, digest, size, deployed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-			ON CONFLICT (repository_id, path) DO UPDATE SET digest = excluded.digest, size = excluded.size,
-			deployed_by = excluded.deployed_by, created_at = excluded.created_at`,
-			repoID, p.Key, p.GroupID, p.ArtifactID, p.Version, p.Classifier, p.Extension, p.Timestamp, p.Build,
-			string(info.Digest), info.Size, by, meta.Now())
-		if err != nil {
-			return meta.Err(err)
+		changed := errs.E(errs.Conflict, "%s changed while it was deployed; deploy again", p.Key)
+		if prev == "" {
+			// A plain insert: of two concurrent first deploys, the second
+			// fails on the key instead of overwriting the first.
+			_, err := tx.ExecContext(ctx, `INSERT INTO maven_files (repository_id, path, group_id, artifact_id, version, classifier, extension,
+				snapshot_ts, build, digest, size, deployed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				repoID, p.Key, p.GroupID, p.ArtifactID, p.Version, p.Classifier, p.Extension, p.Timestamp, p.Build,
+				string(info.Digest), info.Size, by, meta.Now())
+			if meta.IsUniqueViolation(err) {
+				return changed
+			}
+			if err != nil {
+				return meta.Err(err)
+			}
+		} else {
+			// Replace only what the caller was authorized to replace.
+			res, err := tx.ExecContext(ctx, `UPDATE maven_files SET digest = $3, size = $4, deployed_by = $5, created_at = $6
+				WHERE repository_id = $1 AND path = $2 AND digest = $7`,
+				repoID, p.Key, string(info.Digest), info.Size, by, meta.Now(), prev)
+			if err != nil {
+				return meta.Err(err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return changed
+			}
 		}
 		if keep > 0 && p.Timestamp != "" {
 			return pruneSnapshots(ctx, tx, repoID, p, keep)
