@@ -3,6 +3,7 @@ package maven
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,7 +142,7 @@ func (h *Handler) upstreamSHA1(ctx context.Context, rp *repo.Repository, s Upstr
 	if len(f) == 0 || len(f[0]) != 40 {
 		return ""
 	}
-	if _, err := fmt.Sscanf(f[0], "%x", new([20]byte)); err != nil {
+	if _, err := hex.DecodeString(f[0]); err != nil {
 		return ""
 	}
 	return strings.ToLower(f[0])

@@ -3,7 +3,10 @@ package maven_test
 import (
 	"crypto/sha1"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +107,72 @@ func TestProxyAndGroup(t *testing.T) {
 		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM maven_proxy_files`).Scan(&n); err != nil || n != 3 {
 			t.Fatalf("proxy cache rows = %d (%v), want 3 (lib jar, lib metadata, util jar)", n, err)
 		}
+	})
+}
+
+// TestProxyUpstreamBehaviour drives a proxy against a scripted upstream:
+// downloads are verified against the upstream's .sha1, files are cached
+// forever and metadata for metadata_max_age, and a failing upstream is
+// left alone for unreachable_retry.
+func TestProxyUpstreamBehaviour(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		var mu sync.Mutex
+		hits := map[string]int{}
+		good := []byte("PK good")
+		meta := `<metadata><groupId>g</groupId><artifactId>good</artifactId><versioning><versions><version>1.0</version></versions></versioning></metadata>`
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[r.URL.Path]++
+			mu.Unlock()
+			switch r.URL.Path {
+			case "/repo/g/good/1.0/good-1.0.jar":
+				w.Write(good)
+			case "/repo/g/good/1.0/good-1.0.jar.sha1":
+				fmt.Fprintf(w, "%s  good-1.0.jar\n", sum(sha1.New(), good))
+			case "/repo/g/bad/1.0/bad-1.0.jar":
+				w.Write([]byte("PK tampered"))
+			case "/repo/g/bad/1.0/bad-1.0.jar.sha1":
+				w.Write([]byte(strings.Repeat("ab", 20)))
+			case "/repo/g/good/maven-metadata.xml":
+				w.Write([]byte(meta))
+			case "/repo/g/broken/1.0/broken-1.0.jar":
+				w.WriteHeader(http.StatusBadGateway)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		defer up.Close()
+		count := func(p string) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return hits["/repo/"+p]
+		}
+		createRepo(t, s, fmt.Sprintf(`{"name":"scripted","format":"maven","kind":"proxy","settings":{"upstream":{"url":%q,"metadata_max_age":"1h","unreachable_retry":"1h"}}}`, up.URL+"/repo"))
+		c := &client{t: t, s: s, repo: "scripted", userpass: apptest.Admin}
+
+		for i := 0; i < 2; i++ {
+			if got := c.expect(200, "good jar", "GET", "g/good/1.0/good-1.0.jar", nil); got != string(good) {
+				t.Fatalf("good jar = %q", got)
+			}
+			c.expect(200, "metadata", "GET", "g/good/maven-metadata.xml", nil)
+		}
+		if n := count("g/good/1.0/good-1.0.jar"); n != 1 {
+			t.Errorf("the upstream was asked %d times for a cached file", n)
+		}
+		if n := count("g/good/maven-metadata.xml"); n != 1 {
+			t.Errorf("the upstream was asked %d times for fresh metadata", n)
+		}
+		if got := c.expect(200, "metadata sha1 from the cached copy", "GET", "g/good/maven-metadata.xml.sha1", nil); got != sum(sha1.New(), []byte(meta)) {
+			t.Errorf("metadata sha1 = %q", got)
+		}
+		c.expect(503, "a file that does not match its upstream .sha1", "GET", "g/bad/1.0/bad-1.0.jar", nil)
+		c.expect(503, "and it is not cached", "GET", "g/bad/1.0/bad-1.0.jar", nil)
+		c.expect(503, "an upstream 502", "GET", "g/broken/1.0/broken-1.0.jar", nil)
+		before := count("g/other/1.0/other-1.0.jar")
+		c.expect(503, "while the upstream is paused", "GET", "g/other/1.0/other-1.0.jar", nil)
+		if count("g/other/1.0/other-1.0.jar") != before {
+			t.Errorf("the paused upstream was called")
+		}
+		c.expect(200, "cached files while paused", "GET", "g/good/1.0/good-1.0.jar", nil)
 	})
 }
