@@ -298,6 +298,8 @@ func TestSettingsValidation(t *testing.T) {
 		`{"name":"m5","format":"maven","kind":"group","settings":{}}`,
 		`{"name":"m6","format":"maven","kind":"proxy","settings":{"upstream":{"url":"http://x/"},"version_policy":"release"}}`,
 		`{"name":"m7","format":"maven","kind":"hosted","settings":{"unknown":1}}`,
+		`{"name":"m8","format":"maven","kind":"group","settings":{"members":["maven-hosted"],"merge":"some"}}`,
+		`{"name":"m9","format":"maven","kind":"hosted","settings":{"merge":"all"}}`,
 	} {
 		if resp, b := s.Do(t, "POST", "/api/v1/repositories", apptest.Admin, strings.NewReader(bad)); resp.StatusCode != 400 {
 			t.Errorf("create %s = %d %s, want 400", bad, resp.StatusCode, b)

@@ -28,7 +28,9 @@ func TestProxyAndGroup(t *testing.T) {
 		createRepo(t, s, fmt.Sprintf(`{"name":"mvn-proxy","format":"maven","kind":"proxy","settings":{"upstream":{"url":%q,"username":"admin","password":%q,"metadata_max_age":"1ms","negative_cache_ttl":"1h","unreachable_retry":"1h"}}}`,
 			up.URL+"/maven/central/", apptest.AdminPassword))
 		createRepo(t, s, `{"name":"mvn-hosted","format":"maven","kind":"hosted"}`)
-		createRepo(t, s, `{"name":"mvn-group","format":"maven","kind":"group","settings":{"members":["mvn-hosted","mvn-proxy"]}}`)
+		// The proxy is listed first and the hosted member is still asked first.
+		createRepo(t, s, `{"name":"mvn-group","format":"maven","kind":"group","settings":{"members":["mvn-proxy","mvn-hosted"]}}`)
+		createRepo(t, s, `{"name":"mvn-all","format":"maven","kind":"group","settings":{"members":["mvn-proxy","mvn-hosted"],"merge":"all"}}`)
 		if _, body := s.Do(t, "GET", "/api/v1/repositories/mvn-proxy", apptest.Admin, nil); strings.Contains(body, apptest.AdminPassword) {
 			t.Fatalf("the repository API shows the upstream password: %s", body)
 		}
@@ -64,20 +66,39 @@ func TestProxyAndGroup(t *testing.T) {
 			t.Fatalf("refreshed metadata = %+v", m.Versioning)
 		}
 
-		// The group merges metadata and answers files from the first member with them.
-		body := group.expect(200, "group metadata", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		// A group with merge: all merges every member's metadata and answers
+		// files from the first member with them.
+		all := &client{t: t, s: s, repo: "mvn-all", userpass: apptest.Admin}
+		body := all.expect(200, "merged metadata", "GET", "org/pub/lib/maven-metadata.xml", nil)
 		m = metadata(t, body)
 		if strings.Join(m.Versioning.Versions, ",") != "1.0,1.1,3.0" || m.Versioning.Latest != "3.0" || m.Versioning.Release != "3.0" {
-			t.Fatalf("group metadata = %s", body)
+			t.Fatalf("merged metadata = %s", body)
+		}
+		if got := all.expect(200, "merged metadata sha1", "GET", "org/pub/lib/maven-metadata.xml.sha1", nil); got != sum(sha1.New(), []byte(body)) {
+			t.Fatalf("merged metadata sha1 = %q", got)
+		}
+		if got := all.expect(200, "merge all: proxied file", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil); got != string(pubJar) {
+			t.Fatalf("group jar = %q", got)
+		}
+		// By default an artifact a hosted member holds is the hosted
+		// member's alone: the public versions of org.pub:lib are hidden.
+		body = group.expect(200, "group metadata", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		if m = metadata(t, body); strings.Join(m.Versioning.Versions, ",") != "1.1" {
+			t.Fatalf("group metadata of a hosted artifact = %s", body)
 		}
 		if got := group.expect(200, "group metadata sha1", "GET", "org/pub/lib/maven-metadata.xml.sha1", nil); got != sum(sha1.New(), []byte(body)) {
 			t.Fatalf("group metadata sha1 = %q", got)
 		}
-		if got := group.expect(200, "group: proxied file", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil); got != string(pubJar) {
-			t.Fatalf("group jar = %q", got)
-		}
+		group.expect(404, "group: a public version of a hosted artifact", "GET", "org/pub/lib/1.0/lib-1.0.jar", nil)
 		if got := group.expect(200, "group: hosted file", "GET", "org/pub/lib/1.1/lib-1.1.jar", nil); got != "PK internal build of lib 1.1" {
 			t.Fatalf("group jar = %q", got)
+		}
+		if got := group.expect(200, "group: proxied file", "GET", "org/pub/util/1.0/util-1.0.jar", nil); got != "PK util" {
+			t.Fatalf("group util = %q", got)
+		}
+		m = metadata(t, group.expect(200, "group: proxied metadata", "GET", "org/pub/util/maven-metadata.xml", nil))
+		if strings.Join(m.Versioning.Versions, ",") != "1.0" {
+			t.Fatalf("group util metadata = %+v", m.Versioning)
 		}
 		group.expect(403, "deploy to a group", "PUT", "org/pub/lib/2.0/lib-2.0.jar", []byte("x"))
 
@@ -99,13 +120,13 @@ func TestProxyAndGroup(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		proxy.expect(200, "stale metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
 		proxy.expect(503, "uncached file, upstream down", "GET", "org/pub/lib/1.0/lib-1.0-sources.jar", nil)
-		group.expect(200, "group metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
+		all.expect(200, "group metadata, upstream down", "GET", "org/pub/lib/maven-metadata.xml", nil)
 		group.expect(503, "group: a file no member has while the proxy is down", "GET", "org/pub/util/2.0/util-2.0.jar", nil)
 		group.expect(200, "group: a hosted file while the proxy is down", "GET", "org/pub/lib/1.1/lib-1.1.jar", nil)
 
 		var n int
-		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM maven_proxy_files`).Scan(&n); err != nil || n != 3 {
-			t.Fatalf("proxy cache rows = %d (%v), want 3 (lib jar, lib metadata, util jar)", n, err)
+		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM maven_proxy_files`).Scan(&n); err != nil || n != 4 {
+			t.Fatalf("proxy cache rows = %d (%v), want 4 (lib jar, lib metadata, util jar, util metadata)", n, err)
 		}
 	})
 }

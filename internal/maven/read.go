@@ -76,14 +76,29 @@ func (h *Handler) read(ctx context.Context, rp *repo.Repository, p Path, depth i
 }
 
 // groupRead answers a file from the first member that has it, and
-// metadata merged from every member that has some. A member the caller
-// may not read is skipped, unless it is hosted and holds the artifact:
-// then the read is refused, so that a later member never answers in its
-// place (dependency confusion).
+// metadata merged from every member that has some.
+//
+// Unless the group merges all members (merge: all), hosted members are
+// asked first, and when one of them holds the artifact (groupId and
+// artifactId) the proxies and nested groups are not asked at all: a public
+// artifact of the same name can then add no version to the metadata and
+// serve no file (dependency confusion), while hosted members (releases and
+// snapshots) still merge. A member the caller may not read is skipped,
+// unless it is hosted and holds the artifact: then the read is refused, so
+// that a later member never answers in its place.
 func (h *Handler) groupRead(ctx context.Context, g *repo.Repository, p Path, depth int) (content, error) {
+	s, err := settingsOf(g.Settings)
+	if err != nil {
+		return content{}, err
+	}
+	members := h.repos.Members(ctx, g, h.auth.CanRead)
+	if s.Merge != MergeAll {
+		members = repo.HostedFirst(members)
+	}
 	var merged *Metadata
 	var unavailable error // a member that could not answer: reported when no other does
-	for _, m := range h.repos.Members(ctx, g, h.auth.CanRead) {
+	hostedHas := false    // a readable hosted member holds the artifact
+	for _, m := range members {
 		shadows, err := repo.Shadows(ctx, m, func(ctx context.Context, r *repo.Repository) (bool, error) {
 			return h.hasArtifact(ctx, r.ID, p.GroupID, p.ArtifactID)
 		})
@@ -95,6 +110,16 @@ func (h *Handler) groupRead(ctx context.Context, g *repo.Repository, p Path, dep
 		}
 		if m.Refused != nil {
 			continue
+		}
+		if hostedHas && m.Kind != repo.Hosted {
+			break
+		}
+		if s.Merge != MergeAll && m.Kind == repo.Hosted {
+			has, err := h.hasArtifact(ctx, m.ID, p.GroupID, p.ArtifactID)
+			if err != nil {
+				return content{}, err
+			}
+			hostedHas = hostedHas || has
 		}
 		ct, err := h.read(ctx, m.Repository, p, depth)
 		if repo.Refusal(err) {

@@ -27,14 +27,23 @@ import (
 //	  unreachable_retry: 1m    # after a failure the upstream is left alone this long
 //	  timeout: 30s             # one metadata request
 //	# group
-//	members: [maven-hosted, maven-central]  # asked in order; metadata merged across members
+//	members: [maven-hosted, maven-central]  # asked in order, hosted ones first; metadata merged
+//	merge: hosted-first        # hosted-first (default): an artifact a hosted member holds is not
+//	                           # asked of the others; all: every member is asked in the given order
 type Settings struct {
 	VersionPolicy string            `json:"version_policy,omitempty"`
 	Redeploy      string            `json:"redeploy,omitempty"`
 	SnapshotKeep  int               `json:"snapshot_keep,omitempty"`
 	Upstream      *UpstreamSettings `json:"upstream,omitempty"`
 	Members       []string          `json:"members,omitempty"`
+	Merge         string            `json:"merge,omitempty"`
 }
+
+// Group merge modes.
+const (
+	MergeHostedFirst = "hosted-first"
+	MergeAll         = "all"
+)
 
 // Version policies.
 const (
@@ -165,6 +174,14 @@ func CheckSettings(kind string, settings map[string]any) error {
 	}
 	if kind != repo.Proxy && s.Upstream != nil {
 		return errs.E(errs.Invalid, "only proxy repositories have an upstream")
+	}
+	switch s.Merge {
+	case "", MergeHostedFirst, MergeAll:
+	default:
+		return errs.E(errs.Invalid, "merge %q: want hosted-first or all", s.Merge)
+	}
+	if kind != repo.Group && s.Merge != "" {
+		return errs.E(errs.Invalid, "only group repositories have merge")
 	}
 	if kind != repo.Group && len(s.Members) > 0 {
 		return errs.E(errs.Invalid, "only group repositories have members")
