@@ -16,8 +16,7 @@ const (
 	snapshotSuffix    = "SNAPSHOT"
 	maxPathLen        = 1024
 	maxSegmentLen     = 255
-	timestampLen      = len("20060102.150405")
-	layoutTimestamp   = "20060102.150405"
+	timestampLen      = len("20060102.150405") // a snapshot build's yyyyMMdd.HHmmss
 	layoutLastUpdated = "20060102150405"
 )
 
