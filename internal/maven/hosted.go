@@ -24,11 +24,11 @@ const maxChecksumBody = 4 << 10
 // same bytes again changes nothing and needs only developer.
 func (h *Handler) put(c *call) error {
 	ctx := c.r.Context()
-	p, err := ParsePath(c.path)
+	rp, err := h.repository(ctx, c.repo, auth.Write)
 	if err != nil {
 		return err
 	}
-	rp, err := h.repository(ctx, c.repo, auth.Write)
+	p, err := ParsePath(c.path)
 	if err != nil {
 		return err
 	}
