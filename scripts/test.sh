@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs arca's whole test suite, setting up everything it needs first:
 #
-#   1. Debian packages (PostgreSQL server, git, curl, python3 venv) - only
-#      the missing ones, with apt-get (needs root);
+#   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven
+#      and a JDK) - only the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #      chromium (apt-get) for the web UI's;
@@ -69,6 +69,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
@@ -90,7 +92,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
     have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
 else
-    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, python3 venv)"
+    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, maven, JDK, python3 venv)"
 fi
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
+	"github.com/arcaproject/arca/internal/maven"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
 	"github.com/arcaproject/arca/internal/npm"
@@ -114,6 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			oci.Format:    oci.CheckSettings,
 			pypi.Format:   pypi.CheckSettings,
 			npm.Format:    npm.CheckSettings,
+			maven.Format:  maven.CheckSettings,
 			s3api.Format:  s3api.CheckSettings,
 			mlflow.Format: mlflow.CheckSettings,
 		}),
@@ -263,6 +265,8 @@ func (a *App) Handler() http.Handler {
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{

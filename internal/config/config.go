@@ -302,6 +302,7 @@ func Default() Config {
 			{Name: "backups", Format: "s3", Kind: "hosted", Visibility: "private", Description: "S3 bucket: backups"},
 			{Name: "npm-hosted", Format: "npm", Kind: "hosted", Visibility: "private", Description: "npm packages published with npm publish"},
 			{Name: "pypi-hosted", Format: "pypi", Kind: "hosted", Visibility: "private", Description: "Python packages (twine upload, pip install)"},
+			{Name: "maven-hosted", Format: "maven", Kind: "hosted", Visibility: "private", Description: "Maven artifacts, releases and snapshots (mvn deploy)"},
 			{Name: "mlflow", Format: "mlflow", Kind: "hosted", Visibility: "private", Description: "MLflow experiments, runs and models (artifacts in bucket mlflow-artifacts)"},
 		},
 	}

@@ -56,6 +56,8 @@ func referrers() []referrer {
 		{"npm_versions", "digest", `SELECT 'npm ' || r.name || '/' || x.name || '@' || x.version FROM npm_versions x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"npm_proxy_packuments", "digest", `SELECT 'npm cache ' || r.name || '/' || x.name FROM npm_proxy_packuments x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"npm_proxy_tarballs", "digest", `SELECT 'npm cache ' || r.name || '/' || x.file FROM npm_proxy_tarballs x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
+		{"maven_files", "digest", `SELECT 'maven ' || r.name || '/' || x.path FROM maven_files x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
+		{"maven_proxy_files", "digest", `SELECT 'maven cache ' || r.name || '/' || x.path FROM maven_proxy_files x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_objects", "digest", `SELECT 's3 ' || r.name || '/' || x.key FROM s3_objects x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_parts", "digest", `SELECT 's3 multipart upload ' || x.upload_id FROM s3_parts x WHERE x.digest = $1`},
 	}

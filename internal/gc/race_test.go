@@ -42,7 +42,7 @@ func TestReferencesRaceCollection(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("ARCA_TEST_GC_RACE_SCALE")); err == nil {
 		scale = v
 	}
-	iterations := map[string]int{"s3-copy": 300, "s3-part-copy": 100, "oci-mount": 100, "raw-reupload": 100, "s3-reupload": 100}
+	iterations := map[string]int{"s3-copy": 300, "s3-part-copy": 100, "oci-mount": 100, "raw-reupload": 100, "s3-reupload": 100, "maven-redeploy": 100}
 	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
 		r := newRacer(t, s)
 		stop := make(chan struct{})
@@ -66,7 +66,7 @@ func TestReferencesRaceCollection(t *testing.T) {
 		}()
 		ops := map[string]func(i int) (ack, error){
 			"s3-copy": r.s3Copy, "s3-part-copy": r.s3PartCopy, "oci-mount": r.ociMount,
-			"raw-reupload": r.rawReupload, "s3-reupload": r.s3Reupload,
+			"raw-reupload": r.rawReupload, "s3-reupload": r.s3Reupload, "maven-redeploy": r.mavenRedeploy,
 		}
 		var acked []ack
 		var mu sync.Mutex
@@ -295,6 +295,34 @@ func (r *racer) rawReupload(i int) (ack, error) {
 		return ack{}, errors.New(body)
 	}
 	return ack{content: c, what: "raw " + again, read: func() ([]byte, error) {
+		resp, body := r.s.Do(r.t, "GET", again, admin, nil)
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("GET = %d", resp.StatusCode)
+		}
+		return []byte(body), nil
+	}}, nil
+}
+
+// mavenRedeploy deploys a Maven file, deletes it, and deploys its bytes
+// again at another version while GC may be collecting them.
+func (r *racer) mavenRedeploy(i int) (ack, error) {
+	c := content("maven", i)
+	old := fmt.Sprintf("/maven/maven-hosted/race/lib/%d.0/lib-%d.0.jar", i, i)
+	again := fmt.Sprintf("/maven/maven-hosted/race/lib/%d.1/lib-%d.1.jar", i, i)
+	r.s.Do(r.t, "PUT", old, admin, bytes.NewReader(c))
+	r.s.Do(r.t, "DELETE", old, admin, nil)
+	r.ageBlob(c)
+	jitter()
+	resp, body := r.s.Do(r.t, "PUT", again, admin, bytes.NewReader(c))
+	switch resp.StatusCode {
+	case http.StatusCreated:
+	case http.StatusServiceUnavailable:
+		return ack{}, errors.New(body)
+	default:
+		r.t.Errorf("maven redeploy = %d %s", resp.StatusCode, body)
+		return ack{}, errors.New(body)
+	}
+	return ack{content: c, what: "maven " + again, read: func() ([]byte, error) {
 		resp, body := r.s.Do(r.t, "GET", again, admin, nil)
 		if resp.StatusCode != 200 {
 			return nil, fmt.Errorf("GET = %d", resp.StatusCode)

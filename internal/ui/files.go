@@ -83,10 +83,20 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p := r.URL.Query().Get("path")
+	if rp.Format == "maven" {
+		f, ok, err := h.mavenFile(ctx, rp, p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.E(errs.NotFound, "There is no file %q in %s.", p, rp.Name)
+		}
+		return h.serveAttachment(w, r, f.Digest, f.ContentType, path.Base(p), f.Modified)
+	}
 	if rp.Format != "raw" && rp.Format != "s3" {
 		return errs.E(errs.NotFound, "%s holds no files to download here.", rp.Name)
 	}
-	p := r.URL.Query().Get("path")
 	if rp.Format == "s3" {
 		if err := h.auth.AuthorizeObjects(ctx, auth.From(ctx), rp, auth.Read, auth.ObjectScope{Key: p}); err != nil {
 			return err

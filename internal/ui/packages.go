@@ -24,6 +24,8 @@ func (h *Handler) pkg(w http.ResponseWriter, r *http.Request) error {
 		return h.pypiProject(w, r, rp)
 	case "npm":
 		return h.npmPackage(w, r, rp)
+	case "maven":
+		return h.mavenArtifact(w, r, rp)
 	}
 	return errs.E(errs.NotFound, "%s holds no packages.", rp.Name)
 }

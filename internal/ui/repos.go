@@ -95,6 +95,9 @@ func (h *Handler) repoContents(ctx context.Context, r *http.Request, rp *repo.Re
 	case "npm":
 		rows, err := h.npmPackages(ctx, rp, q, pg.Limit(), pg.Offset())
 		return rows[:pg.Keep(len(rows))], err
+	case "maven":
+		rows, err := h.mavenArtifacts(ctx, rp, q, pg.Limit(), pg.Offset())
+		return rows[:pg.Keep(len(rows))], err
 	case "raw", "s3":
 		return h.browse(ctx, r, rp, pg)
 	}

@@ -44,6 +44,8 @@ const contentRefs = `
 	UNION ALL SELECT digest, size FROM pypi_proxy_files
 	UNION ALL SELECT digest, size FROM npm_versions
 	UNION ALL SELECT t.digest, b.size FROM npm_proxy_tarballs t JOIN blobs b ON b.digest = t.digest
+	UNION ALL SELECT digest, size FROM maven_files
+	UNION ALL SELECT m.digest, b.size FROM maven_proxy_files m JOIN blobs b ON b.digest = m.digest
 	UNION ALL SELECT o.digest, b.size FROM oci_blobs o JOIN blobs b ON b.digest = o.digest
 	UNION ALL SELECT digest, size FROM oci_manifests`
 
@@ -100,6 +102,7 @@ var formatItems = []struct{ format, label, query string }{
 	{"oci", "images", `SELECT COUNT(*) FROM (SELECT DISTINCT repository_id, name FROM oci_manifests) x`},
 	{"pypi", "projects", `SELECT COUNT(*) FROM pypi_projects`},
 	{"npm", "packages", `SELECT COUNT(*) FROM npm_packages`},
+	{"maven", "artifacts", `SELECT COUNT(*) FROM (SELECT DISTINCT repository_id, group_id, artifact_id FROM maven_files) x`},
 	{"raw", "files", `SELECT COUNT(*) FROM raw_files`},
 	{"s3", "objects", `SELECT COUNT(*) FROM s3_objects`},
 	{"mlflow", "runs", `SELECT COUNT(*) FROM mlflow_runs WHERE lifecycle_stage = 'active'`},

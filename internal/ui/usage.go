@@ -91,6 +91,40 @@ func (h *Handler) usage(r *http.Request, rp *repo.Repository) []Snippet {
 			add("npm publish", "npm publish --registry %s", reg)
 		}
 		add("npm install", "npm install --registry %s <package>", reg)
+	case "maven":
+		url := base + "/maven/" + n + "/"
+		add("~/.m2/settings.xml: credentials, and every repository through this one", `<settings>
+  <servers>
+    <server><id>arca</id><username>%s</username><password>%s</password></server>
+  </servers>
+  <mirrors>
+    <mirror><id>arca</id><mirrorOf>*</mirrorOf><url>%s</url></mirror>
+  </mirrors>
+  <!-- a mirror takes the policies of what it mirrors: let central have snapshots -->
+  <profiles><profile><id>arca</id>
+    <repositories><repository><id>central</id><url>http://central</url>
+      <snapshots><enabled>true</enabled></snapshots></repository></repositories>
+    <pluginRepositories><pluginRepository><id>central</id><url>http://central</url>
+      <snapshots><enabled>true</enabled></snapshots></pluginRepository></pluginRepositories>
+  </profile></profiles>
+  <activeProfiles><activeProfile>arca</activeProfile></activeProfiles>
+</settings>`, user, secret, url)
+		if rp.Kind == repo.Hosted {
+			add("pom.xml: mvn deploy to this repository", `<distributionManagement>
+  <repository><id>arca</id><url>%s</url></repository>
+  <snapshotRepository><id>arca</id><url>%s</url></snapshotRepository>
+</distributionManagement>`, url, url)
+			add("mvn deploy without changing the pom", "mvn deploy -DaltDeploymentRepository=arca::%s", url)
+		}
+		add("mvn dependency:get", "mvn dependency:get -Dartifact=<groupId>:<artifactId>:<version>")
+		add("Gradle (settings.gradle.kts)", `dependencyResolutionManagement {
+    repositories {
+        maven {
+            url = uri("%s")
+            credentials { username = "%s"; password = "%s" }
+        }
+    }
+}`, url, user, secret)
 	case "raw":
 		add("curl", "curl -u %s:%s -T model.bin %s/raw/%s/models/model.bin\ncurl -u %s:%s -O %s/raw/%s/models/model.bin",
 			user, secret, base, n, user, secret, base, n)

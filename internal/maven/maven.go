@@ -1,0 +1,132 @@
+// Package maven serves Maven repositories at /maven/<repo>/: what mvn and
+// Gradle deploy to and resolve from. Hosted repositories store what
+// clients deploy and maintain maven-metadata.xml themselves; proxy
+// repositories cache another Maven repository; group repositories answer
+// files from their first member that has them and merge their members'
+// metadata.
+//
+// Clients configure, in settings.xml, a <server> with arca credentials and
+// a <mirror> (or a <repository>) at http://HOST/maven/<repo>/.
+package maven
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/arcaproject/arca/internal/audit"
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/repo"
+)
+
+// Format is the repository format this package serves.
+const Format = "maven"
+
+// Handler serves the Maven surface.
+type Handler struct {
+	db        *meta.DB
+	repos     *repo.Store
+	auth      *auth.Service
+	blobs     *blob.Store
+	audit     *audit.Log
+	log       *slog.Logger
+	maxUpload int64
+	surface   httpx.Surface
+
+	// Proxy state. None of it needs to survive a restart or be shared:
+	// it only spares upstream calls.
+	client   *http.Client
+	fetches  singleflight.Group // upstream requests in flight
+	mu       sync.Mutex
+	notFound map[string]time.Time // negative cache: repository|path → expiry
+	down     map[int64]time.Time  // repository → end of the pause after an upstream failure
+}
+
+// Deps are what the Maven handler needs.
+type Deps struct {
+	DB    *meta.DB
+	Repos *repo.Store
+	Auth  *auth.Service
+	Blobs *blob.Store
+	Audit *audit.Log
+	Log   *slog.Logger
+	// MaxUpload caps a deployed file (bytes); 0 means no limit.
+	MaxUpload int64
+}
+
+// New returns the Maven handler.
+func New(d Deps) *Handler {
+	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
+		maxUpload: d.MaxUpload, client: &http.Client{Timeout: 30 * time.Minute},
+		notFound: map[string]time.Time{}, down: map[int64]time.Time{}}
+	h.surface = httpx.Surface{Name: "maven", WriteError: writeError, Auth: d.Auth, Log: d.Log}
+	return h
+}
+
+// codeMethod marks an error as a method the path does not take (405).
+const codeMethod = "METHOD_NOT_ALLOWED"
+
+// writeError renders err as plain text with its status, as Maven
+// repositories answer; 401 carries a Basic challenge, which makes mvn send
+// the credentials of its <server>.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpx.Status(err)
+	if errs.CodeOf(err) == codeMethod {
+		status = http.StatusMethodNotAllowed
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="arca"`)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), errs.Message(err))
+}
+
+// repository resolves a repository of this format and checks that the
+// request may perform action on it. Changes need a hosted repository.
+func (h *Handler) repository(ctx context.Context, name string, action auth.Action) (*repo.Repository, error) {
+	rp, err := h.repos.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if rp.Format != Format {
+		return nil, errs.E(errs.NotFound, "repository %q is a %s repository, not maven", rp.Name, rp.Format)
+	}
+	if err := h.auth.Authorize(ctx, auth.From(ctx), rp, action); err != nil {
+		return nil, err
+	}
+	if action != auth.Read && rp.Kind != repo.Hosted {
+		return nil, errs.E(errs.Denied, "%s is a %s repository: deploy to a hosted Maven repository", rp.Name, rp.Kind)
+	}
+	return rp, nil
+}
+
+// contentType is what a file is served as.
+func contentType(p Path) string {
+	switch {
+	case p.Checksum != "":
+		return "text/plain; charset=utf-8"
+	case strings.HasSuffix(p.File, ".pom"), strings.HasSuffix(p.File, ".xml"):
+		return "application/xml"
+	case strings.HasSuffix(p.File, ".jar"):
+		return "application/java-archive"
+	case strings.HasSuffix(p.File, ".asc"):
+		return "application/pgp-signature"
+	}
+	return "application/octet-stream"
+}
