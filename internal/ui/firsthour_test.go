@@ -50,10 +50,14 @@ func TestMLflowLinksReachTheUI(t *testing.T) {
 				t.Errorf("GET %s: %d to %q, want a redirect to %s\n%s", c.path, resp.StatusCode, resp.Header.Get("Location"), c.to, excerpt(body))
 			}
 		}
-		// The API below /mlflow still answers in MLflow's error form.
-		resp, body := b.do("GET", "/mlflow/api/2.0/mlflow/no-such-thing", nil)
+		// The API below /mlflow still answers in MLflow's error form:
+		// 404 to a signed-in caller, 401 first to an anonymous one.
+		resp, body := s.Do(t, "GET", "/mlflow/api/2.0/mlflow/no-such-thing", apptest.Admin, nil)
 		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "error_code") {
 			t.Errorf("unknown MLflow endpoint: %d %s", resp.StatusCode, excerpt(body))
+		}
+		if resp, body := b.do("GET", "/mlflow/api/2.0/mlflow/no-such-thing", nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "UNAUTHENTICATED") {
+			t.Errorf("unknown MLflow endpoint, anonymously: %d %s", resp.StatusCode, excerpt(body))
 		}
 		// The script every page loads maps MLflow's fragment routes.
 		page := b.get("/ui/login", http.StatusOK)
