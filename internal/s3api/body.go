@@ -115,8 +115,8 @@ func (in *incoming) finish(n int64) (checksums, error) {
 		if want == "" {
 			return checksums{}, s3Error("InvalidRequest", "the trailing %s the request announced is missing", checksumHeader(in.claim.Alg))
 		}
-		if !validChecksumValue(in.claim.Alg, want) {
-			return checksums{}, s3Error("InvalidRequest", "value for %s trailing header is invalid", checksumHeader(in.claim.Alg))
+		if err := checkChecksumValue(in.claim.Alg, want, "trailing header"); err != nil {
+			return checksums{}, err
 		}
 	}
 	if want != "" && want != computed {
