@@ -302,4 +302,3 @@ func objectURL(r *http.Request, bucket, key string) string {
 	}
 	return scheme + "://" + r.Host + "/" + bucket + "/" + uriEncode(key, true)
 }
-
