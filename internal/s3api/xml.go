@@ -4,8 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -77,7 +75,7 @@ type listBucketResultV2 struct {
 	Prefix                string         `xml:"Prefix"`
 	Delimiter             string         `xml:"Delimiter,omitempty"`
 	StartAfter            string         `xml:"StartAfter,omitempty"`
-	ContinuationToken     string         `xml:"ContinuationToken,omitempty"`
+	ContinuationToken     *string        `xml:"ContinuationToken"` // echoed when sent, even empty
 	NextContinuationToken string         `xml:"NextContinuationToken,omitempty"`
 	KeyCount              int            `xml:"KeyCount"`
 	MaxKeys               int            `xml:"MaxKeys"`
@@ -300,9 +298,11 @@ func decodeXML(r io.Reader, v any) error {
 	return nil
 }
 
-// urlEncodeKey encodes a key for encoding-type=url responses; '/' stays.
+// urlEncodeKey encodes a key for encoding-type=url responses as S3 does:
+// every byte but the unreserved ones and '/' as %XX (a space is %20, not
+// '+', which clients would not all decode back).
 func urlEncodeKey(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
+	return uriEncode(s, true)
 }
 
 type grantee struct {
