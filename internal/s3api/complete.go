@@ -123,7 +123,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	}
 	if err == nil {
 		o.Modified = meta.Now()
-		_, err = h.objects.complete(ctx, rp.ID, u.ID, o, how)
+		_, err = h.objects.complete(ctx, rp.ID, u.ID, o, how, writeCondOf(r.Header))
 	}
 	if err != nil {
 		if !ka.started {

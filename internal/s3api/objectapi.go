@@ -103,7 +103,7 @@ func (a *Objects) Put(ctx context.Context, bucket, key string, body io.Reader, s
 	}
 	o := &object{Key: key, Digest: string(info.Digest), Size: info.Size, ETag: info.MD5, ContentType: contentType,
 		CreatedBy: auth.From(ctx).String(), Modified: meta.Now()}
-	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: info.MD5}); err != nil {
+	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: info.MD5}, writeCond{}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil
@@ -327,7 +327,7 @@ func (a *Objects) CompleteUpload(ctx context.Context, bucket, key, uploadID stri
 		return ObjectInfo{}, err
 	}
 	o.Modified = meta.Now()
-	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o, how); err != nil {
+	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o, how, writeCond{}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil

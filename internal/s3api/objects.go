@@ -29,26 +29,14 @@ func (h *Handler) existing(ctx context.Context, rp *repo.Repository, key string)
 	return o, err
 }
 
-// mayReplace checks the conditional-write headers of a request that
-// creates an object (If-None-Match: *, If-Match: etag) and, when it
-// replaces one, that the principal may overwrite (the maintainer role, as
-// everywhere in arca).
+// mayReplace checks, before any bytes are received, the conditional-write
+// headers of a request that creates an object (If-None-Match: * or ETags,
+// If-Match) and, when it replaces one, that the principal may overwrite
+// (the maintainer role, as everywhere in arca). The conditions are
+// checked again in the write's transaction (store.put).
 func (h *Handler) mayReplace(r *http.Request, q *request, rp *repo.Repository, old *object) error {
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		if v != "*" {
-			return s3Error("NotImplemented", "If-None-Match on writes supports only *")
-		}
-		if old != nil {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
-	}
-	if v := r.Header.Get("If-Match"); v != "" {
-		if old == nil {
-			return s3Error("NoSuchKey", "the specified key does not exist")
-		}
-		if !etagMatches(v, old.ETag) {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
+	if err := writeCondOf(r.Header).check(old); err != nil {
+		return err
 	}
 	if old == nil {
 		return nil
@@ -91,7 +79,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
 		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
-	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5})
+	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCondOf(r.Header))
 	if err != nil {
 		return err
 	}
@@ -237,16 +225,14 @@ func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
-	if v := r.Header.Get("If-Match"); v != "" {
-		o, err := h.objects.get(ctx, rp.ID, q.key)
-		if err != nil {
-			return err
-		}
-		if !etagMatches(v, o.ETag) {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
+	if v := q.query.Get("versionId"); v != "" && v != "null" {
+		return s3Error("NoSuchVersion", "the specified version does not exist")
 	}
-	deleted, err := h.objects.delete(ctx, rp.ID, q.key)
+	cond, err := parseDeleteCond(r.Header.Get("If-Match"), r.Header.Get("X-Amz-If-Match-Size"), r.Header.Get("X-Amz-If-Match-Last-Modified-Time"))
+	if err != nil {
+		return err
+	}
+	deleted, err := h.objects.deleteIf(ctx, rp.ID, q.key, cond)
 	if err != nil {
 		return err
 	}
@@ -283,7 +269,17 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, q *reque
 			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: "InvalidArgument", Message: "invalid key"})
 			continue
 		}
-		deleted, err := h.objects.delete(ctx, rp.ID, o.Key)
+		if o.VersionID != "" && o.VersionID != "null" {
+			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, VersionID: o.VersionID, Code: "NoSuchVersion", Message: "the specified version does not exist"})
+			continue
+		}
+		cond, err := parseDeleteCond(o.ETag, o.Size, o.LastModifiedTime)
+		if err != nil {
+			code, _ := errorCode(err)
+			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: code, Message: errs.Message(err)})
+			continue
+		}
+		deleted, err := h.objects.deleteIf(ctx, rp.ID, o.Key, cond)
 		if err != nil {
 			code, _ := errorCode(err)
 			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: code, Message: errs.Message(err)})
@@ -393,7 +389,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		}
 		o.ContentType = contentType(r.Header)
 	}
-	if _, err := h.objects.put(ctx, rp.ID, &o, blobWrite{}); err != nil {
+	if _, err := h.objects.put(ctx, rp.ID, &o, blobWrite{}, writeCondOf(r.Header)); err != nil {
 		if errs.CodeOf(err) == gc.CodeNotStored { // the source's blob was collected meanwhile
 			return s3Error("NoSuchKey", "the copy source was deleted during the copy")
 		}

@@ -60,3 +60,36 @@ func FuzzParseCompleteClaim(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDeleteCond(t *testing.T) {
+	c, err := parseDeleteCond(`"abc"`, "12", "Wed, 21 Oct 2015 07:28:00 GMT")
+	if err != nil || c.IfMatch != `"abc"` || *c.Size != 12 || c.Modified.Unix() != 1445412480 {
+		t.Fatalf("header conditions = %+v, %v", c, err)
+	}
+	c, err = parseDeleteCond("", "", "2015-10-21T07:28:00.000Z")
+	if err != nil || c.Modified.Unix() != 1445412480 || c.Size != nil {
+		t.Fatalf("XML time = %+v, %v", c, err)
+	}
+	for _, bad := range [][2]string{{"-1", ""}, {"x", ""}, {"", "yesterday"}} {
+		if _, err := parseDeleteCond("", bad[0], bad[1]); errs.CodeOf(err) != "InvalidArgument" {
+			t.Errorf("parseDeleteCond(%q, %q) = %v, want InvalidArgument", bad[0], bad[1], err)
+		}
+	}
+	if c, _ := parseDeleteCond("", "", ""); c.set() {
+		t.Fatal("no conditions are set")
+	}
+}
+
+func FuzzParseDeleteCond(f *testing.F) {
+	f.Add(`"abc"`, "12", "Wed, 21 Oct 2015 07:28:00 GMT")
+	f.Add("", "", "2015-10-21T07:28:00.000Z")
+	f.Fuzz(func(t *testing.T, etag, size, modified string) {
+		c, err := parseDeleteCond(etag, size, modified)
+		if err != nil {
+			return
+		}
+		if (size != "") != (c.Size != nil) || (modified != "") != (c.Modified != nil) || (c.Size != nil && *c.Size < 0) {
+			t.Fatalf("parseDeleteCond(%q, %q, %q) = %+v", etag, size, modified, c)
+		}
+	})
+}

@@ -107,6 +107,10 @@ type deleteRequest struct {
 	Objects []struct {
 		Key       string `xml:"Key"`
 		VersionID string `xml:"VersionId"`
+		// Conditions of the key's deletion.
+		ETag             string `xml:"ETag"`
+		Size             string `xml:"Size"`
+		LastModifiedTime string `xml:"LastModifiedTime"`
 	} `xml:"Object"`
 }
 
@@ -115,9 +119,10 @@ type deletedEntry struct {
 }
 
 type deleteErrorEntry struct {
-	Key     string `xml:"Key"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
+	Key       string `xml:"Key"`
+	VersionID string `xml:"VersionId,omitempty"`
+	Code      string `xml:"Code"`
+	Message   string `xml:"Message"`
 }
 
 type deleteResult struct {
