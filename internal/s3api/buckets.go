@@ -63,6 +63,11 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *reques
 	p := q.principal()
 	if existing, err := h.repos.Get(r.Context(), q.bucket); err == nil {
 		if existing.Format == Format && h.auth.Authorize(r.Context(), p, existing, auth.Write) == nil {
+			if h.region == "us-east-1" { // S3's legacy region re-creates one's own bucket
+				w.Header().Set("Location", "/"+existing.Name)
+				w.WriteHeader(http.StatusOK)
+				return nil
+			}
 			return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
 		}
 		return s3Error("BucketAlreadyExists", "the requested bucket name is not available")

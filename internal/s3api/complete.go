@@ -32,6 +32,17 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 		return err
 	}
 	u, err := h.objects.getUpload(ctx, rp.ID, q.key, q.query.Get("uploadId"))
+	if errs.CodeOf(err) == "NoSuchUpload" {
+		// A retry of a Complete that succeeded answers as it did, for as
+		// long as the key holds the object that upload made.
+		done, derr := h.objects.completedFrom(ctx, rp.ID, q.key, q.query.Get("uploadId"))
+		if derr != nil {
+			return derr
+		}
+		if done != nil {
+			return writeXML(w, completeResultOf(r, rp.Name, done))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -63,13 +74,14 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	for _, p := range stored {
 		byNumber[p.Number] = p
 	}
-	parts := make([]*part, len(req.Parts))
+	listed, err := lastOfEachPart(req)
+	if err != nil {
+		return err
+	}
+	parts := make([]*part, len(listed))
 	var total int64
 	etags := md5.New()
-	for i, rp := range req.Parts {
-		if i > 0 && rp.PartNumber <= req.Parts[i-1].PartNumber {
-			return s3Error("InvalidPartOrder", "the list of parts was not in ascending order; parts must be ordered by part number")
-		}
+	for i, rp := range listed {
 		p := byNumber[rp.PartNumber]
 		if p == nil || strings.Trim(rp.ETag, `" `) != p.ETag {
 			return s3Error("InvalidPart", "one or more of the specified parts could not be found; part %d may not have been uploaded, or its ETag does not match", rp.PartNumber)
@@ -79,7 +91,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 				return s3Error("InvalidPart", "the %s checksum of part %d does not match the uploaded part", u.Algorithm, rp.PartNumber)
 			}
 		}
-		if i < len(req.Parts)-1 && p.Size < minPartSize {
+		if i < len(listed)-1 && p.Size < minPartSize {
 			return s3Error("EntityTooSmall", "your proposed upload is smaller than the minimum allowed object size: every part but the last must be at least 5 MiB")
 		}
 		raw, _ := hex.DecodeString(p.ETag)
@@ -99,7 +111,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 		return err
 	}
 	o := &object{Key: q.key, Size: total, ETag: hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		ContentType: u.ContentType, Headers: u.Headers, CreatedBy: q.principal().String(), Tags: tags}
+		ContentType: u.ContentType, Headers: u.Headers, CreatedBy: q.principal().String(), Tags: tags, UploadID: u.ID}
 	for _, p := range parts {
 		o.PartSizes = append(o.PartSizes, p.Size)
 	}
@@ -138,11 +150,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 		return nil
 	}
 	h.record(r, "s3.put", rp.Name, q.key, map[string]any{"digest": o.Digest, "size": o.Size, "parts": len(parts)})
-	res := completeResult{NS: s3NS, Location: objectURL(r, rp.Name, q.key), Bucket: rp.Name, Key: q.key, ETag: quote(o.ETag)}
-	if len(o.Checksums.Values) > 0 {
-		res.checksumFields = fieldsOf(o.Checksums)
-		res.ChecksumType = o.Checksums.Type
-	}
+	res := completeResultOf(r, rp.Name, o)
 	if ka.started {
 		return xml.NewEncoder(w).Encode(res)
 	}
@@ -301,4 +309,35 @@ func objectURL(r *http.Request, bucket, key string) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + "/" + bucket + "/" + uriEncode(key, true)
+}
+
+// completeResultOf is CompleteMultipartUpload's answer for object o.
+func completeResultOf(r *http.Request, bucket string, o *object) completeResult {
+	res := completeResult{NS: s3NS, Location: objectURL(r, bucket, o.Key), Bucket: bucket, Key: o.Key, ETag: quote(o.ETag)}
+	if len(o.Checksums.Values) > 0 {
+		res.checksumFields = fieldsOf(o.Checksums)
+		res.ChecksumType = o.Checksums.Type
+	}
+	return res
+}
+
+// lastOfEachPart checks that a Complete request lists its parts in
+// ascending order and keeps, of a part number listed more than once in a
+// row, the last entry: a client that uploaded a part twice concurrently
+// lists both uploads in the order they finished, and the part stored is
+// the one that finished last.
+func lastOfEachPart(req completeRequest) ([]completePart, error) {
+	out := make([]completePart, 0, len(req.Parts))
+	for _, p := range req.Parts {
+		n := len(out)
+		switch {
+		case n > 0 && p.PartNumber == out[n-1].PartNumber:
+			out[n-1] = p
+		case n > 0 && p.PartNumber < out[n-1].PartNumber:
+			return nil, s3Error("InvalidPartOrder", "the list of parts was not in ascending order; parts must be ordered by part number")
+		default:
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

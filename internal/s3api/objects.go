@@ -382,7 +382,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	o := *src
-	o.Key, o.CreatedBy, o.Modified, o.Tags = q.key, q.principal().String(), meta.Now(), tags
+	o.Key, o.CreatedBy, o.Modified, o.Tags, o.UploadID = q.key, q.principal().String(), meta.Now(), tags, ""
 	if directive == "REPLACE" {
 		if o.Headers, err = storedHeaders(r.Header); err != nil {
 			return err

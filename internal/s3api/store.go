@@ -27,6 +27,8 @@ type object struct {
 	PartSizes []int64
 	CreatedBy string
 	Modified  int64 // Unix ms
+	// UploadID is the multipart upload the object was completed from, or "".
+	UploadID string
 	// Tags are written with the object (every write replaces them); get
 	// reports only their number in TagCount.
 	Tags     []tag
@@ -39,12 +41,12 @@ type store struct {
 	blobs gc.Stater
 }
 
-const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at`
+const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at, upload_id`
 
 func scanObject(row interface{ Scan(...any) error }) (*object, error) {
 	var o object
 	var headers, sums, parts string
-	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified); err != nil {
+	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified, &o.UploadID); err != nil {
 		return nil, err
 	}
 	if headers != "" {
@@ -125,19 +127,20 @@ func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, h
 		return false, err
 	}
 	args := []any{repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
-		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified}
-	const insert = `INSERT INTO s3_objects (repository_id, ` + objectColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified, o.UploadID}
+	const insert = `INSERT INTO s3_objects (repository_id, ` + objectColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	q := insert + ` ON CONFLICT (repository_id, key) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
 		   content_type = excluded.content_type, headers = excluded.headers, checksums = excluded.checksums,
-		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at`
+		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at,
+		   upload_id = excluded.upload_id`
 	switch {
 	case !c.set():
 	case cur == nil: // guarded: no object may have appeared meanwhile
 		q = insert + ` ON CONFLICT (repository_id, key) DO NOTHING`
 	default: // guarded: the object checked is the one replaced
 		q = `UPDATE s3_objects SET digest = $3, size = $4, etag = $5, content_type = $6, headers = $7, checksums = $8,
-		   part_sizes = $9, created_by = $10, modified_at = $11
-		 WHERE repository_id = $1 AND key = $2 AND etag = $12 AND modified_at = $13`
+		   part_sizes = $9, created_by = $10, modified_at = $11, upload_id = $12
+		 WHERE repository_id = $1 AND key = $2 AND etag = $13 AND modified_at = $14`
 		args = append(args, cur.ETag, cur.Modified)
 	}
 	res, err := tx.ExecContext(ctx, q, args...)
@@ -475,4 +478,14 @@ func (s store) uploads(ctx context.Context, repoID int64, prefix, keyMarker, idM
 		out = append(out, u)
 	}
 	return out, meta.Err(rows.Err())
+}
+
+// completedFrom returns the object at key when it was completed from
+// upload id (a retried CompleteMultipartUpload), or nil.
+func (s store) completedFrom(ctx context.Context, repoID int64, key, id string) (*object, error) {
+	o, err := s.get(ctx, repoID, key)
+	if errs.Is(err, errs.NotFound) || (err == nil && (id == "" || o.UploadID != id)) {
+		return nil, nil
+	}
+	return o, err
 }
