@@ -97,14 +97,14 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *reques
 			return err
 		}
 	}
-	rp := &repo.Repository{Name: q.bucket, Format: Format, Kind: repo.Hosted, Visibility: repo.Private}
-	switch acl := r.Header.Get("X-Amz-Acl"); acl {
-	case "", "private", "bucket-owner-full-control":
-	case "public-read":
-		rp.Visibility = repo.Public
-	default:
-		return notImplemented("the canned ACL " + clip(acl))
+	if err := refuseGrants(r.Header); err != nil {
+		return err
 	}
+	vis, err := cannedVisibility(r.Header.Get("X-Amz-Acl"))
+	if err != nil {
+		return err
+	}
+	rp := &repo.Repository{Name: q.bucket, Format: Format, Kind: repo.Hosted, Visibility: vis}
 	if err := h.repos.Create(r.Context(), rp); err != nil {
 		if errs.Is(err, errs.Conflict) {
 			if existing, gerr := h.repos.Get(r.Context(), q.bucket); gerr == nil {

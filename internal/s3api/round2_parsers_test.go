@@ -93,3 +93,38 @@ func FuzzParseDeleteCond(f *testing.F) {
 		}
 	})
 }
+
+func TestParseObjectAttributes(t *testing.T) {
+	got, err := parseObjectAttributes([]string{"ETag, ObjectSize", "Checksum"})
+	if err != nil || len(got) != 3 || !got[attrETag] || !got[attrObjectSize] || !got[attrChecksum] {
+		t.Fatalf("= %v, %v", got, err)
+	}
+	for _, bad := range [][]string{nil, {""}, {" , "}, {"ETag,Colour"}, {"etag"}} {
+		if _, err := parseObjectAttributes(bad); errs.CodeOf(err) != "InvalidArgument" {
+			t.Errorf("parseObjectAttributes(%q) = %v, want InvalidArgument", bad, err)
+		}
+	}
+}
+
+func FuzzParseObjectAttributes(f *testing.F) {
+	f.Add("ETag,Checksum,ObjectParts,StorageClass,ObjectSize")
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := parseObjectAttributes([]string{v})
+		if err == nil && len(got) == 0 {
+			t.Fatalf("accepted %q naming nothing", v)
+		}
+	})
+}
+
+func TestCannedVisibility(t *testing.T) {
+	for acl, want := range map[string]string{"": "private", "private": "private", "bucket-owner-full-control": "private", "public-read": "public"} {
+		if got, err := cannedVisibility(acl); err != nil || got != want {
+			t.Errorf("cannedVisibility(%q) = %q, %v", acl, got, err)
+		}
+	}
+	for _, acl := range []string{"public-read-write", "authenticated-read", "log-delivery-write", "PUBLIC-READ"} {
+		if _, err := cannedVisibility(acl); errs.CodeOf(err) != "NotImplemented" {
+			t.Errorf("cannedVisibility(%q) = %v, want NotImplemented", acl, err)
+		}
+	}
+}
