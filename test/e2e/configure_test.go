@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"archive/zip"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,7 +66,7 @@ func TestConfigureClients(t *testing.T) {
 	work := t.TempDir()
 	// twine and pip read ~/.pypirc and ~/.config/pip/pip.conf.
 	wheel := filepath.Join(work, "configured_pkg-1.0-py3-none-any.whl")
-	writeWheel(t, wheel, "configured-pkg", "1.0")
+	writeWheel(t, wheel, "configured_pkg", "1.0")
 	run(work, filepath.Join(venv, "bin", "twine"), "upload", "--non-interactive", "-r", "arca", wheel)
 	dl := filepath.Join(work, "dl")
 	run(work, filepath.Join(venv, "bin", "pip"), "download", "--no-deps", "--dest", dl, "configured-pkg==1.0")
@@ -156,25 +154,4 @@ func configureEnv(home string) []string {
 		env = append(env, kv)
 	}
 	return append(env, "HOME="+home, "DVC_NO_ANALYTICS=1", "MLFLOW_DISABLE_TELEMETRY=true")
-}
-
-// writeWheel writes a minimal wheel of name and version.
-func writeWheel(t *testing.T, path, name, version string) {
-	t.Helper()
-	esc := strings.ReplaceAll(name, "-", "_")
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for fn, body := range map[string]string{
-		esc + "/__init__.py":                        "",
-		esc + "-" + version + ".dist-info/METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n",
-		esc + "-" + version + ".dist-info/WHEEL":    "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-		esc + "-" + version + ".dist-info/RECORD":   "",
-	} {
-		w, _ := zw.Create(fn)
-		w.Write([]byte(body))
-	}
-	zw.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
