@@ -57,6 +57,7 @@ func referrers() []referrer {
 		{"npm_proxy_packuments", "digest", `SELECT 'npm cache ' || r.name || '/' || x.name FROM npm_proxy_packuments x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"npm_proxy_tarballs", "digest", `SELECT 'npm cache ' || r.name || '/' || x.file FROM npm_proxy_tarballs x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_objects", "digest", `SELECT 's3 ' || r.name || '/' || x.key FROM s3_objects x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
+		{"s3_object_versions", "digest", `SELECT 's3 ' || r.name || '/' || x.key || '?versionId=' || x.version_id FROM s3_object_versions x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_parts", "digest", `SELECT 's3 multipart upload ' || x.upload_id FROM s3_parts x WHERE x.digest = $1`},
 	}
 }

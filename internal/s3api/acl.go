@@ -77,10 +77,7 @@ func (h *Handler) putObjectACL(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
-	if v := q.query.Get("versionId"); v != "" && v != "null" {
-		return s3Error("NoSuchVersion", "the specified version does not exist")
-	}
-	if _, err := h.objects.get(ctx, rp.ID, q.key); err != nil {
+	if _, err := h.lookup(ctx, rp, q.key, q.query.Get("versionId"), nil); err != nil {
 		return err
 	}
 	if err := refuseGrants(r.Header); err != nil {

@@ -83,9 +83,6 @@ func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, q 
 	if err != nil {
 		return err
 	}
-	if v := q.query.Get("versionId"); v != "" && v != "null" {
-		return s3Error("NoSuchVersion", "the specified version does not exist")
-	}
 	want, err := parseObjectAttributes(r.Header.Values("X-Amz-Object-Attributes"))
 	if err != nil {
 		return err
@@ -102,9 +99,12 @@ func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, q 
 			return s3Error("InvalidArgument", "x-amz-part-number-marker must be a non-negative integer")
 		}
 	}
-	o, err := h.objects.get(ctx, rp.ID, q.key)
+	o, err := h.lookup(ctx, rp, q.key, q.query.Get("versionId"), w.Header())
 	if err != nil {
 		return err
+	}
+	if o.VersionID != "" || q.query.Get("versionId") != "" {
+		w.Header().Set("x-amz-version-id", vidOut(o.VersionID))
 	}
 	res := objectAttributesResult{NS: s3NS}
 	if want[attrETag] {

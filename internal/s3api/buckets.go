@@ -183,7 +183,11 @@ func (h *Handler) deleteBucket(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
-	if !empty {
+	versions, err := h.objects.hasVersions(r.Context(), rp.ID)
+	if err != nil {
+		return err
+	}
+	if !empty || versions {
 		return s3Error("BucketNotEmpty", "the bucket you tried to delete is not empty")
 	}
 	if err := h.repos.Delete(r.Context(), rp.Name); err != nil {
@@ -204,15 +208,6 @@ func (h *Handler) getBucketLocation(w http.ResponseWriter, r *http.Request, q *r
 		loc = ""
 	}
 	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
-}
-
-// getBucketVersioning is GetBucketVersioning: arca's buckets are never
-// versioned.
-func (h *Handler) getBucketVersioning(w http.ResponseWriter, r *http.Request, q *request) error {
-	if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
-		return err
-	}
-	return writeXML(w, versioningConfiguration{NS: s3NS})
 }
 
 // getACL is GetBucketAcl and GetObjectAcl: arca has roles, not ACLs, so

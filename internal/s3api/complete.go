@@ -154,6 +154,9 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	if ka.started {
 		return xml.NewEncoder(w).Encode(res)
 	}
+	if o.VersionID != "" {
+		w.Header().Set("x-amz-version-id", o.VersionID)
+	}
 	return writeXML(w, res)
 }
 

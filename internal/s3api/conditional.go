@@ -137,31 +137,3 @@ func currentTx(ctx context.Context, tx *sql.Tx, repoID int64, key string) (*obje
 func errConflict() error {
 	return s3Error("ConditionalRequestConflict", "a conflicting operation occurred; retry the request")
 }
-
-// deleteIf deletes a key when c holds, in one transaction; deleting a
-// missing key without conditions is not an error (S3).
-func (s store) deleteIf(ctx context.Context, repoID int64, key string, c deleteCond) (deleted bool, err error) {
-	if !c.set() {
-		return s.delete(ctx, repoID, key)
-	}
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		cur, err := currentTx(ctx, tx, repoID, key)
-		if err != nil {
-			return err
-		}
-		if err := c.check(cur); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM s3_objects WHERE repository_id = $1 AND key = $2 AND etag = $3 AND modified_at = $4`,
-			repoID, key, cur.ETag, cur.Modified)
-		if err != nil {
-			return meta.Err(err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errConflict()
-		}
-		deleted = true
-		return nil
-	})
-	return deleted, err
-}

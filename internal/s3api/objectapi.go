@@ -196,7 +196,8 @@ func (a *Objects) Delete(ctx context.Context, bucket, key string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	return a.h.objects.delete(ctx, rp.ID, key)
+	out, err := a.h.objects.deleteIf(ctx, rp.ID, key, deleteCond{})
+	return out.Deleted, err
 }
 
 // List returns up to limit (1 to 1000) objects and common prefixes under

@@ -128,3 +128,34 @@ func TestCannedVisibility(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVersioning(t *testing.T) {
+	for body, want := range map[string]string{
+		`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`: "Enabled",
+		`<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`:                "Suspended",
+	} {
+		if got, err := parseVersioning([]byte(body)); err != nil || got != want {
+			t.Errorf("parseVersioning(%s) = %q, %v", body, got, err)
+		}
+	}
+	for body, code := range map[string]string{
+		`<VersioningConfiguration><Status>On</Status></VersioningConfiguration>`:                                    "MalformedXML",
+		`<VersioningConfiguration></VersioningConfiguration>`:                                                       "MalformedXML",
+		`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>`: "NotImplemented",
+		`<Other/>`: "MalformedXML",
+	} {
+		if _, err := parseVersioning([]byte(body)); errs.CodeOf(err) != code {
+			t.Errorf("parseVersioning(%s) = %v, want %s", body, err, code)
+		}
+	}
+}
+
+func FuzzParseVersioning(f *testing.F) {
+	f.Add([]byte(`<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseVersioning(b)
+		if err == nil && got != versioningEnabled && got != versioningSuspended {
+			t.Fatalf("parseVersioning(%q) = %q", b, got)
+		}
+	})
+}

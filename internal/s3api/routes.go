@@ -40,6 +40,8 @@ func (h *Handler) routes() []route {
 		{"DELETE", bucketLevel, "", "DeleteBucket", h.deleteBucket},
 		{"GET", bucketLevel, "location", "GetBucketLocation", h.getBucketLocation},
 		{"GET", bucketLevel, "versioning", "GetBucketVersioning", h.getBucketVersioning},
+		{"PUT", bucketLevel, "versioning", "PutBucketVersioning", h.putBucketVersioning},
+		{"GET", bucketLevel, "versions", "ListObjectVersions", h.listObjectVersions},
 		{"GET", bucketLevel, "acl", "GetBucketAcl", h.getACL},
 		{"PUT", bucketLevel, "acl", "PutBucketAcl (canned ACLs)", h.putBucketACL},
 		{"GET", bucketLevel, "policy", "GetBucketPolicy (none)", h.getNone("NoSuchBucketPolicy", "the bucket policy does not exist")},

@@ -29,6 +29,8 @@ type object struct {
 	Modified  int64 // Unix ms
 	// UploadID is the multipart upload the object was completed from, or "".
 	UploadID string
+	// VersionID is the object's version ("" for the null version).
+	VersionID string
 	// Tags are written with the object (every write replaces them); get
 	// reports only their number in TagCount.
 	Tags     []tag
@@ -41,12 +43,12 @@ type store struct {
 	blobs gc.Stater
 }
 
-const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at, upload_id`
+const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at, upload_id, version_id`
 
 func scanObject(row interface{ Scan(...any) error }) (*object, error) {
 	var o object
 	var headers, sums, parts string
-	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified, &o.UploadID); err != nil {
+	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified, &o.UploadID, &o.VersionID); err != nil {
 		return nil, err
 	}
 	if headers != "" {
@@ -126,41 +128,46 @@ func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, h
 	if err := c.check(cur); err != nil {
 		return false, err
 	}
+	// In a versioned bucket the current object becomes noncurrent (or,
+	// when suspended, the null version is replaced), and the write is
+	// guarded by the state read.
+	status, err := versioningTx(ctx, tx, repoID)
+	if err != nil {
+		return false, err
+	}
+	guarded := c.set() || status != ""
+	o.VersionID = ""
+	if status == versioningEnabled {
+		o.VersionID = newVersionID()
+	}
+	if err := retire(ctx, tx, repoID, o.Key, cur, status); err != nil {
+		return false, err
+	}
 	args := []any{repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
-		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified, o.UploadID}
-	const insert = `INSERT INTO s3_objects (repository_id, ` + objectColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified, o.UploadID, o.VersionID}
+	const insert = `INSERT INTO s3_objects (repository_id, ` + objectColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	q := insert + ` ON CONFLICT (repository_id, key) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
 		   content_type = excluded.content_type, headers = excluded.headers, checksums = excluded.checksums,
 		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at,
-		   upload_id = excluded.upload_id`
+		   upload_id = excluded.upload_id, version_id = excluded.version_id`
 	switch {
-	case !c.set():
+	case !guarded:
 	case cur == nil: // guarded: no object may have appeared meanwhile
 		q = insert + ` ON CONFLICT (repository_id, key) DO NOTHING`
 	default: // guarded: the object checked is the one replaced
 		q = `UPDATE s3_objects SET digest = $3, size = $4, etag = $5, content_type = $6, headers = $7, checksums = $8,
-		   part_sizes = $9, created_by = $10, modified_at = $11, upload_id = $12
-		 WHERE repository_id = $1 AND key = $2 AND etag = $13 AND modified_at = $14`
+		   part_sizes = $9, created_by = $10, modified_at = $11, upload_id = $12, version_id = $13
+		 WHERE repository_id = $1 AND key = $2 AND etag = $14 AND modified_at = $15`
 		args = append(args, cur.ETag, cur.Modified)
 	}
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return false, meta.Err(err)
 	}
-	if n, _ := res.RowsAffected(); c.set() && n == 0 {
-		return false, errConflict()
+	if n, _ := res.RowsAffected(); guarded && n == 0 {
+		return false, raced(c.set())
 	}
 	return cur != nil, writeTags(ctx, tx, repoID, o.Key, o.Tags)
-}
-
-// delete removes a key; deleting a missing key is not an error (S3).
-func (s store) delete(ctx context.Context, repoID int64, key string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key)
-	if err != nil {
-		return false, meta.Err(err)
-	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
 }
 
 func (s store) empty(ctx context.Context, repoID int64) (bool, error) {
