@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 // TestS3SecondRound is issue 24 with boto3 and the aws CLI, on SQLite and
 // PostgreSQL: checksums on CompleteMultipartUpload, conditional deletes and
 // writes, listing encoding, idempotent CreateBucket and Complete,
-// Content-Encoding, GetObjectAttributes and canned ACLs.
+// Content-Encoding, GetObjectAttributes, canned ACLs and versioning.
 func TestS3SecondRound(t *testing.T) {
 	venv := s3Venv(t)
 	t.Run("sqlite", func(t *testing.T) { testS3SecondRound(t, venv, "") })
@@ -52,7 +54,41 @@ func testS3SecondRound(t *testing.T, venv, databaseURL string) {
 		t.Fatalf("delete-object with a wrong --if-match: %v\n%s", err, out)
 	}
 	aws("s3api", "head-object", "--bucket", "cli-round2", "--key", "f.txt")
-	aws("s3", "rm", "s3://cli-round2/f.txt")
+
+	// Versioning: list-object-versions (the null version first), get-object --version-id.
+	if out := aws("s3api", "list-object-versions", "--bucket", "cli-round2"); !strings.Contains(out, `"VersionId": "null"`) {
+		t.Fatalf("list-object-versions of an unversioned bucket:\n%s", out)
+	}
+	aws("s3api", "put-bucket-versioning", "--bucket", "cli-round2", "--versioning-configuration", "Status=Enabled")
+	if out := aws("s3api", "get-bucket-versioning", "--bucket", "cli-round2"); !strings.Contains(out, `"Enabled"`) {
+		t.Fatalf("get-bucket-versioning:\n%s", out)
+	}
+	mustWrite(t, filepath.Join(work, "f.txt"), "second version")
+	put := aws("s3api", "put-object", "--bucket", "cli-round2", "--key", "f.txt", "--body", "f.txt")
+	vid := regexp.MustCompile(`"VersionId": "([^"]+)"`).FindStringSubmatch(put)
+	if vid == nil {
+		t.Fatalf("put-object in a versioned bucket printed no VersionId:\n%s", put)
+	}
+	aws("s3api", "get-object", "--bucket", "cli-round2", "--key", "f.txt", "--version-id", "null", filepath.Join(work, "v-null"))
+	aws("s3api", "get-object", "--bucket", "cli-round2", "--key", "f.txt", "--version-id", vid[1], filepath.Join(work, "v-new"))
+	for file, want := range map[string]string{"v-null": "hello attributes", "v-new": "second version"} {
+		if b, err := os.ReadFile(filepath.Join(work, file)); err != nil || string(b) != want {
+			t.Fatalf("get-object --version-id (%s) = %q, %v; want %q", file, b, err, want)
+		}
+	}
+	aws("s3", "rm", "s3://cli-round2/f.txt") // a delete marker
+	out = aws("s3api", "list-object-versions", "--bucket", "cli-round2")
+	if !strings.Contains(out, "DeleteMarkers") || strings.Count(out, `"Key": "f.txt"`) != 3 {
+		t.Fatalf("list-object-versions after a delete:\n%s", out)
+	}
+	for _, v := range []string{"null", vid[1]} {
+		aws("s3api", "delete-object", "--bucket", "cli-round2", "--key", "f.txt", "--version-id", v)
+	}
+	marker := regexp.MustCompile(`(?s)"DeleteMarkers".*?"VersionId": "([^"]+)"`).FindStringSubmatch(out)
+	if marker == nil {
+		t.Fatalf("no delete marker in:\n%s", out)
+	}
+	aws("s3api", "delete-object", "--bucket", "cli-round2", "--key", "f.txt", "--version-id", marker[1])
 	aws("s3", "rb", "s3://cli-round2")
 	e.WantNoServerErrors()
 }
@@ -145,8 +181,31 @@ assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in s3.get_buc
 s3.put_bucket_acl(Bucket=bucket, ACL="private")
 assert not any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
 
-for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-    s3.delete_object(Bucket=bucket, Key=o["Key"])
+# versioning
+s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+v1 = s3.put_object(Bucket=bucket, Key="v", Body=b"one")["VersionId"]
+v2 = s3.put_object(Bucket=bucket, Key="v", Body=b"two")["VersionId"]
+assert v1 != v2 and "null" not in (v1, v2)
+assert s3.get_object(Bucket=bucket, Key="v", VersionId=v1)["Body"].read() == b"one"
+assert s3.head_object(Bucket=bucket, Key="v", VersionId=v2)["VersionId"] == v2
+d = s3.delete_object(Bucket=bucket, Key="v")
+assert d["DeleteMarker"] and d["VersionId"]
+assert code(lambda: s3.get_object(Bucket=bucket, Key="v")) == "NoSuchKey"
+r = s3.list_object_versions(Bucket=bucket, Prefix="v")
+assert [x["VersionId"] for x in r["Versions"]] == [v2, v1] and r["DeleteMarkers"][0]["IsLatest"], r
+s3.copy_object(Bucket=bucket, Key="v-copy", CopySource={"Bucket": bucket, "Key": "v", "VersionId": v1})
+assert s3.get_object(Bucket=bucket, Key="v-copy")["Body"].read() == b"one"
+s3.delete_object(Bucket=bucket, Key="v", VersionId=d["VersionId"])
+assert s3.get_object(Bucket=bucket, Key="v")["Body"].read() == b"two"
+assert code(lambda: s3.delete_bucket(Bucket=bucket)) == "BucketNotEmpty"
+
+# empty the bucket, every version, and delete it
+for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+    objs = [{"Key": x["Key"], "VersionId": x["VersionId"]} for x in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+    if objs:
+        r = s3.delete_objects(Bucket=bucket, Delete={"Objects": objs})
+        assert not r.get("Errors"), r
 s3.delete_bucket(Bucket=bucket)
 print("ALL OK")
 `
