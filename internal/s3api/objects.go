@@ -298,10 +298,15 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		if tags, err = requestTags(r); err != nil {
 			return err
 		}
-	} else if tags, err = h.objects.tags(ctx, srcRepo.ID, src.Key); err != nil {
-		return err
+	} else if !src.Noncurrent { // noncurrent versions keep no tags
+		if tags, err = h.objects.tags(ctx, srcRepo.ID, src.Key); err != nil {
+			return err
+		}
 	}
-	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" && tagDirective != "REPLACE" {
+	// Copying a key onto itself must change something, unless the source
+	// is a version named by its ID (restoring an older version).
+	_, _, srcVersion, _ := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" && tagDirective != "REPLACE" && srcVersion == "" {
 		return s3Error("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
 	}
 	old, err := h.existing(ctx, rp, q.key)
@@ -312,7 +317,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	o := *src
-	o.Key, o.CreatedBy, o.Modified, o.Tags, o.UploadID = q.key, q.principal().String(), meta.Now(), tags, ""
+	o.Key, o.CreatedBy, o.Modified, o.Tags, o.UploadID, o.Noncurrent = q.key, q.principal().String(), meta.Now(), tags, "", false
 	if directive == "REPLACE" {
 		if o.Headers, err = storedHeaders(r.Header); err != nil {
 			return err
@@ -370,5 +375,6 @@ func (h *Handler) lookup(ctx context.Context, rp *repo.Repository, key, vid stri
 		}
 		return nil, s3Error("MethodNotAllowed", "the specified method is not allowed against a delete marker")
 	}
+	v.Noncurrent = v.Seq != currentSeq
 	return &v.object, nil
 }

@@ -31,6 +31,8 @@ type object struct {
 	UploadID string
 	// VersionID is the object's version ("" for the null version).
 	VersionID string
+	// Noncurrent is set on a noncurrent version read by its ID.
+	Noncurrent bool
 	// Tags are written with the object (every write replaces them); get
 	// reports only their number in TagCount.
 	Tags     []tag

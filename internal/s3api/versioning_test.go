@@ -205,6 +205,15 @@ func TestVersioning(t *testing.T) {
 		if body, _ := getVersion(t, c, b, "old", "null"); body != "old-suspended" {
 			t.Fatalf("the null version = %q", body)
 		}
+		// Restoring an older version: a copy of it onto its own key.
+		if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &b, Key: aws.String("old"), CopySource: aws.String(b + "/old?versionId=" + v3)}); err != nil {
+			t.Fatalf("copying a version onto its key: %v", err)
+		}
+		if body, _ := getVersion(t, c, b, "old", ""); body != "old-enabled" {
+			t.Fatalf("after restoring %s, old = %q", v3, body)
+		}
+		_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &b, Key: aws.String("old"), CopySource: aws.String(b + "/old")})
+		wantCode(t, err, "InvalidRequest")
 
 		// Paging one entry at a time walks the same list.
 		full, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &b})
