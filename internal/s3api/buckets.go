@@ -219,7 +219,7 @@ func (h *Handler) getACL(w http.ResponseWriter, r *http.Request, q *request) err
 		return err
 	}
 	if q.key != "" {
-		if _, err := h.objects.get(r.Context(), rp.ID, q.key); err != nil {
+		if _, err := h.lookup(r.Context(), rp, q.key, q.query.Get("versionId"), nil); err != nil {
 			return err
 		}
 	}

@@ -30,9 +30,10 @@ CREATE TABLE s3_object_versions (
     created_by    TEXT    NOT NULL DEFAULT '',
     modified_at   BIGINT NOT NULL,
     upload_id     TEXT    NOT NULL DEFAULT '',
-    PRIMARY KEY (repository_id, key, version_id),
-    UNIQUE (repository_id, key, seq)
+    PRIMARY KEY (repository_id, key, version_id)
 );
+-- Listings and promotions read a key's versions newest first.
+CREATE UNIQUE INDEX s3_object_versions_seq ON s3_object_versions(repository_id, key, seq DESC);
 CREATE INDEX s3_object_versions_digest ON s3_object_versions(digest);
 
 -- +goose Down
