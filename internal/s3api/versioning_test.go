@@ -2,6 +2,7 @@ package s3api_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/errs"
 )
 
 func getVersion(t *testing.T, c *s3.Client, b, key, vid string) (string, error) {
@@ -263,22 +267,44 @@ func TestVersioning(t *testing.T) {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		errs := make([]error, 6)
-		for i := range errs {
+		results := make([]error, 6)
+		for i := range results {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("race"), Body: strings.NewReader(fmt.Sprint("body ", i))})
+				_, results[i] = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("race"), Body: strings.NewReader(fmt.Sprint("body ", i))})
 			}()
 		}
 		wg.Wait()
-		for _, err := range errs {
+		for _, err := range results {
 			if err != nil {
 				t.Fatalf("a concurrent versioned write: %v", err)
 			}
 		}
-		if ids, _, _ := versionsOf(t, c, b, "race"); len(ids) != len(errs) {
-			t.Fatalf("%d versions of race after %d writes", len(ids), len(errs))
+		if ids, _, _ := versionsOf(t, c, b, "race"); len(ids) != len(results) {
+			t.Fatalf("%d versions of race after %d writes", len(ids), len(results))
+		}
+
+		// Garbage collection keeps a noncurrent version's bytes until the
+		// version is deleted, and then collects them.
+		gone := "bytes of a version that will be deleted"
+		gv := put("gone", gone)
+		put("gone", "its successor")
+		sum := sha256.Sum256([]byte(gone))
+		if _, err := col.Run(ctx, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Blobs.Stat(ctx, blob.FromSum(sum[:])); err != nil {
+			t.Fatalf("gc collected a noncurrent version's blob: %v", err)
+		}
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("gone"), VersionId: &gv}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := col.Run(ctx, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Blobs.Stat(ctx, blob.FromSum(sum[:])); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("the blob of a deleted version is still stored: %v", err)
 		}
 
 		// DeleteObjects by version; a bucket with versions is not empty.
