@@ -159,3 +159,64 @@ func FuzzParseVersioning(f *testing.F) {
 		}
 	})
 }
+
+func TestWithoutAWSChunked(t *testing.T) {
+	for in, want := range map[string]string{
+		"deflate, gzip":           "deflate, gzip",
+		"gzip":                    "gzip",
+		"aws-chunked":             "",
+		"aws-chunked,gzip":        "gzip",
+		"gzip, aws-chunked":       "gzip",
+		"br, AWS-Chunked ,  zstd": "br,  zstd",
+	} {
+		if got := withoutAWSChunked(in); got != want {
+			t.Errorf("withoutAWSChunked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzWithoutAWSChunked(f *testing.F) {
+	f.Add("deflate, aws-chunked, gzip")
+	f.Fuzz(func(t *testing.T, v string) {
+		got := withoutAWSChunked(v)
+		for _, e := range strings.Split(got, ",") {
+			if strings.EqualFold(strings.TrimSpace(e), "aws-chunked") {
+				t.Fatalf("withoutAWSChunked(%q) = %q keeps the token", v, got)
+			}
+		}
+		if !strings.Contains(strings.ToLower(v), "aws-chunked") && got != v {
+			t.Fatalf("withoutAWSChunked(%q) = %q changed a value without the token", v, got)
+		}
+	})
+}
+
+func TestLastOfEachPart(t *testing.T) {
+	req := completeRequest{Parts: []completePart{{PartNumber: 1, ETag: "b"}, {PartNumber: 1, ETag: "a"}, {PartNumber: 2, ETag: "c"}}}
+	got, err := lastOfEachPart(req)
+	if err != nil || len(got) != 2 || got[0].ETag != "a" || got[1].PartNumber != 2 {
+		t.Fatalf("= %+v, %v", got, err)
+	}
+	req.Parts = append(req.Parts, completePart{PartNumber: 1})
+	if _, err := lastOfEachPart(req); errs.CodeOf(err) != "InvalidPartOrder" {
+		t.Fatalf("descending parts: %v", err)
+	}
+}
+
+func FuzzLastOfEachPart(f *testing.F) {
+	f.Add([]byte{1, 1, 2, 5})
+	f.Fuzz(func(t *testing.T, numbers []byte) {
+		var req completeRequest
+		for _, n := range numbers {
+			req.Parts = append(req.Parts, completePart{PartNumber: int(n)})
+		}
+		got, err := lastOfEachPart(req)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].PartNumber <= got[i-1].PartNumber {
+				t.Fatalf("lastOfEachPart(%v) = %+v not strictly ascending", numbers, got)
+			}
+		}
+	})
+}
