@@ -115,6 +115,11 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 	for _, p := range parts {
 		o.PartSizes = append(o.PartSizes, p.Size)
 	}
+	if v := r.Header.Get("X-Amz-Mp-Object-Size"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n != total {
+			return s3Error("InvalidRequest", "x-amz-mp-object-size %q does not match the size of the parts, %d bytes", clip(v), total)
+		}
+	}
 
 	// Concatenate. While that runs, the response has not started; if it
 	// takes long, S3's convention is followed: 200 and whitespace are sent

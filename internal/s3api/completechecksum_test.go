@@ -97,7 +97,10 @@ func TestCompleteChecksums(t *testing.T) {
 		if _, err := complete("full", id, parts, s3.CompleteMultipartUploadInput{ChecksumCRC32: aws.String(crc32Of(data[1:])), ChecksumType: types.ChecksumTypeFullObject}); apiCode(err) != "BadDigest" {
 			t.Fatalf("wrong full-object CRC32: %v, want BadDigest", err)
 		}
-		out, err := complete("full", id, parts, s3.CompleteMultipartUploadInput{ChecksumCRC32: aws.String(full), ChecksumType: types.ChecksumTypeFullObject})
+		_, err := complete("full", id, parts, s3.CompleteMultipartUploadInput{MpuObjectSize: aws.Int64(int64(len(data) - 1))})
+		wantCode(t, err, "InvalidRequest")
+		out, err := complete("full", id, parts, s3.CompleteMultipartUploadInput{ChecksumCRC32: aws.String(full), ChecksumType: types.ChecksumTypeFullObject,
+			MpuObjectSize: aws.Int64(int64(len(data)))})
 		if err != nil {
 			t.Fatalf("Complete with the right full-object CRC32: %v", err)
 		}
