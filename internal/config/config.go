@@ -206,6 +206,10 @@ type S3 struct {
 	SecretKey string `yaml:"secret_key"`
 	// UploadMaxAge is how long an unfinished multipart upload is kept.
 	UploadMaxAge Duration `yaml:"upload_max_age"`
+	// CreateBucketRole is the least global role that may create buckets
+	// with CreateBucket (reader, developer, maintainer or admin); the
+	// creator gets the admin role on the new bucket.
+	CreateBucketRole string `yaml:"create_bucket_role"`
 }
 
 // GC configures garbage collection of unreferenced blobs.
@@ -291,7 +295,7 @@ func Default() Config {
 		Metrics: Metrics{Auth: "none"},
 		OCI:     OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
 		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
-		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour)},
+		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour), CreateBucketRole: "developer"},
 		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Jobs:    Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Repositories: []Repository{
@@ -342,6 +346,7 @@ var envVars = []struct {
 	{"ARCA_S3_DOMAIN", func(c *Config, v string) error { c.S3.Domain = v; return nil }},
 	{"ARCA_S3_ACCESS_KEY", func(c *Config, v string) error { c.S3.AccessKey = v; return nil }},
 	{"ARCA_S3_SECRET_KEY", func(c *Config, v string) error { c.S3.SecretKey = v; return nil }},
+	{"ARCA_S3_CREATE_BUCKET_ROLE", func(c *Config, v string) error { c.S3.CreateBucketRole = v; return nil }},
 	{"ARCA_TRUSTED_PROXIES", func(c *Config, v string) error {
 		c.Auth.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 		return nil
@@ -466,6 +471,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		problems = append(problems, "data_dir must not be empty")
+	}
+	switch c.S3.CreateBucketRole {
+	case "reader", "developer", "maintainer", "admin":
+	default:
+		problems = append(problems, fmt.Sprintf("s3.create_bucket_role %q: want reader, developer, maintainer or admin", c.S3.CreateBucketRole))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -69,6 +69,7 @@ func TestInvalid(t *testing.T) {
 		"bad duration":   "auth: {login_lockout: soon}\n",
 		"dup repository": "repositories: [{name: a, format: raw}, {name: a, format: raw}]\n",
 		"bad public url": "public_url: example.com\n",
+		"bad s3 role":    "s3: {create_bucket_role: owner}\n",
 	} {
 		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
 		os.WriteFile(file, []byte(yaml), 0o600)

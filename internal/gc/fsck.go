@@ -59,6 +59,7 @@ func referrers() []referrer {
 		{"maven_files", "digest", `SELECT 'maven ' || r.name || '/' || x.path FROM maven_files x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"maven_proxy_files", "digest", `SELECT 'maven cache ' || r.name || '/' || x.path FROM maven_proxy_files x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_objects", "digest", `SELECT 's3 ' || r.name || '/' || x.key FROM s3_objects x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
+		{"s3_object_versions", "digest", `SELECT 's3 ' || r.name || '/' || x.key || '?versionId=' || x.version_id FROM s3_object_versions x JOIN repositories r ON r.id = x.repository_id WHERE x.digest = $1`},
 		{"s3_parts", "digest", `SELECT 's3 multipart upload ' || x.upload_id FROM s3_parts x WHERE x.digest = $1`},
 	}
 }

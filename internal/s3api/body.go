@@ -115,8 +115,8 @@ func (in *incoming) finish(n int64) (checksums, error) {
 		if want == "" {
 			return checksums{}, s3Error("InvalidRequest", "the trailing %s the request announced is missing", checksumHeader(in.claim.Alg))
 		}
-		if !validChecksumValue(in.claim.Alg, want) {
-			return checksums{}, s3Error("InvalidRequest", "value for %s trailing header is invalid", checksumHeader(in.claim.Alg))
+		if err := checkChecksumValue(in.claim.Alg, want, "trailing header"); err != nil {
+			return checksums{}, err
 		}
 	}
 	if want != "" && want != computed {
@@ -257,14 +257,8 @@ func storedHeaders(h http.Header) (map[string]string, error) {
 			lk == "x-amz-website-redirect-location", lk == "x-amz-storage-class":
 			m[lk] = v
 		case lk == "content-encoding":
-			var keep []string
-			for _, e := range strings.Split(v, ",") {
-				if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
-					keep = append(keep, e)
-				}
-			}
-			if len(keep) > 0 {
-				m[lk] = strings.Join(keep, ",")
+			if e := withoutAWSChunked(v); e != "" {
+				m[lk] = e
 			}
 		}
 	}
@@ -280,4 +274,20 @@ func contentType(h http.Header) string {
 		return v
 	}
 	return "binary/octet-stream"
+}
+
+// withoutAWSChunked is a Content-Encoding value without its aws-chunked
+// token, otherwise byte for byte as sent ("deflate, gzip" stays so).
+func withoutAWSChunked(v string) string {
+	items := strings.Split(v, ",")
+	keep := items[:0]
+	for _, e := range items {
+		if !strings.EqualFold(strings.TrimSpace(e), "aws-chunked") {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == len(items) {
+		return v
+	}
+	return strings.TrimSpace(strings.Join(keep, ","))
 }

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -51,26 +52,37 @@ func (h *Handler) listBuckets(w http.ResponseWriter, r *http.Request, q *request
 }
 
 // createBucket is CreateBucket: a new hosted repository of format s3.
-// Creating repositories needs the admin role, as in arca's API. An
+// Creating buckets needs the global role s3.create_bucket_role (default
+// developer); a creator who is not a server admin gets the admin role on
+// the bucket, and so administers it. An
 // x-amz-acl of public-read makes the bucket public (anonymous reads).
 //
-// A bucket that exists is answered as S3 answers it, whoever asks:
-// BucketAlreadyOwnedByYou to a caller who may write to it, else
-// BucketAlreadyExists. Clients such as rclone create the destination
+// A bucket that exists is answered as S3 answers it, whoever asks: to its
+// owner (see owns) 200 in us-east-1 and BucketAlreadyOwnedByYou in other
+// regions, else BucketAlreadyExists. Clients such as rclone create the destination
 // bucket before an upload or a copy and carry on when it exists; refusing
 // them there refused every copy of a non-admin (issue 11).
 func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *request) error {
 	p := q.principal()
 	if existing, err := h.repos.Get(r.Context(), q.bucket); err == nil {
-		if existing.Format == Format && h.auth.Authorize(r.Context(), p, existing, auth.Write) == nil {
+		owned, err := h.owns(r.Context(), p, existing)
+		if err != nil {
+			return err
+		}
+		if owned {
+			if h.region == "us-east-1" { // S3's legacy region re-creates one's own bucket
+				w.Header().Set("Location", "/"+existing.Name)
+				w.WriteHeader(http.StatusOK)
+				return nil
+			}
 			return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
 		}
 		return s3Error("BucketAlreadyExists", "the requested bucket name is not available")
 	} else if !errs.Is(err, errs.NotFound) {
 		return err
 	}
-	if err := auth.RequireAdmin(p); err != nil {
-		return s3Error("AccessDenied", "access denied: creating buckets needs the admin role")
+	if p.Anonymous() || !p.Role.Includes(h.createRole) {
+		return s3Error("AccessDenied", "access denied: creating buckets needs the global %s role", h.createRole)
 	}
 	if err := validateBucketName(q.bucket); err != nil {
 		return err
@@ -85,27 +97,65 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *reques
 			return err
 		}
 	}
-	rp := &repo.Repository{Name: q.bucket, Format: Format, Kind: repo.Hosted, Visibility: repo.Private}
-	switch acl := r.Header.Get("X-Amz-Acl"); acl {
-	case "", "private", "bucket-owner-full-control":
-	case "public-read":
-		rp.Visibility = repo.Public
-	default:
-		return notImplemented("the canned ACL " + clip(acl))
+	if err := refuseGrants(r.Header); err != nil {
+		return err
 	}
+	vis, err := cannedVisibility(r.Header.Get("X-Amz-Acl"))
+	if err != nil {
+		return err
+	}
+	rp := &repo.Repository{Name: q.bucket, Format: Format, Kind: repo.Hosted, Visibility: vis}
 	if err := h.repos.Create(r.Context(), rp); err != nil {
 		if errs.Is(err, errs.Conflict) {
-			if existing, gerr := h.repos.Get(r.Context(), q.bucket); gerr == nil && existing.Format == Format {
-				return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
+			if existing, gerr := h.repos.Get(r.Context(), q.bucket); gerr == nil {
+				if owned, _ := h.owns(r.Context(), p, existing); owned {
+					return s3Error("BucketAlreadyOwnedByYou", "your previous request to create the named bucket succeeded and you already own it")
+				}
 			}
 			return s3Error("BucketAlreadyExists", "the requested bucket name is not available")
 		}
 		return err
 	}
+	if !p.IsAdmin() {
+		// The creator administers the bucket (deletes it, grants roles).
+		if err := h.auth.Grant(r.Context(), p.Name, rp.ID, auth.Admin); err != nil {
+			if derr := h.repos.Delete(context.WithoutCancel(r.Context()), rp.Name); derr != nil {
+				h.log.ErrorContext(r.Context(), "removing a bucket whose creator could not be granted it", "bucket", rp.Name, "err", derr)
+			}
+			return err
+		}
+	}
 	h.record(r, "repository.create", rp.Name, "", map[string]any{"format": Format, "via": "s3"})
 	w.Header().Set("Location", "/"+rp.Name)
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// owns reports whether p is, in S3's terms, the owner of bucket rp: p
+// administers it, or, when nobody holds the admin role on it alone (a
+// bucket made by an admin or configured), p may write to it (so that
+// clients that create the bucket they are about to write to carry on).
+// A bucket another user created and administers is not p's.
+func (h *Handler) owns(ctx context.Context, p auth.Principal, rp *repo.Repository) (bool, error) {
+	if rp.Format != Format || p.Anonymous() {
+		return false, nil
+	}
+	if h.auth.Authorize(ctx, p, rp, auth.Manage) == nil {
+		return true, nil
+	}
+	if h.auth.Authorize(ctx, p, rp, auth.Write) != nil {
+		return false, nil
+	}
+	roles, err := h.auth.RepositoryRoles(ctx, rp.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range roles {
+		if b.Role == auth.Admin && b.User != p.Name {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // headBucket is HeadBucket.
@@ -118,21 +168,26 @@ func (h *Handler) headBucket(w http.ResponseWriter, r *http.Request, q *request)
 	return nil
 }
 
-// deleteBucket is DeleteBucket: only an empty bucket, by an admin.
-// Multipart uploads in progress go with it.
+// deleteBucket is DeleteBucket: only an empty bucket, by whoever
+// administers it (a server admin, or the bucket's admin role, which its
+// creator has). Multipart uploads in progress go with it.
 func (h *Handler) deleteBucket(w http.ResponseWriter, r *http.Request, q *request) error {
 	rp, err := h.bucket(r.Context(), q, auth.Read)
 	if err != nil {
 		return err
 	}
-	if err := auth.RequireAdmin(q.principal()); err != nil {
-		return s3Error("AccessDenied", "access denied: deleting buckets needs the admin role")
+	if err := h.auth.Authorize(r.Context(), q.principal(), rp, auth.Manage); err != nil {
+		return s3Error("AccessDenied", "access denied: deleting a bucket needs the admin role on it")
 	}
 	empty, err := h.objects.empty(r.Context(), rp.ID)
 	if err != nil {
 		return err
 	}
-	if !empty {
+	versions, err := h.objects.hasVersions(r.Context(), rp.ID)
+	if err != nil {
+		return err
+	}
+	if !empty || versions {
 		return s3Error("BucketNotEmpty", "the bucket you tried to delete is not empty")
 	}
 	if err := h.repos.Delete(r.Context(), rp.Name); err != nil {
@@ -155,15 +210,6 @@ func (h *Handler) getBucketLocation(w http.ResponseWriter, r *http.Request, q *r
 	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
 }
 
-// getBucketVersioning is GetBucketVersioning: arca's buckets are never
-// versioned.
-func (h *Handler) getBucketVersioning(w http.ResponseWriter, r *http.Request, q *request) error {
-	if _, err := h.bucket(r.Context(), q, auth.Read); err != nil {
-		return err
-	}
-	return writeXML(w, versioningConfiguration{NS: s3NS})
-}
-
 // getACL is GetBucketAcl and GetObjectAcl: arca has roles, not ACLs, so
 // this describes the effect: the caller's full control, and public read
 // on public buckets.
@@ -173,7 +219,7 @@ func (h *Handler) getACL(w http.ResponseWriter, r *http.Request, q *request) err
 		return err
 	}
 	if q.key != "" {
-		if _, err := h.objects.get(r.Context(), rp.ID, q.key); err != nil {
+		if _, err := h.lookup(r.Context(), rp, q.key, q.query.Get("versionId"), nil); err != nil {
 			return err
 		}
 	}

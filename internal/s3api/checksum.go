@@ -89,6 +89,21 @@ func validChecksumValue(alg, v string) bool {
 	return err == nil && len(b) == checksumSize(alg)
 }
 
+// checkChecksumValue refuses a checksum value that cannot be one of alg:
+// not base64 is InvalidRequest; base64 of the wrong length cannot match
+// the content and is BadDigest, as S3 answers (a hex digest sent where
+// base64 belongs, for one).
+func checkChecksumValue(alg, v, what string) error {
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return s3Error("InvalidRequest", "value for %s %s is invalid", checksumHeader(alg), what)
+	}
+	if len(b) != checksumSize(alg) {
+		return s3Error("BadDigest", "the %s you specified did not match the calculated checksum", alg)
+	}
+	return nil
+}
+
 // checksumClaim is what a request declares about an additional checksum.
 type checksumClaim struct {
 	Alg string // "" when the request declares none
@@ -110,8 +125,8 @@ func parseChecksumClaim(h http.Header) (checksumClaim, error) {
 		if c.Alg != "" {
 			return c, s3Error("InvalidRequest", "expecting a single x-amz-checksum- header; multiple checksum types are not allowed")
 		}
-		if !validChecksumValue(alg, v) {
-			return c, s3Error("InvalidRequest", "value for %s header is invalid", checksumHeader(alg))
+		if err := checkChecksumValue(alg, v, "header"); err != nil {
+			return c, err
 		}
 		c.Alg, c.Value = alg, v
 	}
@@ -183,4 +198,60 @@ func composite(alg string, parts []string) (string, bool) {
 		h.Write(b)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)), true
+}
+
+// completeClaim is the object checksum a CompleteMultipartUpload request
+// states in an x-amz-checksum-<algorithm> header: a full-object value, or
+// a composite "<base64>-N" (Parts = N).
+type completeClaim struct {
+	Alg, Value string
+	Parts      int
+}
+
+// parseCompleteClaim reads the x-amz-checksum-* and x-amz-checksum-type
+// headers of CompleteMultipartUpload.
+func parseCompleteClaim(h http.Header) (completeClaim, error) {
+	var c completeClaim
+	for _, alg := range checksumAlgorithms {
+		v := h.Get(checksumHeader(alg))
+		if v == "" {
+			continue
+		}
+		if c.Alg != "" {
+			return completeClaim{}, s3Error("InvalidRequest", "expecting a single x-amz-checksum- header; multiple checksum types are not allowed")
+		}
+		c.Alg, c.Value = alg, v
+		b64, n, composed := strings.Cut(v, "-")
+		if composed {
+			parts, err := strconv.Atoi(n)
+			if err != nil || parts < 1 || parts > 10000 || strconv.Itoa(parts) != n {
+				return completeClaim{}, s3Error("InvalidRequest", "value for %s header is invalid", checksumHeader(alg))
+			}
+			c.Parts = parts
+		}
+		if err := checkChecksumValue(alg, b64, "header"); err != nil {
+			return completeClaim{}, err
+		}
+	}
+	switch t := strings.ToUpper(h.Get("X-Amz-Checksum-Type")); {
+	case t == "":
+	case t != typeFullObject && t != typeComposite:
+		return completeClaim{}, s3Error("InvalidRequest", "x-amz-checksum-type must be FULL_OBJECT or COMPOSITE")
+	case c.Alg != "" && (t == typeComposite) != (c.Parts > 0):
+		return completeClaim{}, s3Error("InvalidRequest", "the %s checksum value does not have the form of x-amz-checksum-type %s", c.Alg, t)
+	}
+	return c, nil
+}
+
+// withoutChecksumHeaders is r with none of the headers that declare an
+// additional checksum of its body: on CompleteMultipartUpload they
+// describe the object.
+func withoutChecksumHeaders(r *http.Request) *http.Request {
+	r2 := *r
+	r2.Header = r.Header.Clone()
+	for _, alg := range checksumAlgorithms {
+		r2.Header.Del(checksumHeader(alg))
+	}
+	r2.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
+	return &r2
 }

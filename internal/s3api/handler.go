@@ -56,6 +56,9 @@ type Deps struct {
 	// <bucket>.<Domain> names the bucket in its Host.
 	Domain    string
 	MaxUpload int64 // bytes per object or part; 0 = S3's 5 GiB
+	// CreateBucketRole is the least global role that may create buckets
+	// (NoRole: admin only); the creator administers the bucket.
+	CreateBucketRole auth.Role
 }
 
 // Handler serves the S3 API.
@@ -69,8 +72,10 @@ type Handler struct {
 	region    string
 	domain    string
 	maxUpload int64
-	surface   httpx.Surface
-	now       func() time.Time
+	// createRole is the least global role that may create buckets.
+	createRole auth.Role
+	surface    httpx.Surface
+	now        func() time.Time
 }
 
 // maxObjectSize is S3's limit for one PUT or one part.
@@ -79,7 +84,10 @@ const maxObjectSize = 5 << 30
 // New returns the S3 handler.
 func New(d Deps) *Handler {
 	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log, objects: store{d.DB, d.Blobs},
-		region: d.Region, domain: strings.ToLower(d.Domain), maxUpload: d.MaxUpload, now: time.Now}
+		region: d.Region, domain: strings.ToLower(d.Domain), maxUpload: d.MaxUpload, createRole: d.CreateBucketRole, now: time.Now}
+	if h.createRole == auth.NoRole {
+		h.createRole = auth.Admin
+	}
 	if h.region == "" {
 		h.region = "us-east-1"
 	}

@@ -106,9 +106,13 @@ func (h *Handler) listObjects(w http.ResponseWriter, r *http.Request, q *request
 	}
 	if v2 {
 		res := listBucketResultV2{NS: s3NS, Name: rp.Name, Prefix: p.enc(p.prefix), Delimiter: p.enc(p.delimiter),
-			StartAfter: p.enc(q.query.Get("start-after")), ContinuationToken: q.query.Get("continuation-token"),
-			KeyCount: len(contents) + len(prefixes), MaxKeys: p.maxKeys, EncodingType: encodingType,
+			StartAfter: p.enc(q.query.Get("start-after")),
+			KeyCount:   len(contents) + len(prefixes), MaxKeys: p.maxKeys, EncodingType: encodingType,
 			IsTruncated: page.Truncated, Contents: contents, CommonPrefixes: prefixes}
+		if _, sent := q.query["continuation-token"]; sent {
+			tok := q.query.Get("continuation-token")
+			res.ContinuationToken = &tok
+		}
 		if page.Truncated {
 			res.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
 		}

@@ -103,7 +103,7 @@ func (a *Objects) Put(ctx context.Context, bucket, key string, body io.Reader, s
 	}
 	o := &object{Key: key, Digest: string(info.Digest), Size: info.Size, ETag: info.MD5, ContentType: contentType,
 		CreatedBy: auth.From(ctx).String(), Modified: meta.Now()}
-	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: info.MD5}); err != nil {
+	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: info.MD5}, writeCond{}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil
@@ -196,7 +196,8 @@ func (a *Objects) Delete(ctx context.Context, bucket, key string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	return a.h.objects.delete(ctx, rp.ID, key)
+	out, err := a.h.objects.deleteIf(ctx, rp.ID, key, deleteCond{})
+	return out.Deleted, err
 }
 
 // List returns up to limit (1 to 1000) objects and common prefixes under
@@ -327,7 +328,7 @@ func (a *Objects) CompleteUpload(ctx context.Context, bucket, key, uploadID stri
 		return ObjectInfo{}, err
 	}
 	o.Modified = meta.Now()
-	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o, how); err != nil {
+	if _, err := a.h.objects.complete(ctx, u.RepoID, u.ID, o, how, writeCond{}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil

@@ -29,26 +29,14 @@ func (h *Handler) existing(ctx context.Context, rp *repo.Repository, key string)
 	return o, err
 }
 
-// mayReplace checks the conditional-write headers of a request that
-// creates an object (If-None-Match: *, If-Match: etag) and, when it
-// replaces one, that the principal may overwrite (the maintainer role, as
-// everywhere in arca).
+// mayReplace checks, before any bytes are received, the conditional-write
+// headers of a request that creates an object (If-None-Match: * or ETags,
+// If-Match) and, when it replaces one, that the principal may overwrite
+// (the maintainer role, as everywhere in arca). The conditions are
+// checked again in the write's transaction (store.put).
 func (h *Handler) mayReplace(r *http.Request, q *request, rp *repo.Repository, old *object) error {
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		if v != "*" {
-			return s3Error("NotImplemented", "If-None-Match on writes supports only *")
-		}
-		if old != nil {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
-	}
-	if v := r.Header.Get("If-Match"); v != "" {
-		if old == nil {
-			return s3Error("NoSuchKey", "the specified key does not exist")
-		}
-		if !etagMatches(v, old.ETag) {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
+	if err := writeCondOf(r.Header).check(old); err != nil {
+		return err
 	}
 	if old == nil {
 		return nil
@@ -91,7 +79,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
 		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
-	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5})
+	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCondOf(r.Header))
 	if err != nil {
 		return err
 	}
@@ -101,6 +89,9 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	}
 	h.record(r, action, rp.Name, q.key, map[string]any{"digest": o.Digest, "size": o.Size})
 	w.Header().Set("ETag", quote(o.ETag))
+	if o.VersionID != "" {
+		w.Header().Set("x-amz-version-id", o.VersionID)
+	}
 	rec.sums.setHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -142,10 +133,7 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
-	if v := q.query.Get("versionId"); v != "" && v != "null" {
-		return s3Error("NoSuchVersion", "the specified version does not exist")
-	}
-	o, err := h.objects.get(ctx, rp.ID, q.key)
+	o, err := h.lookup(ctx, rp, q.key, q.query.Get("versionId"), w.Header())
 	if err != nil {
 		return err
 	}
@@ -168,6 +156,9 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 	}
 	hdr := w.Header()
 	setObjectHeaders(hdr, o)
+	if o.VersionID != "" || q.query.Get("versionId") != "" {
+		hdr.Set("x-amz-version-id", vidOut(o.VersionID))
+	}
 	if err := checkConditions(r.Header, "", o.ETag, time.UnixMilli(o.Modified), "NotModified"); err != nil {
 		return err
 	}
@@ -230,103 +221,35 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 	return nil
 }
 
-// deleteObject is DeleteObject: deleting a missing key succeeds.
-func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, q *request) error {
-	ctx := r.Context()
-	rp, err := h.bucket(ctx, q, auth.Delete)
-	if err != nil {
-		return err
-	}
-	if v := r.Header.Get("If-Match"); v != "" {
-		o, err := h.objects.get(ctx, rp.ID, q.key)
-		if err != nil {
-			return err
-		}
-		if !etagMatches(v, o.ETag) {
-			return s3Error("PreconditionFailed", "at least one of the preconditions you specified did not hold")
-		}
-	}
-	deleted, err := h.objects.delete(ctx, rp.ID, q.key)
-	if err != nil {
-		return err
-	}
-	if deleted {
-		h.record(r, "s3.delete", rp.Name, q.key, nil)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// deleteObjects is DeleteObjects: up to 1000 keys in one request. The body
-// is verified against Content-MD5 or an x-amz-checksum-* header when the
-// client sends one; neither is demanded.
-func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, q *request) error {
-	ctx := r.Context()
-	rp, err := h.bucket(ctx, q, auth.Delete)
-	if err != nil {
-		return err
-	}
-	body, err := h.readBody(r, q)
-	if err != nil {
-		return err
-	}
-	var req deleteRequest
-	if err := decodeXML(strings.NewReader(string(body)), &req); err != nil {
-		return err
-	}
-	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
-		return s3Error("MalformedXML", "DeleteObjects takes 1 to 1000 keys")
-	}
-	res := deleteResult{NS: s3NS}
-	for _, o := range req.Objects {
-		if err := validateKey(o.Key); err != nil || o.Key == "" {
-			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: "InvalidArgument", Message: "invalid key"})
-			continue
-		}
-		deleted, err := h.objects.delete(ctx, rp.ID, o.Key)
-		if err != nil {
-			code, _ := errorCode(err)
-			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: code, Message: errs.Message(err)})
-			continue
-		}
-		if deleted {
-			h.record(r, "s3.delete", rp.Name, o.Key, nil)
-		}
-		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedEntry{Key: o.Key})
-		}
-	}
-	return writeXML(w, res)
-}
-
 // parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=v]",
-// URL-encoded.
-func parseCopySource(v string) (bucket, key string, err error) {
+// URL-encoded; vid is "" when no version is named.
+func parseCopySource(v string) (bucket, key, vid string, err error) {
 	src, version, _ := strings.Cut(v, "?")
 	if version != "" {
-		vals, _ := url.ParseQuery(version)
-		if id := vals.Get("versionId"); id != "" && id != "null" {
-			return "", "", s3Error("NoSuchVersion", "the specified version of the copy source does not exist")
+		vals, perr := url.ParseQuery(version)
+		if perr != nil {
+			return "", "", "", s3Error("InvalidArgument", "x-amz-copy-source is not correctly URL-encoded")
 		}
+		vid = vals.Get("versionId")
 	}
 	dec, perr := url.PathUnescape(src)
 	if perr != nil {
-		return "", "", s3Error("InvalidArgument", "x-amz-copy-source is not correctly URL-encoded")
+		return "", "", "", s3Error("InvalidArgument", "x-amz-copy-source is not correctly URL-encoded")
 	}
 	bucket, key, _ = strings.Cut(strings.TrimPrefix(dec, "/"), "/")
 	if bucket == "" || key == "" {
-		return "", "", s3Error("InvalidArgument", "x-amz-copy-source must name a bucket and a key")
+		return "", "", "", s3Error("InvalidArgument", "x-amz-copy-source must name a bucket and a key")
 	}
 	if err := validateKey(key); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return bucket, key, nil
+	return bucket, key, vid, nil
 }
 
-// copySource resolves and reads-authorizes the object named by
-// x-amz-copy-source, checking the x-amz-copy-source-if-* conditions.
+// copySource resolves and reads-authorizes the object (or version) named
+// by x-amz-copy-source, checking the x-amz-copy-source-if-* conditions.
 func (h *Handler) copySource(r *http.Request, q *request) (*repo.Repository, *object, error) {
-	bucket, key, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	bucket, key, vid, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -335,7 +258,10 @@ func (h *Handler) copySource(r *http.Request, q *request) (*repo.Repository, *ob
 	if err != nil {
 		return nil, nil, err
 	}
-	o, err := h.objects.get(r.Context(), rp.ID, key)
+	o, err := h.lookup(r.Context(), rp, key, vid, nil)
+	if errs.CodeOf(err) == "MethodNotAllowed" {
+		return nil, nil, s3Error("InvalidRequest", "the source of a copy request may not specifically refer to a delete marker by version id")
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -372,10 +298,15 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		if tags, err = requestTags(r); err != nil {
 			return err
 		}
-	} else if tags, err = h.objects.tags(ctx, srcRepo.ID, src.Key); err != nil {
-		return err
+	} else if !src.Noncurrent { // noncurrent versions keep no tags
+		if tags, err = h.objects.tags(ctx, srcRepo.ID, src.Key); err != nil {
+			return err
+		}
 	}
-	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" && tagDirective != "REPLACE" {
+	// Copying a key onto itself must change something, unless the source
+	// is a version named by its ID (restoring an older version).
+	_, _, srcVersion, _ := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if srcRepo.ID == rp.ID && src.Key == q.key && directive != "REPLACE" && tagDirective != "REPLACE" && srcVersion == "" {
 		return s3Error("InvalidRequest", "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata")
 	}
 	old, err := h.existing(ctx, rp, q.key)
@@ -386,20 +317,26 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	o := *src
-	o.Key, o.CreatedBy, o.Modified, o.Tags = q.key, q.principal().String(), meta.Now(), tags
+	o.Key, o.CreatedBy, o.Modified, o.Tags, o.UploadID, o.Noncurrent = q.key, q.principal().String(), meta.Now(), tags, "", false
 	if directive == "REPLACE" {
 		if o.Headers, err = storedHeaders(r.Header); err != nil {
 			return err
 		}
 		o.ContentType = contentType(r.Header)
 	}
-	if _, err := h.objects.put(ctx, rp.ID, &o, blobWrite{}); err != nil {
+	if _, err := h.objects.put(ctx, rp.ID, &o, blobWrite{}, writeCondOf(r.Header)); err != nil {
 		if errs.CodeOf(err) == gc.CodeNotStored { // the source's blob was collected meanwhile
 			return s3Error("NoSuchKey", "the copy source was deleted during the copy")
 		}
 		return err
 	}
 	h.record(r, "s3.copy", rp.Name, q.key, map[string]any{"source": srcRepo.Name + "/" + src.Key, "digest": o.Digest})
+	if src.VersionID != "" {
+		w.Header().Set("x-amz-copy-source-version-id", vidOut(src.VersionID))
+	}
+	if o.VersionID != "" {
+		w.Header().Set("x-amz-version-id", o.VersionID)
+	}
 	res := copyObjectResult{ETag: quote(o.ETag), LastModified: s3Time(o.Modified)}
 	if len(o.Checksums.Values) > 0 {
 		f := fieldsOf(o.Checksums)
@@ -408,4 +345,36 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 		res.ChecksumSHA1, res.ChecksumSHA256 = f.ChecksumSHA1, f.ChecksumSHA256
 	}
 	return writeXML(w, res)
+}
+
+// lookup finds the object a request addresses: the current one, or the
+// version vid ("null": the null version). A delete marker is
+// MethodNotAllowed when named by its version, NoSuchKey when it is the
+// latest version; either way hdr (when not nil) tells the client it met a
+// marker, as S3 does.
+func (h *Handler) lookup(ctx context.Context, rp *repo.Repository, key, vid string, hdr http.Header) (*object, error) {
+	if vid == "" {
+		o, err := h.objects.get(ctx, rp.ID, key)
+		if errs.Is(err, errs.NotFound) && hdr != nil {
+			if m, merr := h.objects.latestMarker(ctx, rp.ID, key); merr == nil && m != nil {
+				hdr.Set("x-amz-delete-marker", "true")
+				hdr.Set("x-amz-version-id", vidOut(m.VersionID))
+			}
+		}
+		return o, err
+	}
+	v, err := h.objects.getVersion(ctx, rp.ID, key, vid)
+	if err != nil {
+		return nil, err
+	}
+	if v.Marker {
+		if hdr != nil {
+			hdr.Set("x-amz-delete-marker", "true")
+			hdr.Set("x-amz-version-id", vidOut(v.VersionID))
+			hdr.Set("Allow", "DELETE")
+		}
+		return nil, s3Error("MethodNotAllowed", "the specified method is not allowed against a delete marker")
+	}
+	v.Noncurrent = v.Seq != currentSeq
+	return &v.object, nil
 }

@@ -160,13 +160,16 @@ func TestParseCopySource(t *testing.T) {
 		"bucket/k?versionId=null": {"bucket", "k"},
 		"bucket/%E2%82%AC/x%3Fy":  {"bucket", "€/x?y"},
 	} {
-		b, k, err := parseCopySource(in)
+		b, k, _, err := parseCopySource(in)
 		if err != nil || b != want[0] || k != want[1] {
 			t.Errorf("parseCopySource(%q) = %q %q %v", in, b, k, err)
 		}
 	}
-	for _, in := range []string{"", "bucket", "/bucket/", "bucket/k?versionId=3", "bucket/%zz"} {
-		if _, _, err := parseCopySource(in); err == nil {
+	if _, _, vid, err := parseCopySource("bucket/k?versionId=3HL4kqt"); err != nil || vid != "3HL4kqt" {
+		t.Errorf("a version: %q, %v", vid, err)
+	}
+	for _, in := range []string{"", "bucket", "/bucket/", "bucket/%zz", "bucket/k?versionId=%zz"} {
+		if _, _, _, err := parseCopySource(in); err == nil {
 			t.Errorf("parseCopySource(%q) succeeded", in)
 		}
 	}
@@ -175,7 +178,7 @@ func TestParseCopySource(t *testing.T) {
 func FuzzParseCopySource(f *testing.F) {
 	f.Add("/b/k?versionId=null")
 	f.Fuzz(func(t *testing.T, v string) {
-		b, k, err := parseCopySource(v)
+		b, k, _, err := parseCopySource(v)
 		if err == nil && (b == "" || k == "" || validateKey(k) != nil) {
 			t.Fatalf("accepted %q as %q %q", v, b, k)
 		}

@@ -27,6 +27,12 @@ type object struct {
 	PartSizes []int64
 	CreatedBy string
 	Modified  int64 // Unix ms
+	// UploadID is the multipart upload the object was completed from, or "".
+	UploadID string
+	// VersionID is the object's version ("" for the null version).
+	VersionID string
+	// Noncurrent is set on a noncurrent version read by its ID.
+	Noncurrent bool
 	// Tags are written with the object (every write replaces them); get
 	// reports only their number in TagCount.
 	Tags     []tag
@@ -39,12 +45,12 @@ type store struct {
 	blobs gc.Stater
 }
 
-const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at`
+const objectColumns = `key, digest, size, etag, content_type, headers, checksums, part_sizes, created_by, modified_at, upload_id, version_id`
 
 func scanObject(row interface{ Scan(...any) error }) (*object, error) {
 	var o object
 	var headers, sums, parts string
-	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified); err != nil {
+	if err := row.Scan(&o.Key, &o.Digest, &o.Size, &o.ETag, &o.ContentType, &headers, &sums, &parts, &o.CreatedBy, &o.Modified, &o.UploadID, &o.VersionID); err != nil {
 		return nil, err
 	}
 	if headers != "" {
@@ -98,15 +104,18 @@ type blobWrite struct {
 // put records o (and its blob) in one transaction; it reports whether an
 // object was replaced. A copy whose source blob was collected meanwhile is
 // errs.NotFound.
-func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite) (replaced bool, err error) {
+//
+// The conditions c are checked against the object the write replaces,
+// and the write is guarded by that object's state (see conditional.go).
+func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
-		replaced, err = s.putTx(ctx, tx, repoID, o, how)
+		replaced, err = s.putTx(ctx, tx, repoID, o, how, c)
 		return err
 	})
 	return replaced, err
 }
 
-func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, how blobWrite) (bool, error) {
+func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, how blobWrite, c writeCond) (bool, error) {
 	if how.fresh {
 		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: o.Digest, Size: o.Size, MD5: how.md5}); err != nil {
 			return false, err
@@ -114,31 +123,53 @@ func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, h
 	} else if err := gc.Claim(ctx, tx, o.Digest); err != nil {
 		return false, err
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, o.Key).Scan(&n); err != nil {
-		return false, meta.Err(err)
+	cur, err := currentTx(ctx, tx, repoID, o.Key)
+	if err != nil {
+		return false, err
 	}
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO s3_objects (repository_id, `+objectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		 ON CONFLICT (repository_id, key) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
+	if err := c.check(cur); err != nil {
+		return false, err
+	}
+	// In a versioned bucket the current object becomes noncurrent (or,
+	// when suspended, the null version is replaced), and the write is
+	// guarded by the state read.
+	status, err := versioningTx(ctx, tx, repoID)
+	if err != nil {
+		return false, err
+	}
+	guarded := c.set() || status != ""
+	o.VersionID = ""
+	if status == versioningEnabled {
+		o.VersionID = newVersionID()
+	}
+	if err := retire(ctx, tx, repoID, o.Key, cur, status); err != nil {
+		return false, err
+	}
+	args := []any{repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
+		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified, o.UploadID, o.VersionID}
+	const insert = `INSERT INTO s3_objects (repository_id, ` + objectColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	q := insert + ` ON CONFLICT (repository_id, key) DO UPDATE SET digest = excluded.digest, size = excluded.size, etag = excluded.etag,
 		   content_type = excluded.content_type, headers = excluded.headers, checksums = excluded.checksums,
-		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at`,
-		repoID, o.Key, o.Digest, o.Size, o.ETag, o.ContentType, encodeJSON(o.Headers, len(o.Headers) == 0), o.Checksums.encode(),
-		encodeJSON(o.PartSizes, len(o.PartSizes) == 0), o.CreatedBy, o.Modified)
+		   part_sizes = excluded.part_sizes, created_by = excluded.created_by, modified_at = excluded.modified_at,
+		   upload_id = excluded.upload_id, version_id = excluded.version_id`
+	switch {
+	case !guarded:
+	case cur == nil: // guarded: no object may have appeared meanwhile
+		q = insert + ` ON CONFLICT (repository_id, key) DO NOTHING`
+	default: // guarded: the object checked is the one replaced
+		q = `UPDATE s3_objects SET digest = $3, size = $4, etag = $5, content_type = $6, headers = $7, checksums = $8,
+		   part_sizes = $9, created_by = $10, modified_at = $11, upload_id = $12, version_id = $13
+		 WHERE repository_id = $1 AND key = $2 AND etag = $14 AND modified_at = $15`
+		args = append(args, cur.ETag, cur.Modified)
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return false, meta.Err(err)
 	}
-	return n > 0, writeTags(ctx, tx, repoID, o.Key, o.Tags)
-}
-
-// delete removes a key; deleting a missing key is not an error (S3).
-func (s store) delete(ctx context.Context, repoID int64, key string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key)
-	if err != nil {
-		return false, meta.Err(err)
+	if n, _ := res.RowsAffected(); guarded && n == 0 {
+		return false, raced(c.set())
 	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return cur != nil, writeTags(ctx, tx, repoID, o.Key, o.Tags)
 }
 
 func (s store) empty(ctx context.Context, repoID int64) (bool, error) {
@@ -406,7 +437,7 @@ func (s store) parts(ctx context.Context, uploadID string, after, max int) ([]*p
 // complete turns an upload into an object: the upload's rows go, the
 // object's row comes, in one transaction. A concurrent abort or complete
 // makes it NoSuchUpload.
-func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object, how blobWrite) (replaced bool, err error) {
+func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
 		if err != nil {
@@ -415,7 +446,7 @@ func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *o
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errNoSuchUpload()
 		}
-		replaced, err = s.putTx(ctx, tx, repoID, o, how)
+		replaced, err = s.putTx(ctx, tx, repoID, o, how, c)
 		return err
 	})
 	return replaced, err
@@ -456,4 +487,14 @@ func (s store) uploads(ctx context.Context, repoID int64, prefix, keyMarker, idM
 		out = append(out, u)
 	}
 	return out, meta.Err(rows.Err())
+}
+
+// completedFrom returns the object at key when it was completed from
+// upload id (a retried CompleteMultipartUpload), or nil.
+func (s store) completedFrom(ctx context.Context, repoID int64, key, id string) (*object, error) {
+	o, err := s.get(ctx, repoID, key)
+	if errs.Is(err, errs.NotFound) || (err == nil && (id == "" || o.UploadID != id)) {
+		return nil, nil
+	}
+	return o, err
 }

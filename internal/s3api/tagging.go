@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"net/http"
 	"net/url"
@@ -135,8 +136,8 @@ func (h *Handler) mayChangeTags(r *http.Request, q *request) (rpID int64, err er
 	if err != nil {
 		return 0, err
 	}
-	if v := q.query.Get("versionId"); v != "" && v != "null" {
-		return 0, s3Error("NoSuchVersion", "the specified version does not exist")
+	if err := h.currentVersionOnly(ctx, rp.ID, q.key, q.query.Get("versionId")); err != nil {
+		return 0, err
 	}
 	old, err := h.objects.tags(ctx, rp.ID, q.key)
 	if err != nil {
@@ -179,8 +180,8 @@ func (h *Handler) getObjectTagging(w http.ResponseWriter, r *http.Request, q *re
 	if err != nil {
 		return err
 	}
-	if v := q.query.Get("versionId"); v != "" && v != "null" {
-		return s3Error("NoSuchVersion", "the specified version does not exist")
+	if err := h.currentVersionOnly(ctx, rp.ID, q.key, q.query.Get("versionId")); err != nil {
+		return err
 	}
 	if _, err := h.objects.get(ctx, rp.ID, q.key); err != nil {
 		return err
@@ -220,4 +221,21 @@ func setTaggingCount(hdr http.Header, n int) {
 // requestTags are the tags a write gives its object: x-amz-tagging.
 func requestTags(r *http.Request) ([]tag, error) {
 	return parseTaggingHeader(r.Header.Get("X-Amz-Tagging"))
+}
+
+// currentVersionOnly lets a tagging request name a version only when it
+// is the current one: tags belong to the current object, and the tags of
+// noncurrent versions are not kept.
+func (h *Handler) currentVersionOnly(ctx context.Context, repoID int64, key, vid string) error {
+	if vid == "" {
+		return nil
+	}
+	v, err := h.objects.getVersion(ctx, repoID, key, vid)
+	if err != nil {
+		return err
+	}
+	if v.Seq != currentSeq {
+		return notImplemented("tags of noncurrent versions")
+	}
+	return nil
 }

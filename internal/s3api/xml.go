@@ -4,8 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -45,8 +43,10 @@ type locationConstraint struct {
 }
 
 type versioningConfiguration struct {
-	XMLName xml.Name `xml:"VersioningConfiguration"`
-	NS      string   `xml:"xmlns,attr"`
+	XMLName   xml.Name `xml:"VersioningConfiguration"`
+	NS        string   `xml:"xmlns,attr,omitempty"`
+	Status    string   `xml:"Status,omitempty"`
+	MfaDelete string   `xml:"MfaDelete,omitempty"`
 }
 
 // createBucketConfiguration is CreateBucket's optional body.
@@ -77,7 +77,7 @@ type listBucketResultV2 struct {
 	Prefix                string         `xml:"Prefix"`
 	Delimiter             string         `xml:"Delimiter,omitempty"`
 	StartAfter            string         `xml:"StartAfter,omitempty"`
-	ContinuationToken     string         `xml:"ContinuationToken,omitempty"`
+	ContinuationToken     *string        `xml:"ContinuationToken"` // echoed when sent, even empty
 	NextContinuationToken string         `xml:"NextContinuationToken,omitempty"`
 	KeyCount              int            `xml:"KeyCount"`
 	MaxKeys               int            `xml:"MaxKeys"`
@@ -109,17 +109,25 @@ type deleteRequest struct {
 	Objects []struct {
 		Key       string `xml:"Key"`
 		VersionID string `xml:"VersionId"`
+		// Conditions of the key's deletion.
+		ETag             string `xml:"ETag"`
+		Size             string `xml:"Size"`
+		LastModifiedTime string `xml:"LastModifiedTime"`
 	} `xml:"Object"`
 }
 
 type deletedEntry struct {
-	Key string `xml:"Key"`
+	Key                   string `xml:"Key"`
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type deleteErrorEntry struct {
-	Key     string `xml:"Key"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
+	Key       string `xml:"Key"`
+	VersionID string `xml:"VersionId,omitempty"`
+	Code      string `xml:"Code"`
+	Message   string `xml:"Message"`
 }
 
 type deleteResult struct {
@@ -205,12 +213,14 @@ func fieldsOf(c checksums) checksumFields {
 
 // completeRequest is CompleteMultipartUpload's body.
 type completeRequest struct {
-	XMLName xml.Name `xml:"CompleteMultipartUpload"`
-	Parts   []struct {
-		PartNumber int    `xml:"PartNumber"`
-		ETag       string `xml:"ETag"`
-		checksumFields
-	} `xml:"Part"`
+	XMLName xml.Name       `xml:"CompleteMultipartUpload"`
+	Parts   []completePart `xml:"Part"`
+}
+
+type completePart struct {
+	PartNumber int    `xml:"PartNumber"`
+	ETag       string `xml:"ETag"`
+	checksumFields
 }
 
 type completeResult struct {
@@ -300,9 +310,11 @@ func decodeXML(r io.Reader, v any) error {
 	return nil
 }
 
-// urlEncodeKey encodes a key for encoding-type=url responses; '/' stays.
+// urlEncodeKey encodes a key for encoding-type=url responses as S3 does:
+// every byte but the unreserved ones and '/' as %XX (a space is %20, not
+// '+', which clients would not all decode back).
 func urlEncodeKey(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
+	return uriEncode(s, true)
 }
 
 type grantee struct {

@@ -213,7 +213,7 @@ def code(fn):
 
 s3.create_bucket(Bucket=bucket)
 assert s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
-assert code(lambda: s3.create_bucket(Bucket=bucket)) == "BucketAlreadyOwnedByYou"
+s3.create_bucket(Bucket=bucket)  # one's own bucket, again: 200 in us-east-1
 assert code(lambda: s3.create_bucket(Bucket="bad..name")) == "InvalidBucketName"
 
 # put/get/head with the default checksum, and with each algorithm
