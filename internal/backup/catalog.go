@@ -21,13 +21,15 @@ type column struct {
 // snapshot records the version instead), GC's tombstones (transient: a
 // restored one would block uploads of its content until the next
 // collection) and OCI upload sessions (their staged bytes are not part of
-// a backup; a client whose session is gone starts its upload again).
+// a backup; a client whose session is gone starts its upload again), and
+// the job queue's tables (river_*: river creates them at start, and a
+// restored instance must not rerun another instance's jobs).
 func skipTable(name string) bool {
 	switch name {
 	case "goose_db_version", "blob_tombstones", "oci_uploads":
 		return true
 	}
-	return false
+	return strings.HasPrefix(name, "river_")
 }
 
 // catalog reads table structure from one database through q, which may be
