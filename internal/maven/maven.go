@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -46,10 +45,8 @@ type Handler struct {
 	// Proxy state. None of it needs to survive a restart or be shared:
 	// it only spares upstream calls.
 	client   *http.Client
-	fetches  singleflight.Group // upstream requests in flight
-	mu       sync.Mutex
-	notFound map[string]time.Time // negative cache: repository|path → expiry
-	down     map[int64]time.Time  // repository → end of the pause after an upstream failure
+	fetches  singleflight.Group   // upstream requests in flight
+	upstream *repo.UpstreamHealth // pauses after failures, negative cache
 }
 
 // Deps are what the Maven handler needs.
@@ -68,7 +65,7 @@ type Deps struct {
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
 		maxUpload: d.MaxUpload, client: &http.Client{Timeout: 30 * time.Minute},
-		notFound: map[string]time.Time{}, down: map[int64]time.Time{}}
+		upstream: repo.NewUpstreamHealth()}
 	h.surface = httpx.Surface{Name: "maven", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	return h
 }

@@ -191,61 +191,21 @@ func (h *Handler) fetch(ctx context.Context, rp *repo.Repository, s UpstreamSett
 }
 
 // paused reports whether the upstream of repository id failed recently.
-func (h *Handler) paused(id int64) (bool, time.Duration) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	until, ok := h.down[id]
-	if !ok {
-		return false, 0
-	}
-	if left := time.Until(until); left > 0 {
-		return true, left
-	}
-	delete(h.down, id)
-	return false, 0
-}
+func (h *Handler) paused(id int64) (bool, time.Duration) { return h.upstream.Paused(id) }
 
 // pause leaves the upstream of rp alone for a while after a failure.
 func (h *Handler) pause(ctx context.Context, rp *repo.Repository, d time.Duration, err error) {
 	if d <= 0 {
 		return
 	}
-	h.mu.Lock()
-	h.down[rp.ID] = time.Now().Add(d)
-	h.mu.Unlock()
+	h.upstream.Pause(rp.ID, d)
 	h.log.WarnContext(ctx, "maven upstream failed; not calling it for a while", "repository", rp.Name, "for", d, "err", err)
 }
 
 // knownMissing reports whether the upstream answered 404 for the path
 // within the negative cache's time to live.
-func (h *Handler) knownMissing(id int64, key string) bool {
-	k := fmt.Sprintf("%d|%s", id, key)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	until, ok := h.notFound[k]
-	if ok && time.Now().After(until) {
-		delete(h.notFound, k)
-		return false
-	}
-	return ok
-}
+func (h *Handler) knownMissing(id int64, key string) bool { return h.upstream.KnownMissing(id, key) }
 
 func (h *Handler) rememberMissing(id int64, key string, ttl time.Duration) {
-	if ttl <= 0 {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.notFound) >= 100000 {
-		now := time.Now()
-		for k, until := range h.notFound {
-			if now.After(until) {
-				delete(h.notFound, k)
-			}
-		}
-		if len(h.notFound) >= 100000 {
-			clear(h.notFound)
-		}
-	}
-	h.notFound[fmt.Sprintf("%d|%s", id, key)] = time.Now().Add(ttl)
+	h.upstream.RememberMissing(id, key, ttl)
 }

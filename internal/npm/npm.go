@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -54,10 +53,8 @@ type Handler struct {
 	// Proxy state. None of it needs to survive a restart or be shared:
 	// it only spares the upstream calls.
 	client   *http.Client
-	fetches  singleflight.Group // upstream requests in flight
-	mu       sync.Mutex
-	notFound map[string]time.Time // negative cache: repository|package → expiry
-	down     map[int64]time.Time  // repository → end of the pause after an upstream failure
+	fetches  singleflight.Group   // upstream requests in flight
+	upstream *repo.UpstreamHealth // pauses after failures, negative cache
 }
 
 // Deps are what the npm handler needs.
@@ -80,7 +77,7 @@ func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit,
 		log: d.Log, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxTarball: d.MaxUpload,
 		cache: newBodyCache(64 << 20), client: &http.Client{Timeout: 30 * time.Minute},
-		notFound: map[string]time.Time{}, down: map[int64]time.Time{}}
+		upstream: repo.NewUpstreamHealth()}
 	if h.maxTarball <= 0 {
 		h.maxTarball = defaultMaxTarball
 	}
