@@ -28,9 +28,18 @@ type Event struct {
 
 // Log writes audit events.
 type Log struct {
-	db  *meta.DB
-	log *slog.Logger
+	db   *meta.DB
+	log  *slog.Logger
+	subs []func(context.Context, Event)
 }
+
+// Subscribe adds fn to what runs after each event is recorded: the one
+// place features that react to changes (replication, webhooks) hear of
+// them. fn runs synchronously on the request's goroutine with a context
+// that is not cancelled by the request's end, so it must be quick — enqueue
+// a durable job, do not do the work. Subscribe before serving: it is not
+// safe to call concurrently with Record.
+func (l *Log) Subscribe(fn func(context.Context, Event)) { l.subs = append(l.subs, fn) }
 
 // New returns a Log.
 func New(db *meta.DB, log *slog.Logger) *Log { return &Log{db: db, log: log} }
@@ -50,11 +59,15 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		b, _ := json.Marshal(e.Detail)
 		detail = string(b)
 	}
-	_, err := l.db.ExecContext(context.WithoutCancel(ctx),
-		`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail)
+	ctx = context.WithoutCancel(ctx)
+	err := l.db.QueryRowContext(ctx,
+		`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
 	if err != nil {
 		l.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
+	}
+	for _, fn := range l.subs {
+		fn(ctx, e)
 	}
 }
 
