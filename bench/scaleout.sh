@@ -164,14 +164,18 @@ cat <<EOF
 EOF
 "$OB" report -a "$(comma "${A_FILES[@]}")" -b "$(comma "${B_FILES[@]}")" -a-name "three replicas" -b-name "one process"
 echo
-echo "### S3 (requests/s; ratio = three / one)"
+echo "### S3 (requests/s for 4 KiB, MB/s for 64 MiB; ratio = three / one)"
 echo
 echo "| round | operation | one process | three replicas | ratio |"
 echo "|---|---|---:|---:|---:|"
 for ((r = 1; r <= ROUNDS; r++)); do
     awk -F'|' -v r="$r" '
         FNR == 1 { file++ }
-        /^\| (PUT|GET) / { op = $2; gsub(/^ +| +$/, "", op); v = $4; gsub(/ /, "", v); if (file == 1) one[op] = v; else { three[op] = v; ops[++n] = op } }
+        /^\| (PUT|GET) / {
+            op = $2; gsub(/^ +| +$/, "", op)
+            v = (op ~ /MiB/) ? $5 : $4; gsub(/ /, "", v)          # MB/s for large objects, requests/s for small
+            if (file == 1) one[op] = v; else { three[op] = v; ops[++n] = op }
+        }
         END { for (i = 1; i <= n; i++) { op = ops[i]; printf "| %d | %s | %s | %s | %.2f |\n", r, op, one[op], three[op], (one[op] > 0 ? three[op] / one[op] : 0) } }
     ' "$WORK/s3-one-$r.md" "$WORK/s3-three-$r.md"
 done
