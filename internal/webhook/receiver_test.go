@@ -204,3 +204,10 @@ func subscribe(t testing.TB, s *apptest.Server, rc *receiver, base, who, path, e
 	rc.setSecret(path, sub.Secret)
 	return sub
 }
+
+func decodeJSON(t testing.TB, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+}

@@ -159,7 +159,10 @@ func TestEventsOfEveryFormat(t *testing.T) {
 // retry once it recovers; one that is stopped until the last attempt
 // failed gets it from the redeliver action.
 func TestRedelivery(t *testing.T) {
-	each(t, func(c *config.Config) { c.Webhooks.MaxAttempts = 2; c.Webhooks.Timeout = config.Duration(2 * time.Second) }, func(t *testing.T, s *apptest.Server) {
+	each(t, func(c *config.Config) {
+		c.Webhooks.MaxAttempts = 2
+		c.Webhooks.Timeout = config.Duration(2 * time.Second)
+	}, func(t *testing.T, s *apptest.Server) {
 		startJobs(t, s)
 		rc := newReceiver(t)
 		sub := subscribe(t, s, rc, "/api/v1/repositories/files/webhooks", admin, "/r", `,"secret":"a-secret-of-my-own-choosing"`)
