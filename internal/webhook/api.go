@@ -19,20 +19,24 @@ import (
 // ones): every event queries and fans out to them.
 const maxPerScope = 100
 
-// Scope resolves the request's scope and checks the caller may manage
+// scope resolves the request's scope and checks the caller may manage
 // it: a global admin for /api/v1/webhooks, a repository admin for
 // /api/v1/repositories/{name}/webhooks.
 func (s *Service) scope(r *http.Request) (scope, error) {
-	ctx := r.Context()
+	return s.scopeFor(r.Context(), r.PathValue("name"))
+}
+
+// scopeFor resolves repository's webhooks ("" for the global ones) for
+// the caller ctx carries, refusing a caller who may not manage them.
+func (s *Service) scopeFor(ctx context.Context, repository string) (scope, error) {
 	p := auth.From(ctx)
-	name := r.PathValue("name")
-	if name == "" {
+	if repository == "" {
 		return scope{}, auth.RequireAdmin(p)
 	}
 	if p.Anonymous() {
 		return scope{}, errs.E(errs.Unauthenticated, "authentication required")
 	}
-	rp, err := s.repos.Get(ctx, name)
+	rp, err := s.repos.Get(ctx, repository)
 	if err != nil {
 		return scope{}, err
 	}
@@ -165,19 +169,28 @@ func (s *Service) createSubscription(w http.ResponseWriter, r *http.Request) err
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	sub := &Subscription{Repository: sc.repo, CreatedBy: auth.From(r.Context()).String()}
-	secret, err := in.apply(sub, true)
+	sub, err := s.create(r.Context(), sc, in, r.RemoteAddr)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
+	return httpx.WriteJSON(w, http.StatusCreated, sub)
+}
+
+// create adds a subscription to sc (checked by the caller) and returns it
+// with its secret.
+func (s *Service) create(ctx context.Context, sc scope, in SubscriptionInput, remote string) (*Subscription, error) {
+	sub := &Subscription{Repository: sc.repo, CreatedBy: auth.From(ctx).String()}
+	secret, err := in.apply(sub, true)
+	if err != nil {
+		return nil, err
+	}
 	events, _ := json.Marshal(sub.Events)
 	var repoID any
 	if sc.repoID != 0 {
 		repoID = sc.repoID
 	}
 	if err := s.primeKey(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
 		var n int
@@ -198,11 +211,11 @@ func (s *Service) createSubscription(w http.ResponseWriter, r *http.Request) err
 		return s.storeSecret(ctx, tx, sub.ID, secret)
 	})
 	if err != nil {
-		return meta.Err(err)
+		return nil, meta.Err(err)
 	}
-	s.record(r, "webhook.create", sub)
+	s.record(ctx, remote, "webhook.create", sub)
 	sub.Secret = secret
-	return httpx.WriteJSON(w, http.StatusCreated, sub)
+	return sub, nil
 }
 
 func (s *Service) storeSecret(ctx context.Context, q meta.Querier, id int64, secret string) error {
@@ -262,7 +275,7 @@ func (s *Service) updateSubscription(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return meta.Err(err)
 	}
-	s.record(r, "webhook.update", sub)
+	s.record(r.Context(), r.RemoteAddr, "webhook.update", sub)
 	sub.Secret = secret
 	return httpx.WriteJSON(w, http.StatusOK, sub)
 }
@@ -275,7 +288,7 @@ func (s *Service) deleteSubscription(w http.ResponseWriter, r *http.Request) err
 	if _, err := s.db.ExecContext(r.Context(), `DELETE FROM webhook_subscriptions WHERE id = $1`, sub.ID); err != nil {
 		return meta.Err(err)
 	}
-	s.record(r, "webhook.delete", sub)
+	s.record(r.Context(), r.RemoteAddr, "webhook.delete", sub)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -346,9 +359,9 @@ func (s *Service) redeliverDelivery(w http.ResponseWriter, r *http.Request) erro
 }
 
 // record audits a subscription change (never the secret).
-func (s *Service) record(r *http.Request, action string, sub *Subscription) {
-	s.audit.Record(r.Context(), audit.Event{Action: action, Repository: sub.Repository, Subject: strconv.FormatInt(sub.ID, 10),
-		RemoteAddr: r.RemoteAddr, Detail: map[string]any{"url": redactURL(sub.URL), "events": strings.Join(sub.Events, ",")}})
+func (s *Service) record(ctx context.Context, remote, action string, sub *Subscription) {
+	s.audit.Record(ctx, audit.Event{Action: action, Repository: sub.Repository, Subject: strconv.FormatInt(sub.ID, 10),
+		RemoteAddr: remote, Detail: map[string]any{"url": redactURL(sub.URL), "events": strings.Join(sub.Events, ",")}})
 }
 
 // redactURL drops a URL's query, where receivers often keep tokens.
