@@ -51,11 +51,11 @@ type repoData struct {
 	CanManage bool
 	// CanManageHooks: the caller administers this repository's webhooks.
 	CanManageHooks bool
-	Upstream  string   // a proxy's upstream URL
-	Members   []string // a group's members
-	Contents  any      // the format's listing (see repoContents)
-	Pager     *Pager
-	Query     string // the name filter of the listing
+	Upstream       string   // a proxy's upstream URL
+	Members        []string // a group's members
+	Contents       any      // the format's listing (see repoContents)
+	Pager          *Pager
+	Query          string // the name filter of the listing
 }
 
 // repository shows one repository: how to use it and what it holds.
