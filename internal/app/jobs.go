@@ -137,6 +137,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 		Workers:    workers,
 		Periodic:   p,
 		MaxWorkers: a.Config.Jobs.Workers,
+		Queues:     map[string]int{webhook.QueueName: a.Config.Webhooks.Workers},
 		Timeout:    time.Duration(a.Config.Jobs.Timeout),
 		Retention:  time.Duration(a.Config.Jobs.Retention),
 		Log:        a.Log,

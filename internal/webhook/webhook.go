@@ -171,7 +171,7 @@ func (s *Service) enqueue(ctx context.Context, subID int64, ce CloudEvent, paylo
 	if err != nil {
 		return 0, err
 	}
-	_, err = s.queue.Enqueue(ctx, DeliveryArgs{DeliveryID: id}, &river.InsertOpts{MaxAttempts: s.maxAttempts})
+	_, err = s.queue.Enqueue(ctx, DeliveryArgs{DeliveryID: id}, &river.InsertOpts{Queue: QueueName, MaxAttempts: s.maxAttempts})
 	if err != nil {
 		s.setState(context.WithoutCancel(ctx), s.db, id, StateFailed, 0, 0, "could not be queued: "+errs.Message(err))
 		return id, err
@@ -179,6 +179,10 @@ func (s *Service) enqueue(ctx context.Context, subID int64, ce CloudEvent, paylo
 	s.metrics.queued.Inc()
 	return id, nil
 }
+
+// QueueName is the job queue deliveries run in, with webhooks.workers
+// workers per process of its own: they wait on receivers, not on arca.
+const QueueName = "webhooks"
 
 // DeliveryArgs is the job of one delivery.
 type DeliveryArgs struct {
