@@ -170,7 +170,6 @@ func (r result) summary() string {
 func (s *Service) post(ctx context.Context, target string, deliveryID int64, eventType string, secret, body []byte, contentType string) result {
 	start := time.Now()
 	res := result{a: Attempt{StartedAt: start.UnixMilli()}}
-	defer func() { res.a.DurationMS = time.Since(start).Milliseconds() }()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
