@@ -99,6 +99,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	if every := time.Duration(a.Config.GC.Interval); every > 0 {
 		p = append(p, periodic("gc", every, true, gcArgs{Trigger: "periodic"}))
 	}
+	p = append(p, a.backupJobs(workers)...)
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
 		Periodic:   p,
