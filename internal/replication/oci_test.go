@@ -228,4 +228,3 @@ func manifestSize(t testing.TB, img v1.Image) int64 {
 	}
 	return int64(len(m))
 }
-

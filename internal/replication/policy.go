@@ -30,9 +30,9 @@ const (
 
 // Formats this package replicates, and the protocol each speaks.
 var formats = map[string]string{
-	"oci":  "OCI distribution API",
-	"s3":   "S3 API",
-	"raw":  "raw HTTP PUT/GET",
+	"oci": "OCI distribution API",
+	"s3":  "S3 API",
+	"raw": "raw HTTP PUT/GET",
 }
 
 // Remote is the other side of a policy.

@@ -23,7 +23,9 @@ const credentialKey = "replication_credentials_key"
 const sealedPrefix = "sealed:"
 
 // ad binds a sealed credential to its policy and field.
-func ad(policy, field string) []byte { return []byte("replication policy " + policy + " remote." + field) }
+func ad(policy, field string) []byte {
+	return []byte("replication policy " + policy + " remote." + field)
+}
 
 // store is the policies, runs and items tables.
 type store struct {
