@@ -100,6 +100,9 @@ func (rc *runCtx) item(name, outcome string, bytes int64, err error) {
 		rc.s.d.Log.Warn("recording a replication item", "policy", rc.p.Name, "item", name, "err", dberr)
 	}
 	rc.s.metrics.item(rc.p.Name, it.Outcome, it.Bytes)
+	if it.Outcome == Errored {
+		rc.s.d.Log.Warn("replication item failed", "policy", rc.p.Name, "run", rc.run.ID, "item", name, "err", it.Error)
+	}
 }
 
 // copyMeasured runs one copy and records it: copied with the bytes it

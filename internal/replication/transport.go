@@ -56,7 +56,7 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp := &http.Response{
 		Status: strconv.Itoa(w.code) + " " + http.StatusText(w.code), StatusCode: w.code,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.sent, Body: pr, ContentLength: -1, Request: req,
+		Header: w.sent, Body: pipeBody{pr}, ContentLength: -1, Request: req,
 	}
 	if n, err := strconv.ParseInt(w.sent.Get("Content-Length"), 10, 64); err == nil {
 		resp.ContentLength = n
@@ -67,6 +67,11 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// pipeBody is a response body read from a pipe. It hides the
+// *io.PipeReader: the AWS SDK takes a bare one, as a request body, for a
+// stream of unknown length, and drops its Content-Length.
+type pipeBody struct{ *io.PipeReader }
 
 // pipeResponse is a ResponseWriter whose body goes into a pipe.
 type pipeResponse struct {
