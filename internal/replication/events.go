@@ -35,8 +35,10 @@ func changesOf(e audit.Event) []Change {
 			return nil // a version's deletion leaves the current object as it was
 		}
 		return []Change{{Item: e.Subject, Deleted: true}}
-	case "raw.delete":
+	case "raw.delete", "pypi.delete", "npm.unpublish":
 		return []Change{{Item: e.Subject, Deleted: true}}
+	case "pypi.upload", "pypi.replace", "npm.publish":
+		return []Change{{Item: e.Subject}}
 	}
 	return nil
 }

@@ -30,9 +30,11 @@ const (
 
 // Formats this package replicates, and the protocol each speaks.
 var formats = map[string]string{
-	"oci": "OCI distribution API",
-	"s3":  "S3 API",
-	"raw": "raw HTTP PUT/GET",
+	"oci":  "OCI distribution API",
+	"s3":   "S3 API",
+	"raw":  "raw HTTP PUT/GET",
+	"pypi": "PyPI upload and JSON API",
+	"npm":  "npm publish and packuments",
 }
 
 // Remote is the other side of a policy.

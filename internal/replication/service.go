@@ -234,6 +234,18 @@ func (s *Service) replicator(ctx context.Context, rc *runCtx) (replicator, error
 			return nil, err
 		}
 		return &rawRep{src: src, dst: dst}, nil
+	case "pypi":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &pypiRep{src: src, dst: dst}, nil
+	case "npm":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &npmRep{src: src, dst: dst}, nil
 	}
 	return nil, errs.E(errs.Invalid, "repositories of format %q are not replicated", rc.p.Format)
 }
