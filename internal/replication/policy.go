@@ -30,11 +30,12 @@ const (
 
 // Formats this package replicates, and the protocol each speaks.
 var formats = map[string]string{
-	"oci":  "OCI distribution API",
-	"s3":   "S3 API",
-	"raw":  "raw HTTP PUT/GET",
-	"pypi": "PyPI upload and JSON API",
-	"npm":  "npm publish and packuments",
+	"oci":    "OCI distribution API",
+	"s3":     "S3 API",
+	"raw":    "raw HTTP PUT/GET",
+	"pypi":   "PyPI upload and JSON API",
+	"npm":    "npm publish and packuments",
+	"mlflow": "MLflow REST API and artifact proxy",
 }
 
 // Remote is the other side of a policy.
@@ -141,6 +142,9 @@ func (p *Policy) validate() error {
 	default:
 		return errs.E(errs.Invalid, "direction must be push or pull, not %q", p.Direction)
 	}
+	if p.OnEvent && p.Format == "mlflow" {
+		return errs.E(errs.Invalid, "MLflow policies run on a schedule or by hand, not on events")
+	}
 	if p.OnEvent && p.Direction != Push {
 		return errs.E(errs.Invalid, "on_event needs direction push: a pull cannot hear the remote's changes (give it a schedule, or give the remote a push policy)")
 	}
@@ -150,7 +154,7 @@ func (p *Policy) validate() error {
 	if r := p.Remote.Repository; len(r) > maxRemoteRef || strings.ContainsAny(r, "?#\\ \t\r\n") || strings.Contains(r, "..") {
 		return errs.E(errs.Invalid, "remote.repository %q is not a repository name", r)
 	}
-	if p.Remote.Repository == "" && p.Format != "oci" {
+	if p.Remote.Repository == "" && p.Format != "oci" && p.Format != "mlflow" {
 		return errs.E(errs.Invalid, "remote.repository is required (the %s repository or bucket on the remote)", p.Format)
 	}
 	if len(p.Remote.Username) > 1024 || len(p.Remote.Password) > 4096 {

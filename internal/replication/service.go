@@ -246,6 +246,12 @@ func (s *Service) replicator(ctx context.Context, rc *runCtx) (replicator, error
 			return nil, err
 		}
 		return &npmRep{src: src, dst: dst}, nil
+	case "mlflow":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &mlflowRep{src: src, dst: dst, runs: map[string]string{}, artifacts: map[string]string{}}, nil
 	}
 	return nil, errs.E(errs.Invalid, "repositories of format %q are not replicated", rc.p.Format)
 }

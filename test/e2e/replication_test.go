@@ -78,3 +78,74 @@ func TestReplicationE2E(t *testing.T) {
 		t.Fatalf("the replica's layer differs from the pushed one (%d bytes, want %d)", len(files["data/weights.bin"]), len(orig["data/weights.bin"]))
 	}
 }
+
+// TestReplicationMLflowE2E: the real mlflow client logs an experiment, a
+// run (params, tags, a metric history, artifacts) and a registered model
+// version with an alias on one arca; a push policy of the MLflow space run
+// by hand copies them to another arca, where the client reads them all
+// back (the model's files through models:/name@alias too). A second run
+// copies nothing again.
+func TestReplicationMLflowE2E(t *testing.T) {
+	py := mlflowPython(t)
+	primary := StartServer(t, ServerOptions{})
+	replica := StartServer(t, ServerOptions{})
+	script, err := filepath.Abs(filepath.Join("testdata", "replication", "mlflow_space.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(srv *Server, mode string) map[string]string {
+		user, pw, _ := strings.Cut(srv.Cred(), ":")
+		out, err := runCmdErr(mlflowTimeout, t.TempDir(), mlflowEnv(srv, mlflowCreds{user: user, password: pw}, t.TempDir()), py, script, mode)
+		if err != nil {
+			t.Fatalf("mlflow_space.py %s: %v\n%s", mode, err, out)
+		}
+		res := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if rest, ok := strings.CutPrefix(line, "RESULT "); ok {
+				k, v, _ := strings.Cut(strings.TrimSpace(rest), " ")
+				res[k] = v
+			}
+		}
+		return res
+	}
+	written := run(primary, "write")
+
+	_, secret, _ := strings.Cut(replica.Cred(), ":")
+	var p struct{ ID int64 }
+	if err := json.Unmarshal(npmAPI(t, primary, "POST", "/api/v1/replication/policies", fmt.Sprintf(`{"name":"mlflow-dr","repository":"mlflow","direction":"push",
+		"remote":{"url":%q,"username":"admin","password":%q}}`, replica.URL, secret), http.StatusCreated), &p); err != nil {
+		t.Fatal(err)
+	}
+	type runView struct {
+		State                   string
+		Copied, Skipped, Failed int
+		Error                   string
+	}
+	runPolicy := func(n int) runView {
+		npmAPI(t, primary, "POST", fmt.Sprintf("/api/v1/replication/policies/%d/run", p.ID), "", http.StatusAccepted)
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			var runs []runView
+			json.Unmarshal(npmAPI(t, primary, "GET", fmt.Sprintf("/api/v1/replication/policies/%d/runs", p.ID), "", http.StatusOK), &runs)
+			if len(runs) >= n && runs[0].State != "running" {
+				return runs[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no finished run %d: %+v", n, runs)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	first := runPolicy(1)
+	if first.State != "succeeded" || first.Copied != 2 { // the run and the model version
+		t.Fatalf("first MLflow run = %+v", first)
+	}
+	checked := run(replica, "check")
+	if checked["source_run"] != written["run"] || checked["run"] == written["run"] {
+		t.Fatalf("the replica's run %s names source %q, want %s", checked["run"], checked["source_run"], written["run"])
+	}
+	second := runPolicy(2)
+	if second.State != "succeeded" || second.Copied != 0 || second.Skipped != 2 {
+		t.Fatalf("second MLflow run = %+v", second)
+	}
+}
