@@ -110,7 +110,29 @@ func TestPushToDistribution(t *testing.T) {
 		p := createPolicy(t, src, fmt.Sprintf(`{"name":"to-distribution","repository":"library","direction":"push",
 			"remote":{"url":"http://%s","repository":"mirror"},"bandwidth_limit":2097152}`, reg.addr))
 		runNow(t, src, p.ID)
-		time.Sleep(2500 * time.Millisecond) // about half of the big image at 2 MiB/s
+		// Kill the registry once a few of the big image's layers are in,
+		// and before all are (10 MiB at 2 MiB/s take 5 s).
+		layers, err := big.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, func() error {
+			n := 0
+			for _, l := range layers {
+				d, _ := l.Digest()
+				resp, err := http.Head("http://" + reg.addr + "/v2/mirror/team/big/blobs/" + d.String())
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						n++
+					}
+				}
+			}
+			if n < 2 {
+				return fmt.Errorf("%d layers on the registry", n)
+			}
+			return nil
+		})
 		reg.kill()
 		failed := waitRuns(t, src, p.ID, 1, 60*time.Second)
 		if failed.State != replication.Failed || failed.Failed == 0 || failed.Error == "" {
