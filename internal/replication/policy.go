@@ -11,6 +11,7 @@
 package replication
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -249,7 +250,7 @@ func decodePolicy(b []byte) (*Policy, error) {
 		Policy
 		Enabled *bool `json:"enabled"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		return nil, errs.E(errs.Invalid, "invalid policy JSON: %v", err)

@@ -121,8 +121,9 @@ func (rc *runCtx) copyMeasured(name string, fn func() (present bool, err error))
 	}
 }
 
-// errText is an item's error for the history: one line, bounded, and
-// without URLs' user info (remotes' errors may quote a URL).
+// errText is an item's error for the history: its first line, bounded.
+// Remote URLs carry no credentials (validate refuses user info), so
+// quoting one leaks none.
 func errText(err error) string {
 	s := err.Error()
 	if i := strings.Index(s, "\n"); i >= 0 {
