@@ -77,7 +77,7 @@ func (h *apiHandler) readPolicy(r *http.Request) (*Policy, int64, error) {
 		return nil, 0, err
 	}
 	if _, ok := formats[rp.Format]; !ok {
-		return nil, 0, errs.E(errs.Invalid, "repositories of format %s are not replicated (formats: oci, s3, raw, pypi, npm, mlflow)", rp.Format)
+		return nil, 0, errs.E(errs.Invalid, "repositories of format %s are not replicated (formats: oci, s3, raw, pypi, npm, maven, mlflow)", rp.Format)
 	}
 	if rp.Kind != "hosted" {
 		return nil, 0, errs.E(errs.Invalid, "repository %q is a %s repository; replication works on hosted ones", rp.Name, rp.Kind)
@@ -182,6 +182,9 @@ func (h *apiHandler) run(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.s.store.get(r.Context(), id)
 	if err != nil {
 		return err
+	}
+	if p.Format == "maven" {
+		return errMavenFullRun
 	}
 	jobID, err := h.s.d.Enqueue(r.Context(), Job{PolicyID: id, Cause: CauseManual})
 	if err != nil {

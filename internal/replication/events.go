@@ -35,7 +35,9 @@ func changesOf(e audit.Event) []Change {
 			return nil // a version's deletion leaves the current object as it was
 		}
 		return []Change{{Item: e.Subject, Deleted: true}}
-	case "raw.delete", "pypi.delete", "npm.unpublish":
+	case "maven.deploy", "maven.redeploy":
+		return []Change{{Item: e.Subject}}
+	case "raw.delete", "pypi.delete", "npm.unpublish", "maven.delete":
 		return []Change{{Item: e.Subject, Deleted: true}}
 	case "pypi.upload", "pypi.replace", "npm.publish":
 		return []Change{{Item: e.Subject}}

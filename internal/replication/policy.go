@@ -37,6 +37,7 @@ var formats = map[string]string{
 	"pypi":   "PyPI upload and JSON API",
 	"npm":    "npm publish and packuments",
 	"mlflow": "MLflow REST API and artifact proxy",
+	"maven":  "Maven deploys (PUT), on events",
 }
 
 // Remote is the other side of a policy.
@@ -142,6 +143,9 @@ func (p *Policy) validate() error {
 	case Push, Pull:
 	default:
 		return errs.E(errs.Invalid, "direction must be push or pull, not %q", p.Direction)
+	}
+	if p.Format == "maven" && (!p.OnEvent || p.Schedule != "" || p.Direction != Push) {
+		return errs.E(errs.Invalid, "a Maven repository has no listing to replicate in full: Maven policies push deploys on events only (on_event, no schedule)")
 	}
 	if p.OnEvent && p.Format == "mlflow" {
 		return errs.E(errs.Invalid, "MLflow policies run on a schedule or by hand, not on events")

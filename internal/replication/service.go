@@ -247,6 +247,12 @@ func (s *Service) replicator(ctx context.Context, rc *runCtx) (replicator, error
 			return nil, err
 		}
 		return &npmRep{src: src, dst: dst}, nil
+	case "maven":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &mavenRep{src: src, dst: dst}, nil
 	case "mlflow":
 		src, dst, err := s.sides(rc, s.d.Local)
 		if err != nil {
