@@ -71,6 +71,7 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry) # distribution 2.8: the foreign OCI target of replication tests
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then

@@ -41,6 +41,7 @@ import (
 	"github.com/arcaproject/arca/internal/ops"
 	"github.com/arcaproject/arca/internal/pypi"
 	"github.com/arcaproject/arca/internal/raw"
+	"github.com/arcaproject/arca/internal/replication"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/ui"
@@ -67,6 +68,10 @@ type App struct {
 	Jobs *jobs.Runner
 	// Webhooks hears every audited change and queues its deliveries.
 	Webhooks *webhook.Service
+	// Replication runs replication policies (as jobs).
+	Replication *replication.Service
+
+	local inProcess // the handlers replication calls in process
 
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
@@ -148,6 +153,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		PublicURL: cfg.PublicURL})
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	a.Replication = a.openReplication()
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -275,6 +281,7 @@ func (a *App) Handler() http.Handler {
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
+	a.Replication.Routes(mux, a.Audit)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{

@@ -133,6 +133,8 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	if every := time.Duration(a.Config.GC.Interval); every > 0 {
 		p = append(p, periodic("gc", every, true, gcArgs{Trigger: "periodic"}))
 	}
+	p = append(p, a.backupJobs(workers)...)
+	p = append(p, a.replicationJobs(workers)...)
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
 		Periodic:   p,
