@@ -47,6 +47,8 @@ type Config struct {
 	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
 	Jobs         Jobs         `yaml:"jobs"`
+	VulnDB       VulnDB       `yaml:"vulndb"`
+	Scan         Scan         `yaml:"scan"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -297,6 +299,8 @@ func Default() Config {
 		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour), CreateBucketRole: "developer"},
 		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Jobs:    Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
+		VulnDB:  defaultVulnDB(),
+		Scan:    Scan{OnPush: true},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},

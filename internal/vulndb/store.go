@@ -431,7 +431,6 @@ func (d *DB) load(ctx context.Context, id string) (*Advisory, error) {
 	return a, nil
 }
 
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
