@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -205,8 +206,13 @@ func (h *API) answer(w http.ResponseWriter, r *http.Request, rep *Report) error 
 		return err
 	}
 	if wantsHarbor(r) {
+		body, err := json.Marshal(harborReport(rep))
+		if err != nil {
+			return err
+		}
 		w.Header().Set("Content-Type", HarborReportType)
-		return httpx.WriteJSON(w, http.StatusOK, harborReport(rep))
+		_, err = w.Write(body)
+		return err
 	}
 	return httpx.WriteJSON(w, http.StatusOK, rep)
 }

@@ -154,14 +154,15 @@ func (s *Scanner) Scan(ctx context.Context, t Target, reuse bool) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
-	rep, err := s.store(ctx, rp, t, a.digest, a.comps, findings, nil)
-	if err != nil {
-		return nil, err
-	}
+	// The SBOM goes first, so that an image with a report has its SBOM.
 	if a.image {
 		if err := s.pushSBOM(ctx, rp, t, a); err != nil {
 			s.Log.WarnContext(ctx, "pushing an SBOM", "artifact", t.String(), "err", err)
 		}
+	}
+	rep, err := s.store(ctx, rp, t, a.digest, a.comps, findings, nil)
+	if err != nil {
+		return nil, err
 	}
 	s.Audit.Record(ctx, audit.Event{Actor: "arca", Action: "scan.completed", Repository: rp.Name, Subject: t.Name + refSep(t) + t.Ref,
 		Detail: map[string]any{"kind": t.Kind, "digest": rep.Digest, "counts": rep.Counts, "worst": rep.Worst, "worst_advisory": rep.WorstAdvisory,
