@@ -13,7 +13,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -285,3 +288,23 @@ func compact(s string) string {
 	}
 	return b.String()
 }
+
+func readerOrNil(r *strings.Reader) io.Reader {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
+func vulndbtestZip(t *testing.T, eco string) []byte { return vulndbtest.Zip(t, eco) }
+
+func writeFile(t *testing.T, path string, b []byte) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sleep() { time.Sleep(100 * time.Millisecond) }
