@@ -4,6 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,6 +97,95 @@ func TestOnDemandScanAndRescan(t *testing.T) {
 		json.Unmarshal([]byte(body), &list)
 		if len(list) != 1 || list[0].Counts["Unknown"] != 1 {
 			t.Fatalf("reports: %s", body)
+		}
+	})
+}
+
+// browser signs in to the UI as a browser does, keeping cookies.
+type browser struct {
+	t *testing.T
+	c *http.Client
+	s *apptest.Server
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func signIn(t *testing.T, s *apptest.Server, name, password string) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, c: &http.Client{Jar: jar}, s: s}
+	_, page := b.get("/ui/login")
+	b.post("/ui/login", page, url.Values{"name": {name}, "password": {password}})
+	return b
+}
+
+func (b *browser) get(path string) (int, string) {
+	resp, err := b.c.Get(b.s.URL + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// post submits a form of page (its anti-forgery token) with values.
+func (b *browser) post(path, page string, v url.Values) (int, string) {
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("no form on the page: %.300s", page)
+	}
+	v.Set("csrf", html.UnescapeString(m[1]))
+	req, _ := http.NewRequest("POST", b.s.URL+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.s.URL)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// The security pages: the dashboard lists what the user may read, a
+// report shows its findings, and the scan button queues scans for those
+// who may write.
+func TestSecurityPages(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		start(t, s)
+		uploadWheel(t, s)
+		rep := waitReport(t, s, "repository=pypi-hosted&name=requests&ref=requests-2.19.1-py2.py3-none-any.whl")
+		for _, user := range []string{"reader", "dev"} {
+			b := signIn(t, s, user, user+"-password-1234")
+			code, body := b.get("/ui/security")
+			if code != 200 || !strings.Contains(body, "GHSA-x84v-xcm2-53pg") {
+				t.Fatalf("security page as %s: %d %.300s", user, code, body)
+			}
+			code, body = b.get(fmt.Sprintf("/ui/security/reports/%d", rep.ID))
+			if code != 200 || !strings.Contains(body, "CVE-2018-18074") || !strings.Contains(body, "2.20.0") {
+				t.Fatalf("report page as %s: %d %.300s", user, code, body)
+			}
+			if has := strings.Contains(body, "Scan again"); has != (user == "dev") {
+				t.Fatalf("scan button shown to %s: %v", user, has)
+			}
+			if user == "dev" {
+				code, body = b.post("/ui/security/scan", body, url.Values{"repository": {"pypi-hosted"}, "name": {"requests"},
+					"ref": {"requests-2.19.1-py2.py3-none-any.whl"}, "report": {strconv.FormatInt(rep.ID, 10)}})
+				if code != 200 || !strings.Contains(body, "1 scans queued") {
+					t.Fatalf("scan button: %d %.500s", code, body)
+				}
+			}
+		}
+		b := signIn(t, s, "nobody", "nobody-password-1234")
+		code, body := b.get("/ui/security")
+		if code != 200 || strings.Contains(body, "GHSA-x84v-xcm2-53pg") {
+			t.Fatalf("security page of a user without roles: %d", code)
+		}
+		if code, _ := b.get(fmt.Sprintf("/ui/security/reports/%d", rep.ID)); code != 404 {
+			t.Fatalf("report page of a user without roles: %d", code)
+		}
+		if code, _ := b.post("/ui/security/scan", body, url.Values{"repository": {"pypi-hosted"}}); code != 403 {
+			t.Fatalf("scan button of a user without roles: %d", code)
 		}
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/scan"
 )
 
 // Deps are what the UI needs.
@@ -50,6 +51,10 @@ type Deps struct {
 	SessionTTL time.Duration
 	// Version is shown in the footer.
 	Version string
+	// Scans are the vulnerability reports; ScanQueue queues scans (the
+	// security pages' scan button). Nil hides the pages.
+	Scans     *scan.Scanner
+	ScanQueue scan.Queue
 }
 
 // Handler serves the web UI.
