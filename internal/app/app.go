@@ -44,8 +44,10 @@ import (
 	"github.com/arcaproject/arca/internal/replication"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
+	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
+	"github.com/arcaproject/arca/internal/vulndb"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -72,6 +74,9 @@ type App struct {
 	Replication *replication.Service
 
 	local inProcess // the handlers replication calls in process
+	// Vulns is the vulnerability data, Scanner what scans against it.
+	Vulns   *vulndb.DB
+	Scanner *scan.Scanner
 
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
@@ -120,9 +125,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Registry: reg,
 		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format:    nil,
-			oci.Format:    oci.CheckSettings,
-			pypi.Format:   pypi.CheckSettings,
-			npm.Format:    npm.CheckSettings,
+			oci.Format:    scan.WithPolicy(oci.CheckSettings),
+			pypi.Format:   scan.WithPolicy(pypi.CheckSettings),
+			npm.Format:    scan.WithPolicy(npm.CheckSettings),
 			maven.Format:  maven.CheckSettings,
 			s3api.Format:  s3api.CheckSettings,
 			mlflow.Format: mlflow.CheckSettings,
@@ -146,7 +151,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
-		PublicURL: cfg.PublicURL})
+		PublicURL: cfg.PublicURL, Gate: &scan.Gate{DB: db}})
+	a.openScan()
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
@@ -275,13 +281,14 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
 	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)
+	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
@@ -295,7 +302,8 @@ func (a *App) Handler() http.Handler {
 		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
-		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks}).Routes(mux) // GET / and /ui/
+		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

@@ -44,6 +44,7 @@ Usage:
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
+  arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -82,6 +83,8 @@ func Main(args []string, env Env) int {
 		err = runRestore(args[1:], env)
 	case "probe":
 		err = probe(args[1:], env)
+	case "vulndb":
+		err = runVulnDB(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:

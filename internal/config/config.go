@@ -49,6 +49,8 @@ type Config struct {
 	Jobs         Jobs         `yaml:"jobs"`
 	Webhooks     Webhooks     `yaml:"webhooks"`
 	Backup       Backup       `yaml:"backup"`
+	VulnDB       VulnDB       `yaml:"vulndb"`
+	Scan         Scan         `yaml:"scan"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -335,6 +337,8 @@ func Default() Config {
 		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Webhooks: Webhooks{Timeout: Duration(10 * time.Second), MaxAttempts: 8, Retention: Duration(30 * 24 * time.Hour), Workers: 8},
 		Backup:   Backup{Interval: Duration(24 * time.Hour)},
+		VulnDB:   defaultVulnDB(),
+		Scan:     Scan{OnPush: true},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},

@@ -46,6 +46,7 @@ var envVars = []struct {
 		return nil
 	}},
 	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
+	{"ARCA_VULNDB_URL", func(c *Config, v string) error { c.VulnDB.URL = v; return nil }},
 	{"ARCA_HTTP_BODY_TIMEOUT", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.HTTP.BodyTimeout = Duration(d)

@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -53,6 +54,10 @@ type Deps struct {
 	Version string
 	// Webhooks serves the webhook pages (nil: none).
 	Webhooks *webhook.Service
+	// Scans are the vulnerability reports; ScanQueue queues scans (the
+	// security pages' scan button). Nil hides the pages.
+	Scans     *scan.Scanner
+	ScanQueue scan.Queue
 }
 
 // Handler serves the web UI.
