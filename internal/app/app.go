@@ -43,6 +43,7 @@ import (
 	"github.com/arcaproject/arca/internal/raw"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
+	"github.com/arcaproject/arca/internal/sso"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
 )
@@ -62,6 +63,10 @@ type App struct {
 	OCI      *oci.Handler
 	S3       *s3api.Handler
 	MLflow   *mlflow.Handler
+	// LDAP is the configured directory (nil when none); OIDC the
+	// configured OpenID provider (nil when none).
+	LDAP *sso.LDAP
+	OIDC *sso.OIDC
 	// Jobs is the background job queue; Serve starts its workers.
 	Jobs *jobs.Runner
 
@@ -97,6 +102,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	authOpts := auth.Options{
+		MaxFailures:      cfg.Auth.LoginMaxFailures,
+		Lockout:          time.Duration(cfg.Auth.LoginLockout),
+		CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
+		HashSlots:        cfg.Auth.PasswordHashSlots,
+		HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
+		CheckRate:        cfg.Auth.PasswordCheckRate,
+		CheckBurst:       cfg.Auth.PasswordCheckBurst,
+		TokenCredentials: cfg.Auth.TokenCredentials,
+	}
+	ldapDir, err := ssoOptions(cfg, &authOpts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	driver, err := openBlobDriver(ctx, cfg)
@@ -121,16 +141,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}),
 		Audit: audit.New(db, log),
 		Keys:  keys,
-		Auth: auth.New(db, keys, auth.Options{
-			MaxFailures:      cfg.Auth.LoginMaxFailures,
-			Lockout:          time.Duration(cfg.Auth.LoginLockout),
-			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
-			HashSlots:        cfg.Auth.PasswordHashSlots,
-			HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
-			CheckRate:        cfg.Auth.PasswordCheckRate,
-			CheckBurst:       cfg.Auth.PasswordCheckBurst,
-			TokenCredentials: cfg.Auth.TokenCredentials,
-		}),
+		Auth: auth.New(db, keys, authOpts),
+		LDAP: ldapDir,
 	}
 	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {

@@ -92,6 +92,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &purgeWorker{app: a})
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{})}
+	p = append(p, a.ssoJobs(workers)...)
 	// GC also runs when a leader is elected, unless it already ran in the
 	// current period (of gc.interval, aligned to UTC): a leader keeps its
 	// schedule in memory, so without this a cluster redeployed more often
