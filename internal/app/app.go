@@ -155,6 +155,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
+	a.openOIDC()
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
@@ -292,7 +293,8 @@ func (a *App) Handler() http.Handler {
 		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
-		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
+		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(),
+		SSO: a.ssoRoutes(mux)}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

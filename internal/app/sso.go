@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -10,6 +11,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/sso"
+	"github.com/arcaproject/arca/internal/ui"
 )
 
 // provider turns a provider's group mapping into auth's.
@@ -49,6 +51,28 @@ func ssoOptions(cfg config.Config, o *auth.Options) (*sso.LDAP, error) {
 		o.Providers[auth.SourceOIDC] = provider(oc.GroupRoles, time.Duration(oc.MaxSyncAge))
 	}
 	return dir, nil
+}
+
+// openOIDC builds the OIDC sign-in when auth.oidc is configured.
+func (a *App) openOIDC() {
+	oc := a.Config.Auth.OIDC
+	if oc.Issuer == "" {
+		return
+	}
+	a.OIDC = sso.NewOIDC(sso.OIDCConfig{Issuer: oc.Issuer, ClientID: oc.ClientID, ClientSecret: oc.ClientSecret,
+		RedirectURL: oc.RedirectURL, Scopes: oc.Scopes, GroupsClaim: oc.GroupsClaim, UsernameClaim: oc.UsernameClaim,
+		Name: oc.Name, DeviceClientID: oc.DeviceClientID, DeviceClientSecret: oc.DeviceClientSecret}, a.DB)
+}
+
+// ssoRoutes registers the device flow of `arca login` and returns the
+// UI's single sign-on (nil when OIDC is not configured).
+func (a *App) ssoRoutes(mux *http.ServeMux) ui.SSO {
+	if a.OIDC == nil {
+		return nil
+	}
+	(&sso.DeviceLogin{OIDC: a.OIDC, Auth: a.Auth, Audit: a.Audit, Log: a.Log,
+		TokenTTL: time.Duration(a.Config.Auth.OIDC.CLITokenTTL)}).Routes(mux)
+	return a.OIDC
 }
 
 // ldapSyncArgs re-reads the groups of every LDAP account (sso.LDAP.Sync).

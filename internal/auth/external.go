@@ -302,3 +302,22 @@ const (
 	LocalPasswordsAll        = "all"
 	LocalPasswordsBreakGlass = "break_glass"
 )
+
+// AccountSource returns the source of the account userID (SourceLocal,
+// SourceLDAP, SourceOIDC).
+func (s *Service) AccountSource(ctx context.Context, userID int64) (string, error) {
+	var src string
+	err := s.db.QueryRowContext(ctx, `SELECT source FROM users WHERE id = $1`, userID).Scan(&src)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	return src, meta.Err(err)
+}
+
+// AllowAnonymous spends one of the client address's tokens of the limit
+// on password checks (auth.password_check_rate and _burst) for other work
+// anonymous callers may cause at an identity provider (starting an OIDC
+// sign-in or a device flow), or refuses with errs.TooMany.
+func (s *Service) AllowAnonymous(ctx context.Context) error {
+	return s.guard.allow(clientName(ClientFrom(ctx)), time.Now())
+}

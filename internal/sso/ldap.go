@@ -293,6 +293,3 @@ func (d *LDAP) Sync(ctx context.Context, a *auth.Service) (SyncResult, error) {
 }
 
 var _ auth.Directory = (*LDAP)(nil)
-
-// OIDC is the OpenID Connect provider (oidc.go).
-type OIDC struct{}
