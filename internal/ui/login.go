@@ -19,6 +19,10 @@ type loginData struct {
 	Browsable bool
 	// SSOName labels the single sign-on button ("" when there is none).
 	SSOName string
+	// ProviderLogout, after an OIDC account signed out, is the provider's
+	// end-session URL, offered as a link (a form's redirect to another
+	// origin is blocked by the page's form-action policy).
+	ProviderLogout string
 }
 
 func (h *Handler) ssoName() string {
@@ -106,8 +110,8 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	setCookie(w, r, sessionCookie, "", -1)
 	if source == auth.SourceOIDC {
 		if to := h.SSO.LogoutURL(ctx, h.baseURL(r)+loginPath); to != "" {
-			http.Redirect(w, r, to, http.StatusSeeOther)
-			return nil
+			return h.render(w, r, http.StatusOK, "login", Page{Title: "Signed out", Flash: "You are signed out of arca.",
+				Data: loginData{Next: "/", SSOName: h.ssoName(), ProviderLogout: to}})
 		}
 	}
 	return h.redirect(w, r, loginPath, "You are signed out.")

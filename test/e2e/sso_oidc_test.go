@@ -250,6 +250,8 @@ func TestSSOOIDCBrowser(t *testing.T) {
 	c.crane("append", "-f", layer, "-t", c.ref("library/oidc-app:2"))
 	b.open("/")
 	b.browse("sign out", chromedp.Click(chromedp.CSS(`form[action="/ui/logout"] button`)))
+	b.check("signed out")
+	b.browse("sign out at the provider", chromedp.Click(chromedp.CSS(`#sso-logout`)))
 	if loc := b.location(); !strings.HasPrefix(loc, issuer) {
 		t.Fatalf("sign-out went to %s, not the provider's end_session_endpoint", loc)
 	}
