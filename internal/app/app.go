@@ -141,8 +141,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}),
 		Audit: audit.New(db, log),
 		Keys:  keys,
-		Auth: auth.New(db, keys, authOpts),
-		LDAP: ldapDir,
+		Auth:  auth.New(db, keys, authOpts),
+		LDAP:  ldapDir,
 	}
 	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {

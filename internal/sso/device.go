@@ -36,7 +36,7 @@ type DeviceLogin struct {
 func (d *DeviceLogin) Routes(mux *http.ServeMux) {
 	d.polls = semaphore.NewWeighted(64)
 	s := httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Log: d.Log}
-	mux.Handle("POST /api/v1/sso/device", s.Handle(d.start))      // begin: user code and where to enter it
+	mux.Handle("POST /api/v1/sso/device", s.Handle(d.start))       // begin: user code and where to enter it
 	mux.Handle("POST /api/v1/sso/device/token", s.Handle(d.token)) // poll: 202 while pending, then the token
 }
 
