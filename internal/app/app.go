@@ -45,6 +45,7 @@ import (
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/sso"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
 	"github.com/arcaproject/arca/internal/vulndb"
@@ -66,6 +67,10 @@ type App struct {
 	OCI      *oci.Handler
 	S3       *s3api.Handler
 	MLflow   *mlflow.Handler
+	// LDAP is the configured directory (nil when none); OIDC the
+	// configured OpenID provider (nil when none).
+	LDAP *sso.LDAP
+	OIDC *sso.OIDC
 	// Jobs is the background job queue; Serve starts its workers.
 	Jobs *jobs.Runner
 	// Webhooks hears every audited change and queues its deliveries.
@@ -110,6 +115,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	authOpts := auth.Options{
+		MaxFailures:      cfg.Auth.LoginMaxFailures,
+		Lockout:          time.Duration(cfg.Auth.LoginLockout),
+		CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
+		HashSlots:        cfg.Auth.PasswordHashSlots,
+		HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
+		CheckRate:        cfg.Auth.PasswordCheckRate,
+		CheckBurst:       cfg.Auth.PasswordCheckBurst,
+		TokenCredentials: cfg.Auth.TokenCredentials,
+	}
+	ldapDir, err := ssoOptions(cfg, &authOpts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	driver, err := openBlobDriver(ctx, cfg)
@@ -134,16 +154,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}),
 		Audit: audit.New(db, log),
 		Keys:  keys,
-		Auth: auth.New(db, keys, auth.Options{
-			MaxFailures:      cfg.Auth.LoginMaxFailures,
-			Lockout:          time.Duration(cfg.Auth.LoginLockout),
-			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
-			HashSlots:        cfg.Auth.PasswordHashSlots,
-			HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
-			CheckRate:        cfg.Auth.PasswordCheckRate,
-			CheckBurst:       cfg.Auth.PasswordCheckBurst,
-			TokenCredentials: cfg.Auth.TokenCredentials,
-		}),
+		Auth:  auth.New(db, keys, authOpts),
+		LDAP:  ldapDir,
 	}
 	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {
@@ -157,6 +169,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
+	a.openOIDC()
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
 	a.Replication = a.openReplication()
@@ -303,7 +316,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux)}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

@@ -127,6 +127,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}
 	p = append(p, a.scanWorkers(workers)...)
+	p = append(p, a.ssoJobs(workers)...)
 	// GC also runs when a leader is elected, unless it already ran in the
 	// current period (of gc.interval, aligned to UTC): a leader keeps its
 	// schedule in memory, so without this a cluster redeployed more often

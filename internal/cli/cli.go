@@ -41,6 +41,7 @@ Usage:
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
   arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc or mlflow at arca
+  arca login --url URL          sign in with the server's identity provider; stores a token for configure
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
@@ -77,6 +78,8 @@ func Main(args []string, env Env) int {
 		err = runFsck(args[1:], env)
 	case "configure":
 		err = configure(args[1:], env)
+	case "login":
+		err = login(args[1:], env)
 	case "backup":
 		err = runBackup(args[1:], env)
 	case "restore":

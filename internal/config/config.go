@@ -145,6 +145,13 @@ type Auth struct {
 	// with credentials: "bounded" (create tokens that expire no later than
 	// itself, when its scope allows) or "none".
 	TokenCredentials string `yaml:"token_credentials"`
+	// LocalPasswords is who signs in with a local password: "all", or
+	// "break_glass" (only BreakGlassUsers; see docs/sso.md).
+	LocalPasswords  string   `yaml:"local_passwords"`
+	BreakGlassUsers []string `yaml:"break_glass_users"`
+	// LDAP and OIDC connect company identity providers (sso.go).
+	LDAP LDAP `yaml:"ldap"`
+	OIDC OIDC `yaml:"oidc"`
 }
 
 // Metrics configures /metrics.
@@ -328,6 +335,9 @@ func Default() Config {
 			PasswordCheckRate:  1,
 			PasswordCheckBurst: 30,
 			TokenCredentials:   "bounded",
+			LocalPasswords:     "all",
+			LDAP:               LDAP{SyncInterval: Duration(15 * time.Minute), Timeout: Duration(5 * time.Second)},
+			OIDC:               OIDC{MaxSyncAge: Duration(30 * 24 * time.Hour), CLITokenTTL: Duration(30 * 24 * time.Hour)},
 		},
 		Metrics:  Metrics{Auth: "none"},
 		OCI:      OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
@@ -524,6 +534,7 @@ func (c *Config) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("auth.token_credentials %q: want bounded or none", c.Auth.TokenCredentials))
 	}
+	problems = append(problems, c.validateSSO()...)
 	switch c.Metrics.Auth {
 	case "none", "user", "admin":
 	default:
@@ -583,6 +594,15 @@ func (c Config) Redacted() Config {
 	}
 	if c.Blob.S3.SecretKey != "" {
 		c.Blob.S3.SecretKey = "xxxxx"
+	}
+	if c.Auth.LDAP.BindPassword != "" {
+		c.Auth.LDAP.BindPassword = "xxxxx"
+	}
+	if c.Auth.OIDC.ClientSecret != "" {
+		c.Auth.OIDC.ClientSecret = "xxxxx"
+	}
+	if c.Auth.OIDC.DeviceClientSecret != "" {
+		c.Auth.OIDC.DeviceClientSecret = "xxxxx"
 	}
 	c.DatabaseURL = redactURL(c.DatabaseURL)
 	return c

@@ -45,6 +45,8 @@ var envVars = []struct {
 		c.Auth.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 		return nil
 	}},
+	{"ARCA_LDAP_BIND_PASSWORD", func(c *Config, v string) error { c.Auth.LDAP.BindPassword = v; return nil }},
+	{"ARCA_OIDC_CLIENT_SECRET", func(c *Config, v string) error { c.Auth.OIDC.ClientSecret = v; return nil }},
 	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
 	{"ARCA_VULNDB_URL", func(c *Config, v string) error { c.VulnDB.URL = v; return nil }},
 	{"ARCA_HTTP_BODY_TIMEOUT", func(c *Config, v string) error {

@@ -13,11 +13,13 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/static/{file...}", errless(h.static)) // embedded CSS, scripts, icons
 	mux.HandleFunc("GET /favicon.ico", errless(h.favicon))
 
-	h.handle(mux, "GET /{$}", signedIn, h.dashboard)      // storage, counts, recent activity
-	h.handle(mux, "GET "+loginPath, anyone, h.loginForm)  // sign in
-	h.handle(mux, "POST "+loginPath, anyone, h.login)     //
-	h.handle(mux, "POST /ui/logout", signedIn, h.logout)  // sign out
-	h.handle(mux, "GET /ui/account", signedIn, h.account) // own tokens and S3 keys
+	h.handle(mux, "GET /{$}", signedIn, h.dashboard)             // storage, counts, recent activity
+	h.handle(mux, "GET "+loginPath, anyone, h.loginForm)         // sign in
+	h.handle(mux, "POST "+loginPath, anyone, h.login)            //
+	h.handle(mux, "POST /ui/logout", signedIn, h.logout)         // sign out
+	h.handle(mux, "GET /ui/sso/login", anyone, h.ssoLogin)       // OIDC: to the provider
+	h.handle(mux, "GET /ui/sso/callback", anyone, h.ssoCallback) // OIDC: back from it
+	h.handle(mux, "GET /ui/account", signedIn, h.account)        // own tokens and S3 keys
 	h.handle(mux, "POST /ui/account/tokens", signedIn, h.createToken)
 	h.handle(mux, "POST /ui/account/tokens/revoke", signedIn, h.revokeToken)
 	h.handle(mux, "POST /ui/account/s3keys", signedIn, h.createS3Key)

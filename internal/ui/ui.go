@@ -50,6 +50,9 @@ type Deps struct {
 	MLflowSpace string
 	// SessionTTL is how long a sign-in lasts (0: DefaultSessionTTL).
 	SessionTTL time.Duration
+	// SSO is the OpenID Connect sign-in offered beside the password form
+	// (nil: none).
+	SSO SSO
 	// Version is shown in the footer.
 	Version string
 	// Webhooks serves the webhook pages (nil: none).
