@@ -97,7 +97,7 @@ func New(d Deps) *Handler {
 		h.space = "mlflow"
 	}
 	h.surface = httpx.Surface{Name: "mlflow", WriteError: writeError, Auth: d.Auth, Log: d.Log}
-	h.otlpSurface = httpx.Surface{Name: "mlflow-otlp", WriteError: otlpSurfaceError, Auth: d.Auth, Log: d.Log}
+	h.otlpSurface = httpx.Surface{Name: "mlflow", WriteError: otlpSurfaceError, Auth: d.Auth, Log: d.Log}
 	return h
 }
 

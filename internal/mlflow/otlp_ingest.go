@@ -3,7 +3,6 @@ package mlflow
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -148,7 +147,7 @@ func (h *Handler) storeSpans(ctx context.Context, expID int64, location string, 
 		completed = completed[:0]
 		var refused otlp.Rejected
 		for _, t := range traces {
-			ok, err := storeTraceSpans(ctx, tx, expID, location, t)
+			ok, err := storeTraceSpans(ctx, tx, expID, location, t, h.db.Dialect == meta.Postgres)
 			if err != nil {
 				return err
 			}
@@ -169,66 +168,36 @@ func (h *Handler) storeSpans(ctx context.Context, expID int64, location string, 
 }
 
 // storeTraceSpans creates or updates one trace from its spans; false means
-// the trace lies in another experiment and nothing was written.
-func storeTraceSpans(ctx context.Context, tx *sql.Tx, expID int64, location string, t *traceSpans) (bool, error) {
-	var cur struct {
-		exp                      int64
-		start, duration          int64
-		state, request, response string
-		metadata                 string
-	}
-	err := tx.QueryRowContext(ctx, `SELECT experiment_id, request_time, execution_duration, state, request_preview, response_preview, trace_metadata
-		FROM mlflow_traces WHERE trace_id = $1`, t.id).Scan(&cur.exp, &cur.start, &cur.duration, &cur.state, &cur.request, &cur.response, &cur.metadata)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, meta.Err(err)
-	}
-	if exists && cur.exp != expID {
-		return false, nil
-	}
+// the trace lies in another experiment and nothing was written. The
+// client's StartTraceV3 for the same trace may run at the same time: the
+// insert yields to it, and the row is then read locked and updated.
+func storeTraceSpans(ctx context.Context, tx *sql.Tx, expID int64, location string, t *traceSpans, postgres bool) (bool, error) {
 	state := "IN_PROGRESS"
-	if exists {
-		state = cur.state
-	}
-	if t.root != nil && (state == "IN_PROGRESS" || state == "STATE_UNSPECIFIED") {
-		state = "OK"
-		if t.root.Status == "ERROR" {
-			state = "ERROR"
-		}
-	}
-	start, end := t.start, t.end
-	if exists {
-		start = min(start, cur.start)
-		end = max(end, cur.start+cur.duration)
-	}
-	duration := int64(0)
-	if end > start {
-		duration = end - start
-	}
-	request, response := cur.request, cur.response
 	if t.root != nil {
-		if v, ok := t.root.Attributes[spanInputsAttr]; ok && request == "" {
+		state = rootState(t.root)
+	}
+	duration := max(t.end-t.start, 0)
+	var request, response string
+	if t.root != nil {
+		if v, ok := t.root.Attributes[spanInputsAttr]; ok {
 			request = preview(v)
 		}
-		if v, ok := t.root.Attributes[spanOutputsAttr]; ok && response == "" {
+		if v, ok := t.root.Attributes[spanOutputsAttr]; ok {
 			response = preview(v)
 		}
 	}
-	metadata := spanMetadata(cur.metadata, t)
-	if exists {
-		_, err = tx.ExecContext(ctx, `UPDATE mlflow_traces SET request_time = $2, execution_duration = $3, state = $4,
-			request_preview = $5, response_preview = $6, trace_metadata = $7 WHERE trace_id = $1`,
-			t.id, start, duration, state, request, response, metadata)
-	} else {
-		_, err = tx.ExecContext(ctx, `INSERT INTO mlflow_traces (trace_id, experiment_id, request_time, execution_duration, state,
-			request_preview, response_preview, trace_metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			t.id, expID, start, duration, state, request, response, metadata)
-		if err == nil {
-			err = upsertTraceTag(ctx, tx, t.id, traceArtifactLocationTag, traceArtifactLocation(location, t.id))
-		}
-	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO mlflow_traces (trace_id, experiment_id, request_time, execution_duration, state,
+		request_preview, response_preview, trace_metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (trace_id) DO NOTHING`,
+		t.id, expID, t.start, duration, state, request, response, spanMetadata("", t))
 	if err != nil {
 		return false, meta.Err(err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		if err := upsertTraceTag(ctx, tx, t.id, traceArtifactLocationTag, traceArtifactLocation(location, t.id)); err != nil {
+			return false, err
+		}
+	} else if ok, err := updateTraceFromSpans(ctx, tx, expID, t, postgres); !ok || err != nil {
+		return ok, err
 	}
 	for _, s := range t.spans {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO mlflow_trace_spans (trace_id, span_id, parent_span_id, name, start_time_ns, end_time_ns, status, content)
@@ -245,6 +214,55 @@ func storeTraceSpans(ctx context.Context, tx *sql.Tx, expID int64, location stri
 		}
 	}
 	return true, nil
+}
+
+func rootState(root *otlp.Span) string {
+	if root.Status == "ERROR" {
+		return "ERROR"
+	}
+	return "OK"
+}
+
+// updateTraceFromSpans merges an export into a trace that exists: its
+// time range widens to the spans', a root span ends a trace in progress,
+// and previews and metadata the trace lacks are filled in. False means the
+// trace lies in another experiment.
+func updateTraceFromSpans(ctx context.Context, tx *sql.Tx, expID int64, t *traceSpans, postgres bool) (bool, error) {
+	var cur struct {
+		exp, start, duration               int64
+		state, request, response, metadata string
+	}
+	q := `SELECT experiment_id, request_time, execution_duration, state, request_preview, response_preview, trace_metadata
+		FROM mlflow_traces WHERE trace_id = $1`
+	if postgres {
+		q += ` FOR UPDATE`
+	}
+	err := tx.QueryRowContext(ctx, q, t.id).Scan(&cur.exp, &cur.start, &cur.duration, &cur.state, &cur.request, &cur.response, &cur.metadata)
+	if err != nil {
+		return false, meta.Err(err)
+	}
+	if cur.exp != expID {
+		return false, nil
+	}
+	state := cur.state
+	if t.root != nil && (state == "IN_PROGRESS" || state == "STATE_UNSPECIFIED") {
+		state = rootState(t.root)
+	}
+	start := min(t.start, cur.start)
+	end := max(t.end, cur.start+cur.duration)
+	request, response := cur.request, cur.response
+	if t.root != nil {
+		if v, ok := t.root.Attributes[spanInputsAttr]; ok && request == "" {
+			request = preview(v)
+		}
+		if v, ok := t.root.Attributes[spanOutputsAttr]; ok && response == "" {
+			response = preview(v)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE mlflow_traces SET request_time = $2, execution_duration = $3, state = $4,
+		request_preview = $5, response_preview = $6, trace_metadata = $7 WHERE trace_id = $1`,
+		t.id, start, max(end-start, 0), state, request, response, spanMetadata(cur.metadata, t))
+	return true, meta.Err(err)
 }
 
 // spanTags are the trace tags an export sets, in MLflow's order of

@@ -382,3 +382,43 @@ func TestOTLPRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestOTLPRacesStartTrace: the mlflow client exports a trace's spans over
+// OTLP while it logs the trace's info with StartTraceV3; whichever comes
+// first creates the trace, and neither fails.
+func TestOTLPRacesStartTrace(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		artExperiment(t, s, 1, "otlp")
+		for i := range 10 {
+			tid := strings.Repeat("0", 30) + hex.EncodeToString([]byte{byte(i + 1)})
+			body := otlProto(t, otlRequest(otlSpan(tid, "00f067aa0ba902b7", "", "root", 1000)))
+			info := `{"trace": {"trace_info": {"trace_id": "tr-` + tid + `", "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "1"}},
+				"request_time": "1970-01-01T00:00:01Z", "execution_duration": "0.010s", "state": "OK"}}}`
+			errc := make(chan string, 2)
+			go func() {
+				resp, out := s.Do(t, "POST", otlPath, admin, bytes.NewReader(body), "Content-Type", "application/x-protobuf", "X-Mlflow-Experiment-Id", "1")
+				if resp.StatusCode != 200 {
+					errc <- "OTLP export: " + resp.Status + " " + out
+					return
+				}
+				errc <- ""
+			}()
+			go func() {
+				resp, out := s.Do(t, "POST", trcV3, admin, strings.NewReader(info), "Content-Type", "application/json")
+				if resp.StatusCode != 200 {
+					errc <- "StartTraceV3: " + resp.Status + " " + out
+					return
+				}
+				errc <- ""
+			}()
+			for range 2 {
+				if e := <-errc; e != "" {
+					t.Errorf("trace %d: %s", i, e)
+				}
+			}
+			if _, tr, out := otlGetTrace(t, s, admin, "tr-"+tid); len(tr.Spans) != 1 || tr.TraceInfo.Tags["mlflow.trace.spansLocation"] != "TRACKING_STORE" {
+				t.Errorf("trace %d: %s", i, out)
+			}
+		}
+	})
+}

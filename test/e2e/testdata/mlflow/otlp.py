@@ -43,9 +43,11 @@ class Recorder(OTLPSpanExporter):
         return r
 
 
+BASE_HEADERS = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")
+
+
 def tracer_for(experiment_id, compression):
-    headers = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "")
-    headers = ",".join(h for h in [headers, f"x-mlflow-experiment-id={experiment_id}"] if h)
+    headers = ",".join(h for h in [BASE_HEADERS, f"x-mlflow-experiment-id={experiment_id}"] if h)
     os.environ["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = headers
     provider = TracerProvider(resource=Resource.create({"service.name": "otlp-e2e-app", "deployment.environment": "test"}))
     provider.add_span_processor(SimpleSpanProcessor(Recorder(compression=compression, timeout=120)))
