@@ -422,3 +422,70 @@ func TestOTLPRacesStartTrace(t *testing.T) {
 		}
 	})
 }
+
+// TestLinkPromptsToTrace: the client links the prompt versions a traced
+// call loaded; a traces search finds them with prompt = "name/version".
+// Linking needs EDIT on the trace's experiment.
+func TestLinkPromptsToTrace(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		artExperiment(t, s, 1, "prompts")
+		reader := artUser(t, s, "reader", auth.Reader)
+		writer := artUser(t, s, "writer", auth.Developer)
+		outsider := artUser(t, s, "outsider", auth.NoRole)
+		files, err := s.Repos.Get(context.Background(), "files")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Auth.Grant(context.Background(), "outsider", files.ID, auth.Admin); err != nil {
+			t.Fatal(err)
+		}
+		trcStart(t, s, admin, "tr-a", "1", "2024-01-01T00:00:00Z", "1s", "OK", nil, nil)
+		trcStart(t, s, admin, "tr-b", "1", "2024-01-01T00:00:01Z", "1s", "OK", nil, nil)
+		link := func(user, body string) (int, string) {
+			resp, out := s.Do(t, "POST", "/mlflow/api/2.0/mlflow/traces/link-prompts", user, strings.NewReader(body), "Content-Type", "application/json")
+			return resp.StatusCode, out
+		}
+		body := `{"trace_id": "tr-a", "prompt_versions": [{"name": "greeting", "version": "1"}, {"name": "summary", "version": "3"}]}`
+		for _, c := range []struct {
+			who, user string
+			status    int
+		}{
+			{"anonymous", "", 401},
+			{"reader", reader, 403},
+			{"user of another space", outsider, 403},
+			{"writer", writer, 200},
+			{"writer again (idempotent)", writer, 200},
+		} {
+			if status, out := link(c.user, body); status != c.status {
+				t.Errorf("%s links prompts: %d %s, want %d", c.who, status, out, c.status)
+			}
+		}
+		for name, c := range map[string]struct {
+			body   string
+			status int
+		}{
+			"no trace id":     {`{"prompt_versions": [{"name": "p", "version": "1"}]}`, 400},
+			"no versions":     {`{"trace_id": "tr-a"}`, 400},
+			"bad version":     {`{"trace_id": "tr-a", "prompt_versions": [{"name": "p", "version": "one"}]}`, 400},
+			"unknown trace":   {`{"trace_id": "tr-none", "prompt_versions": [{"name": "p", "version": "1"}]}`, 404},
+			"slash in a name": {`{"trace_id": "tr-a", "prompt_versions": [{"name": "a/b", "version": "1"}]}`, 400},
+		} {
+			if status, out := link(admin, c.body); status != c.status {
+				t.Errorf("%s: %d %s, want %d", name, status, out, c.status)
+			}
+		}
+		loc := `"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "1"}}]`
+		if ids, _ := trcSearch(t, s, `{`+loc+`, "filter": "prompt = \"summary/3\""}`); strings.Join(ids, " ") != "tr-a" {
+			t.Errorf("traces of summary/3: %v", ids)
+		}
+		if ids, _ := trcSearch(t, s, `{`+loc+`, "filter": "prompt = \"summary/1\""}`); len(ids) != 0 {
+			t.Errorf("traces of summary/1: %v", ids)
+		}
+		for _, f := range []string{`prompt != \"summary/3\"`, `prompt = \"summary\"`} {
+			resp, out := s.Do(t, "POST", trcV3+"/search", admin, strings.NewReader(`{`+loc+`, "filter": "`+f+`"}`))
+			if resp.StatusCode != 400 {
+				t.Errorf("filter %s: %d %s", f, resp.StatusCode, out)
+			}
+		}
+	})
+}

@@ -195,6 +195,8 @@ func (h *Handler) routes() []route {
 		{"GET", v3 + "/traces/get", h.getTrace},
 		{"GET", v3 + "/traces/batchGet", h.batchGetTraces},
 		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+		{"POST", v2 + "/traces/link-prompts", h.linkPromptsToTrace},
+		{"POST", v3 + "/traces/link-prompts", h.linkPromptsToTrace},
 
 		// trace assessments (assessments.go)
 		{"POST", v3 + "/traces/{trace_id}/assessments", h.createAssessment},

@@ -2,9 +2,13 @@ package mlflow
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 
+	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -159,4 +163,63 @@ func jsonUnmarshalString(s string, v any) { _ = json.Unmarshal([]byte(s), v) }
 func metadataJSON(v map[string]string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// maxLinkedPrompts bounds the prompt versions of one LinkPromptsToTrace.
+const maxLinkedPrompts = 100
+
+// linkPromptsToTrace is LinkPromptsToTrace (POST .../traces/link-prompts):
+// the client reports the prompt versions a traced call loaded. It needs
+// EDIT on the trace's experiment, as MLflow's auth asks; the prompts need
+// not exist, as in MLflow. A traces search finds the links with
+// prompt = "name/version".
+func (h *Handler) linkPromptsToTrace(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var req struct {
+		TraceID        string `json:"trace_id"`
+		PromptVersions []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"prompt_versions"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.TraceID == "" {
+		return invalidParam("missing value for required parameter 'trace_id'")
+	}
+	if len(req.PromptVersions) == 0 {
+		return invalidParam("missing value for required parameter 'prompt_versions'")
+	}
+	if len(req.PromptVersions) > maxLinkedPrompts {
+		return invalidParam("at most %d prompt versions may be linked at once, got %d", maxLinkedPrompts, len(req.PromptVersions))
+	}
+	for _, pv := range req.PromptVersions {
+		if pv.Name == "" || len(pv.Name) > 256 || strings.Contains(pv.Name, "/") {
+			return invalidParam("invalid prompt name %q", clipString(pv.Name))
+		}
+		if n, err := strconv.ParseInt(pv.Version, 10, 64); err != nil || n < 1 {
+			return invalidParam("invalid version %q of prompt %q: want a positive integer", clipString(pv.Version), pv.Name)
+		}
+	}
+	if _, err := h.editableTrace(ctx, req.TraceID); err != nil {
+		return err
+	}
+	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		for _, pv := range req.PromptVersions {
+			v, _ := strconv.ParseInt(pv.Version, 10, 64)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO mlflow_trace_prompts (trace_id, prompt_name, prompt_version) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, req.TraceID, pv.Name, strconv.FormatInt(v, 10)); err != nil {
+				return meta.Err(err)
+			}
+		}
+		return nil
+	})
+	if errs.Is(err, errs.Invalid) { // the trace was deleted meanwhile
+		return notExist("Trace with ID '%s' not found.", req.TraceID)
+	}
+	if err != nil {
+		return err
+	}
+	return reply(w, nil)
 }

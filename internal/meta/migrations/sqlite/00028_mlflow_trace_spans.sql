@@ -15,5 +15,16 @@ CREATE TABLE mlflow_trace_spans (
     PRIMARY KEY (trace_id, span_id)
 );
 
+-- Prompt versions a trace used (LinkPromptsToTrace), which a traces search
+-- finds with prompt = "name/version". The prompt need not exist, as in MLflow.
+CREATE TABLE mlflow_trace_prompts (
+    trace_id       TEXT NOT NULL REFERENCES mlflow_traces(trace_id) ON DELETE CASCADE,
+    prompt_name    TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    PRIMARY KEY (trace_id, prompt_name, prompt_version)
+);
+CREATE INDEX mlflow_trace_prompts_prompt ON mlflow_trace_prompts(prompt_name, prompt_version);
+
 -- +goose Down
+DROP TABLE mlflow_trace_prompts;
 DROP TABLE mlflow_trace_spans;
