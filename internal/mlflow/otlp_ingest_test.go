@@ -489,3 +489,23 @@ func TestLinkPromptsToTrace(t *testing.T) {
 		}
 	})
 }
+
+// TestOTLPRunHeader: x-mlflow-run-id links the traces whose root span an
+// export holds to the run; a search by run_id finds them.
+func TestOTLPRunHeader(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		c := adminClient(t, s)
+		exp := c.createExperiment("otlp-run")
+		run := c.createRun(exp)
+		req := otlRequest(otlSpan(otlT1, "00f067aa0ba902b7", "", "root", 1000), otlSpan(otlT2, "10f067aa0ba902b8", "10f067aa0ba902b7", "orphan", 1000))
+		resp, out := otlExport(t, s, admin, otlProto(t, req), "Content-Type", "application/x-protobuf", "X-Mlflow-Experiment-Id", exp, "X-Mlflow-Run-Id", run.Info.RunID)
+		if resp.StatusCode != 200 {
+			t.Fatalf("export: %d %q", resp.StatusCode, out)
+		}
+		ids, _ := trcSearch(t, s, `{"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "`+exp+`"}}],
+			"filter": "attributes.run_id = '`+run.Info.RunID+`'"}`)
+		if strings.Join(ids, " ") != "tr-"+otlT1 {
+			t.Fatalf("traces of the run: %v", ids)
+		}
+	})
+}
