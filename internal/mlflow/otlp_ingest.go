@@ -29,8 +29,11 @@ const (
 	otlpRunHeader        = "X-Mlflow-Run-Id"
 )
 
-// otlpLimits bound one export: its body, and the body once inflated.
-var otlpLimits = otlp.Limits{Body: 16 << 20, Decompressed: 64 << 20}
+// Bounds of one export: its body, and the body once inflated.
+const (
+	otlpMaxBody     = 16 << 20
+	otlpMaxInflated = 64 << 20
+)
 
 // Trace tags and metadata OTLP spans set.
 const (
@@ -80,7 +83,7 @@ func (h *Handler) exportTraces(w http.ResponseWriter, r *http.Request) error {
 	if err := exp.mustBeActive(); err != nil {
 		return err
 	}
-	body, err := otlp.ReadBody(r.Body, r.Header.Get("Content-Encoding"), otlpLimits)
+	body, err := otlp.ReadBody(r.Body, r.Header.Get("Content-Encoding"), otlp.Limits{Body: otlpMaxBody, Decompressed: otlpMaxInflated})
 	if err != nil {
 		return err
 	}
