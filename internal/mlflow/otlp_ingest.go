@@ -99,9 +99,7 @@ func (h *Handler) exportTraces(w http.ResponseWriter, r *http.Request) error {
 	if run := r.Header.Get(otlpRunHeader); run != "" && len(completed) > 0 {
 		h.linkExportedTraces(ctx, completed, run)
 	}
-	if n := int64(len(spans)) - rejected.Spans; n > 0 {
-		h.recordArtifact(r, "mlflow.traces.export", strconv.FormatInt(expID, 10), map[string]any{"spans": len(spans), "rejected": rejected.Spans})
-	}
+	h.recordArtifact(r, "mlflow.traces.export", strconv.FormatInt(expID, 10), map[string]any{"spans": len(spans), "rejected": rejected.Spans})
 	return otlp.WriteResponse(w, enc, rejected)
 }
 
@@ -146,9 +144,9 @@ func groupSpans(spans []otlp.Span) []*traceSpans {
 func (h *Handler) storeSpans(ctx context.Context, expID int64, location string, spans []otlp.Span, rejected *otlp.Rejected) ([]string, error) {
 	traces := groupSpans(spans)
 	var completed []string
+	var refused otlp.Rejected
 	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		completed = completed[:0]
-		var refused otlp.Rejected
+		completed, refused = completed[:0], otlp.Rejected{}
 		for _, t := range traces {
 			ok, err := storeTraceSpans(ctx, tx, expID, location, t, h.db.Dialect == meta.Postgres)
 			if err != nil {
@@ -162,12 +160,13 @@ func (h *Handler) storeSpans(ctx context.Context, expID int64, location string, 
 				completed = append(completed, t.id)
 			}
 		}
-		if refused.Spans > 0 {
-			rejected.Add(refused.Spans, "%s", refused.Message)
-		}
 		return nil
 	})
-	return completed, err
+	if err != nil {
+		return nil, err
+	}
+	rejected.Add(refused.Spans, "%s", refused.Message)
+	return completed, nil
 }
 
 // storeTraceSpans creates or updates one trace from its spans; false means
