@@ -3,7 +3,9 @@
 # scikit-learn, which the MLflow end-to-end tests (test/e2e/mlflow_test.go)
 # and the MLflow benchmark (bench/mlflow.sh) drive:
 #
-#   mlflow[auth]==3.17.2 and scikit-learn==1.9.1, every other package at the
+#   mlflow[auth]==3.17.2, scikit-learn==1.9.1 and the OpenTelemetry SDK's
+#   OTLP/HTTP exporter (opentelemetry-exporter-otlp-proto-http==1.45.2, which
+#   the OTLP trace ingestion test exports with), every other package at the
 #   version in scripts/mlflow-clients.constraints.
 #
 # The venv is rebuilt from scratch when the pins or the constraints change
@@ -19,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # [auth] brings what the client of MLflow's permission API imports (Flask-WTF).
-REQUIREMENTS=("mlflow[auth]==3.17.2" "scikit-learn==1.9.1")
+REQUIREMENTS=("mlflow[auth]==3.17.2" "scikit-learn==1.9.1" "opentelemetry-exporter-otlp-proto-http==1.45.2")
 CONSTRAINTS="$ROOT/scripts/mlflow-clients.constraints"
 VENV="${ARCA_TEST_MLFLOW_VENV:-$ROOT/.cache/venv-mlflow}"
 
@@ -52,7 +54,7 @@ else
     "$VENV/bin/python" -m pip install --progress-bar off -c "$CONSTRAINTS" "${REQUIREMENTS[@]}" </dev/null ||
         die "pip install ${REQUIREMENTS[*]} failed"
     # Smoke check: the client's model flavors import and the server's CLI runs.
-    "$VENV/bin/python" -c 'import mlflow.sklearn, mlflow.pyfunc, mlflow.server.auth.client' || die "mlflow in $VENV does not import"
+    "$VENV/bin/python" -c 'import mlflow.sklearn, mlflow.pyfunc, mlflow.server.auth.client, opentelemetry.exporter.otlp.proto.http.trace_exporter' || die "mlflow in $VENV does not import"
     "$VENV/bin/mlflow" server --help >/dev/null || die "mlflow server in $VENV does not run"
     have="$(versions)" || die "mlflow or scikit-learn in $VENV does not import"
     echo "installed: $have"

@@ -66,6 +66,8 @@ type Handler struct {
 	space     string // name of the mlflow repository
 	publicURL string
 	surface   httpx.Surface
+	// otlpSurface serves OTLP trace export, with OTLP's errors.
+	otlpSurface httpx.Surface
 }
 
 // Deps are what the MLflow handler needs.
@@ -95,6 +97,7 @@ func New(d Deps) *Handler {
 		h.space = "mlflow"
 	}
 	h.surface = httpx.Surface{Name: "mlflow", WriteError: writeError, Auth: d.Auth, Log: d.Log}
+	h.otlpSurface = httpx.Surface{Name: "mlflow", WriteError: otlpSurfaceError, Auth: d.Auth, Log: d.Log}
 	return h
 }
 

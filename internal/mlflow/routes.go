@@ -26,6 +26,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 			mux.Handle(rt.method+" /mlflow/ajax-api/"+rest, h.handle(fn))
 		}
 	}
+	for _, rt := range h.otlpRoutes() {
+		mux.Handle(rt.method+" /mlflow"+rt.path, h.otlpSurface.Handle(h.authenticated(rt.fn)))
+	}
 	// The tracking URI itself is where the client's "View run at" links
 	// point (TRACKING_URI/#/experiments/1/runs/ID): the web UI's MLflow
 	// pages. Browsers keep the #fragment across the redirect, and the UI
@@ -189,7 +192,11 @@ func (h *Handler) routes() []route {
 		{"DELETE", v3 + "/traces/{trace_id}/tags", h.deleteTraceTag},
 		{"DELETE", v2 + "/traces/{trace_id}/tags", h.deleteTraceTag},
 		{"POST", v3 + "/traces/batchGetInfos", h.batchGetTraceInfos},
+		{"GET", v3 + "/traces/get", h.getTrace},
+		{"GET", v3 + "/traces/batchGet", h.batchGetTraces},
 		{"POST", v2 + "/traces/link-to-run", h.linkTracesToRun},
+		{"POST", v2 + "/traces/link-prompts", h.linkPromptsToTrace},
+		{"POST", v3 + "/traces/link-prompts", h.linkPromptsToTrace},
 
 		// trace assessments (assessments.go)
 		{"POST", v3 + "/traces/{trace_id}/assessments", h.createAssessment},
@@ -210,7 +217,14 @@ func (h *Handler) routes() []route {
 		{"GET", v3 + "/datasets/{dataset_id}/experiment-ids", h.getDatasetExperimentIDs},
 		{"POST", v3 + "/datasets/{dataset_id}/add-experiments", h.addDatasetToExperiments},
 		{"POST", v3 + "/datasets/{dataset_id}/remove-experiments", h.removeDatasetFromExperiments},
-		{"POST", "/v1/traces", h.otlpTraces}, // OTLP span export: refused, spans go to artifacts
+	}
+}
+
+// otlpRoutes are served by the OTLP surface: errors are google.rpc.Status
+// messages in the request's encoding, as OTLP/HTTP exporters expect.
+func (h *Handler) otlpRoutes() []route {
+	return []route{
+		{"POST", "/v1/traces", h.exportTraces}, // OTLP/HTTP trace export (otlp_ingest.go)
 	}
 }
 

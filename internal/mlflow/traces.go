@@ -20,9 +20,10 @@ import (
 // traced call ends, StartTraceV3 stores the trace's info, and the answer's
 // mlflow.artifactLocation tag tells the client where to upload the spans
 // (traces.json, through the artifact proxy). Reading a trace is the
-// reverse: the info from here, the spans from the artifact. arca does not
-// ingest spans over OTLP; it tells the client so once (otlpTraces), and the
-// client then keeps to artifacts.
+// reverse: the info from here, the spans from the artifact. A client that
+// exports spans over OTLP first (otlp_ingest.go) finds the trace's spans
+// in the tracking store instead (mlflow.trace.spansLocation TRACKING_STORE),
+// uploads no artifact, and reads them with GetTrace (traces_spans.go).
 
 // traceTagsOwned are tags only arca sets: where the spans are.
 var traceTagsOwned = map[string]bool{
@@ -538,11 +539,4 @@ func (h *Handler) linkTracesToRun(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	return reply(w, nil)
-}
-
-// otlpTraces answers the client's OTLP span export (POST /v1/traces) with
-// the refusal the client recognises: it then stops exporting spans there
-// and uploads each finished trace's spans as its traces.json artifact.
-func (h *Handler) otlpTraces(w http.ResponseWriter, r *http.Request) error {
-	return errs.E(errs.Unsupported, "REST OTLP span logging is not supported by arca: spans are stored as trace artifacts").WithCode(codeNotImplemented)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,15 +20,23 @@ import (
 // MLflow 3's GenAI surface with the real mlflow client:
 // testdata/mlflow/genai.py registers and loads prompts by version and
 // alias, logs feedback and expectations on a trace and reads them back,
-// and creates an evaluation dataset and upserts records. The script runs
-// against a real `mlflow server` of the same venv too, and both must pass
-// the same steps.
+// and creates an evaluation dataset and upserts records;
+// testdata/mlflow/otlp.py is an OpenTelemetry-instrumented application
+// that exports its spans straight to the server with the OpenTelemetry
+// SDK's OTLP/HTTP exporter, read back with mlflow.search_traces and
+// get_trace. Both scripts run against a real `mlflow server` of the same
+// venv too, and must pass the same steps there.
 
 // genaiSteps runs genai.py with env and returns its step lines ("ok
 // <step>", "FAIL <step>") without timings.
 func genaiSteps(t *testing.T, py string, env []string, prefix string) ([]string, string, error) {
+	return scriptSteps(t, "genai.py", py, env, prefix)
+}
+
+// scriptSteps runs one of the step scripts of testdata/mlflow.
+func scriptSteps(t *testing.T, name, py string, env []string, prefix string) ([]string, string, error) {
 	t.Helper()
-	script, err := filepath.Abs(filepath.Join("testdata", "mlflow", "genai.py"))
+	script, err := filepath.Abs(filepath.Join("testdata", "mlflow", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +63,21 @@ func TestMLflowGenAI(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) { testMLflowGenAI(t, py, metatest.PostgresURL(t), want) })
 }
 
-func testMLflowGenAI(t *testing.T, py, databaseURL string, want []string) {
+// otlpEnv adds to env what otlp.py's exporter reads: the OTLP traces
+// endpoint of the server at base, and the Authorization header (Basic
+// when user is set, the way an application configures an exporter).
+func otlpEnv(env []string, base, user, password string) []string {
+	env = append(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+base+"/v1/traces")
+	if user != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		env = append(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS=Authorization=Basic%20"+basic)
+	}
+	return env
+}
+
+func testMLflowGenAI(t *testing.T, py, databaseURL string, want referenceSteps) {
 	srv := StartServer(t, ServerOptions{DatabaseURL: databaseURL})
-	_, token := createMLflowDeveloper(t, srv, mlflowDeveloper)
+	password, token := createMLflowDeveloper(t, srv, mlflowDeveloper)
 	env := mlflowEnv(srv, mlflowCreds{token: token}, t.TempDir())
 
 	// Authentication comes before validation: a malformed request without
@@ -71,25 +92,42 @@ func testMLflowGenAI(t *testing.T, py, databaseURL string, want []string) {
 	if err != nil {
 		t.Fatalf("genai.py failed against arca: %v (its output is above)", err)
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("steps against arca differ from those against mlflow server:\n arca:   %q\n mlflow: %q", got, want)
+	if !slices.Equal(got, want.genai) {
+		t.Errorf("steps against arca differ from those against mlflow server:\n arca:   %q\n mlflow: %q", got, want.genai)
 	}
 	wantMLflowRequests(t, srv, mlflowDeveloper, "POST", `/mlflow/api/3\.0/mlflow/traces/tr-[0-9a-f]+/assessments`, 200)
 	wantMLflowRequests(t, srv, mlflowDeveloper, "POST", `/mlflow/api/3\.0/mlflow/datasets/d-[0-9a-f]+/records`, 200)
-	// No server errors but the one documented refusal: OTLP span export
-	// (POST /mlflow/v1/traces) is answered 501, and the client then
-	// uploads the spans as the trace's artifact.
-	for _, line := range serverErrorRe.FindAllString(srv.Log(), -1) {
-		if !strings.Contains(line, "path=/mlflow/v1/traces status=501") {
-			t.Errorf("the server logged a failure: %s", line)
-		}
+	// The client itself exports its spans over OTLP now, and reads them
+	// back with GetTrace.
+	wantMLflowRequests(t, srv, mlflowDeveloper, "POST", `/mlflow/v1/traces`, 200)
+	wantMLflowRequests(t, srv, mlflowDeveloper, "GET", `/mlflow/api/3\.0/mlflow/traces/get`, 200)
+
+	// An OpenTelemetry application exports to arca with Basic credentials
+	// in the exporter's headers; mlflow reads with the token.
+	got, out, err = scriptSteps(t, "otlp.py", py, otlpEnv(env, srv.URL+"/mlflow", mlflowDeveloper, password), mlflowDeveloper)
+	t.Logf("otlp.py against arca:\n%s", indent(out))
+	if err != nil {
+		t.Fatalf("otlp.py failed against arca: %v (its output is above)", err)
 	}
+	if !slices.Equal(got, want.otlp) {
+		t.Errorf("OTLP steps against arca differ from those against mlflow server:\n arca:   %q\n mlflow: %q", got, want.otlp)
+	}
+	// Without credentials the exporter is refused, in OTLP's own format.
+	r := curl(t, strings.NewReader("junk"), "-X", "POST", "-H", "Content-Type: application/x-protobuf", "-H", "X-Mlflow-Experiment-Id: 0",
+		"--data-binary", "@-", srv.URL+"/mlflow/v1/traces")
+	wantStatus(t, r, http.StatusUnauthorized, "anonymous OTLP export")
+	srv.WantNoServerErrors()
 }
 
-// referenceGenAISteps runs genai.py against `mlflow server` (SQLite
-// backend, local artifacts) from the same venv and returns its steps,
-// which must all pass.
-func referenceGenAISteps(t *testing.T, py string) []string {
+// referenceSteps are the steps of the scripts against mlflow server.
+type referenceSteps struct {
+	genai, otlp []string
+}
+
+// referenceGenAISteps runs genai.py and otlp.py against `mlflow server`
+// (SQLite backend, local artifacts) from the same venv and returns their
+// steps, which must all pass.
+func referenceGenAISteps(t *testing.T, py string) referenceSteps {
 	t.Helper()
 	mlflowBin := filepath.Join(filepath.Dir(py), "mlflow")
 	dir := t.TempDir()
@@ -141,9 +179,15 @@ func referenceGenAISteps(t *testing.T, py string) []string {
 		}
 		time.Sleep(time.Second)
 	}
-	steps, out, err := genaiSteps(t, py, env, "reference")
+	var ref referenceSteps
+	var out string
+	ref.genai, out, err = genaiSteps(t, py, env, "reference")
 	if err != nil {
 		t.Fatalf("genai.py failed against mlflow server (the script, not arca, is wrong): %v\n%s", err, indent(out))
 	}
-	return steps
+	ref.otlp, out, err = scriptSteps(t, "otlp.py", py, otlpEnv(env, fmt.Sprintf("http://127.0.0.1:%d", port), "", ""), "reference")
+	if err != nil {
+		t.Fatalf("otlp.py failed against mlflow server (the script, not arca, is wrong): %v\n%s", err, indent(out))
+	}
+	return ref
 }

@@ -93,7 +93,20 @@ func resolveTrace(ck checker, c Comparison) (cond, error) {
 		return rc, ck.apply(c, rule{what: kind.String() + " '" + key + "'", ops: nullableOps})
 	}
 	switch key {
-	case "prompt", "text":
+	case "prompt":
+		// prompt = "name/version": traces linked to that prompt version
+		// (LinkPromptsToTrace).
+		if c.Op != OpEq {
+			return rc, ck.errf(c, "Invalid comparator '%s' for prompts filter. Only '=' is supported with format: prompt = \"name/version\"", c.Op)
+		}
+		if err := ck.apply(c, rule{what: "attribute 'prompt'", ops: []Op{OpEq}}); err != nil {
+			return rc, err
+		}
+		if strings.Count(c.Value.Text, "/") != 1 {
+			return rc, ck.errf(c, "Invalid prompts filter value '%s'. Expected format: prompt = \"name/version\"", c.Value.Text)
+		}
+		return rc, nil
+	case "text":
 		return rc, ck.errf(c, "filtering traces on '%s' is not supported by this server", key)
 	}
 	a, ok := lookupTraceAttr(key)
@@ -203,6 +216,10 @@ func Traces(req TracesRequest) (Query, error) {
 		default:
 			a, _ := lookupTraceAttr(c.key)
 			switch {
+			case c.key == "prompt":
+				name, version, _ := strings.Cut(c.Value.Text, "/")
+				s = "EXISTS (SELECT 1 FROM mlflow_trace_prompts lp WHERE lp.trace_id = t.trace_id AND lp.prompt_name = " +
+					b.arg(name) + " AND lp.prompt_version = " + b.arg(version) + ")"
 			case a.numeric:
 				s = b.integer(a.col, c.Op, c.Value)
 			case a.unset:

@@ -121,10 +121,30 @@ def assessments(steps, prefix):
         equal(valid, {state["feedback"]: True}, "validity after deleting the override")
         expect_error("RESOURCE_DOES_NOT_EXIST", "deleted assessment", mlflow.get_assessment, tid, ov.assessment_id)
 
+    def prompt_link():
+        # A traced call that loads a prompt links the trace to the prompt
+        # version (LinkPromptsToTrace); a search finds it by the version.
+        name = f"{prefix}-traced-prompt"
+        mlflow.genai.register_prompt(name=name, template="Answer {{q}}")
+
+        @mlflow.trace
+        def ask(q):
+            return mlflow.genai.load_prompt(f"prompts:/{name}/1").format(q=q)
+
+        ask("why?")
+        mlflow.flush_trace_async_logging()
+        tid = mlflow.get_last_active_trace_id()
+        exp = mlflow.get_experiment_by_name(f"{prefix}-genai").experiment_id
+        found = mlflow.search_traces(locations=[exp], filter_string=f'prompt = "{name}/1"', return_type="list")
+        equal([t.info.trace_id for t in found], [tid], "traces linked to the prompt version")
+        equal(mlflow.search_traces(locations=[exp], filter_string=f'prompt = "{name}/2"', return_type="list"), [],
+              "traces linked to a version never loaded")
+
     steps.run("trace a call", trace)
     steps.run("log feedback and expectations", log)
     steps.run("read assessments back", read_back)
     steps.run("update, override and delete assessments", update_override_delete)
+    steps.run("link a trace to the prompt it loaded", prompt_link)
 
 
 def datasets(steps, prefix):
