@@ -41,6 +41,7 @@ Usage:
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
   arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc or mlflow at arca
+  arca go publish <dir> <version> --url URL ...   publish a Go module version (run "arca go" for its flags)
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
@@ -80,6 +81,8 @@ func Main(args []string, env Env) int {
 		err = runBackup(args[1:], env)
 	case "restore":
 		err = runRestore(args[1:], env)
+	case "go":
+		err = goCommand(args[1:], env)
 	case "probe":
 		err = probe(args[1:], env)
 	case "help", "-h", "--help":

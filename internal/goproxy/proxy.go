@@ -96,7 +96,8 @@ func (h *Handler) proxyRead(ctx context.Context, rp *repo.Repository, p Path) (c
 	return content{digest: v.(string), modified: time.Now()}, nil
 }
 
-// upstreamGet asks the upstream for a path; a nil response is a 404 or 410.
+// upstreamGet asks the upstream for a path; a nil response is a 404, 410
+// or 400.
 func (h *Handler) upstreamGet(ctx context.Context, rp *repo.Repository, s UpstreamSettings, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -114,7 +115,9 @@ func (h *Handler) upstreamGet(ctx context.Context, rp *repo.Repository, s Upstre
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		return resp, nil
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone || resp.StatusCode == http.StatusBadRequest:
+		// A GOPROXY answers 400 for a path it will never serve (the go
+		// command asks for every prefix of a module path): not here.
 		resp.Body.Close()
 		return nil, nil
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
