@@ -160,11 +160,11 @@ func TestHostedUploadIndexDownload(t *testing.T) {
 
 		// What is refused leaves nothing behind.
 		for what, body := range map[string][]byte{
-			"not an archive":   []byte("hello"),
-			"no Chart.yaml":    func() []byte { b := chart(t, "x", "1.0.0", "x"); return b[:len(b)/2] }(),
-			"bad version":      chart(t, "bad", "1.0", "x"),
-			"empty":            nil,
-			"bad provenance":   nil,
+			"not an archive": []byte("hello"),
+			"no Chart.yaml":  func() []byte { b := chart(t, "x", "1.0.0", "x"); return b[:len(b)/2] }(),
+			"bad version":    chart(t, "bad", "1.0", "x"),
+			"empty":          nil,
+			"bad provenance": nil,
 		} {
 			if what == "bad provenance" {
 				form, ct := multipartChart(t, chart(t, "withprov", "1.0.0", "x"), []byte("not signed"))
@@ -309,4 +309,3 @@ func TestProxyAndGroup(t *testing.T) {
 		r.expect(403, "shadowed by an unreadable hosted member", "GET", "charts/internal-9.0.0.tgz", nil)
 	})
 }
-

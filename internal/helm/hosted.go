@@ -411,4 +411,3 @@ func (h *Handler) deleteChart(w http.ResponseWriter, r *http.Request) error {
 	io.WriteString(w, `{"deleted":true}`+"\n")
 	return nil
 }
-
