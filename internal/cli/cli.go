@@ -40,7 +40,7 @@ Usage:
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
-  arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc or mlflow at arca
+  arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc, mlflow, go or helm at arca
   arca go publish <dir> <version> --url URL ...   publish a Go module version (run "arca go" for its flags)
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION

@@ -184,6 +184,24 @@ func main() {
 	t.Logf("go mod download of 3 modules through arca: cold (proxy fetching upstream) %s, warm (from arca's cache) %s",
 		cold.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
+	// arca configure go writes what go env -w and ~/.netrc hold; the go
+	// command then needs no GOPROXY in its environment.
+	home := t.TempDir()
+	runCmd(t, time.Minute, home, append(tlsEnv, "HOME="+home), arcaBin, "configure", "go", "--url", s.URL, "--repo", "go-all",
+		"--user", "admin", "--token", adminPassword, "--private", "example.com/arca")
+	var confEnv []string
+	for _, kv := range goEnv(t.TempDir(), "", cert) {
+		if !strings.HasPrefix(kv, "GOPROXY=") && !strings.HasPrefix(kv, "GONOSUMDB=") && !strings.HasPrefix(kv, "GOENV=") &&
+			!strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") && !strings.HasPrefix(kv, "NETRC=") {
+			confEnv = append(confEnv, kv)
+		}
+	}
+	confEnv = append(confEnv, "HOME="+home)
+	if got := strings.TrimSpace(runCmd(t, time.Minute, app, confEnv, gobin, "env", "GOPROXY")); got != s.URL+"/go/go-all" {
+		t.Fatalf("after arca configure go, GOPROXY = %q", got)
+	}
+	runCmd(t, goTimeout, app, confEnv, gobin, "mod", "download")
+
 	// Without credentials the go command is refused.
 	anon := goEnv(t.TempDir(), s.URL+"/go/go-all", cert)
 	if out, err := runCmdErr(goTimeout, app, anon, gobin, "mod", "download", "example.com/arca/e2e/greet"); err == nil || !strings.Contains(out, "401") {

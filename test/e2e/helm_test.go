@@ -121,6 +121,22 @@ func TestHelmChartRepository(t *testing.T) {
 			t.Fatalf("helm search repo all/ lacks %q:\n%s", want, out)
 		}
 	}
+	// arca configure helm writes the repository helm repo add would.
+	home := t.TempDir()
+	runCmd(t, time.Minute, home, append(os.Environ(), "HOME="+home), arcaBin, "configure", "helm", "--url", s.URL,
+		"--user", "admin", "--token", adminPassword)
+	var confEnv []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HELM_") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "HOME=") {
+			confEnv = append(confEnv, kv)
+		}
+	}
+	confEnv = append(confEnv, "HOME="+home)
+	runCmd(t, helmTimeout, home, confEnv, h.bin, "repo", "update")
+	if out := runCmd(t, helmTimeout, home, confEnv, h.bin, "search", "repo", "arca/demo"); !searchHas(out, "arca/demo", "0.2.0") {
+		t.Fatalf("helm search repo after arca configure helm:\n%s", out)
+	}
+
 	h.run("pull", "all/remote", "-d", pulled)
 	if a, b := fileBytes(t, remote), fileBytes(t, filepath.Join(pulled, "remote-3.0.0.tgz")); a != b {
 		t.Fatal("helm pull through the group brought other bytes")
