@@ -220,6 +220,10 @@ func TestRoles(t *testing.T) {
 		dev.expect(201, "developer provenance", "POST", "api/prov", prov("roles-1.0.0.tgz", v1))
 		dev.expect(403, "developer force", "POST", "api/charts?force", chart(t, "roles", "1.0.0", "y"))
 		dev.expect(403, "developer replaces provenance", "POST", "api/prov", prov("roles-1.0.0.tgz", []byte("other")))
+		form, ct := multipartChart(t, v1, prov("roles-1.0.0.tgz", []byte("other")))
+		dev.expect(403, "developer replaces provenance with a re-upload", "POST", "api/charts", form, "Content-Type", ct)
+		form, ct = multipartChart(t, v1, prov("roles-1.0.0.tgz", v1))
+		dev.expect(200, "developer re-uploads the same archive and provenance", "POST", "api/charts", form, "Content-Type", ct)
 		for _, p := range []string{"index.yaml", "charts/roles-1.0.0.tgz", "charts/roles-1.0.0.tgz.prov", "api/charts"} {
 			anon.expect(401, "anonymous read", "GET", p, nil)
 			other.expect(403, "other repository's admin reads", "GET", p, nil)

@@ -259,8 +259,10 @@ func (h *Handler) readChart(ctx context.Context, d blob.Digest) (Chart, error) {
 
 // save records an uploaded chart (and its provenance). want is the archive
 // name the client put it at ("" for POST). The same archive again changes
-// nothing; another archive of a stored version is a conflict, unless the
-// request says ?force and comes from a maintainer.
+// nothing (or adds its provenance); another archive of a stored version,
+// or another provenance file for one, is a change that needs a maintainer
+// (and, for the archive, ?force); without ?force another archive is a
+// conflict.
 func (h *Handler) save(w http.ResponseWriter, r *http.Request, rp *repo.Repository, up upload, want string) error {
 	ctx := r.Context()
 	c, err := h.readChart(ctx, up.chart.Digest)
@@ -275,67 +277,86 @@ func (h *Handler) save(w http.ResponseWriter, r *http.Request, rp *repo.Reposito
 			return errs.E(errs.Invalid, "the provenance file signs %s, not %s", trunc(f), c.File())
 		}
 	}
-	force := r.URL.Query().Has("force") && r.URL.Query().Get("force") != "false"
-	if force {
-		if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Delete); err != nil {
-			return errs.Wrap(err, errs.KindOf(err), "replacing a chart version needs the maintainer role")
-		}
-	}
 	var provInfo *blob.Info
+	provDigest := ""
 	if up.prov != nil {
 		info, err := h.blobs.Put(ctx, strings.NewReader(string(up.prov)), blob.Expect{}, 0)
 		if err != nil {
 			return err
 		}
-		provInfo = &info
+		provInfo, provDigest = &info, string(info.Digest)
+	}
+	// Decide what the upload changes, and whether the caller may.
+	prev, err := h.chart(ctx, h.db, rp.ID, c.Name, c.Version)
+	exists := err == nil
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return err
+	}
+	sameArchive := exists && prev.Digest == string(up.chart.Digest)
+	action := "helm.upload"
+	switch {
+	case sameArchive && (provInfo == nil || prev.Prov == provDigest):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"saved":true}`+"\n")
+		return nil
+	case sameArchive: // a provenance file for a stored archive
+		action = "helm.provenance"
+		if prev.Prov != "" {
+			if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Delete); err != nil {
+				return errs.Wrap(err, errs.KindOf(err), "replacing a provenance file needs the maintainer role")
+			}
+		}
+	case exists:
+		if !r.URL.Query().Has("force") || r.URL.Query().Get("force") == "false" {
+			return errs.E(errs.Conflict, "%s already exists; upload with ?force as a maintainer to replace it", c.File())
+		}
+		if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Delete); err != nil {
+			return errs.Wrap(err, errs.KindOf(err), "replacing a chart version needs the maintainer role")
+		}
+		action = "helm.replace"
 	}
 	metaJSON, _ := json.Marshal(c.Meta)
 	by := auth.From(ctx).Name
-	action := "helm.upload"
 	err = h.db.WithTx(ctx, func(tx *sql.Tx) error {
-		action = "helm.upload"
-		prev, err := h.chart(ctx, tx, rp.ID, c.Name, c.Version)
-		switch {
-		case err == nil && prev.Digest == string(up.chart.Digest) && provInfo == nil:
-			action = ""
-			return nil
-		case err == nil && prev.Digest != string(up.chart.Digest) && !force:
-			return errs.E(errs.Conflict, "%s already exists; upload with ?force as a maintainer to replace it", c.File())
-		case err != nil && !errs.Is(err, errs.NotFound):
+		// What was decided on must still be what is stored.
+		now, err := h.chart(ctx, tx, rp.ID, c.Name, c.Version)
+		if (err == nil) != exists || (exists && (now.Digest != prev.Digest || now.Prov != prev.Prov)) {
+			return errs.E(errs.Conflict, "%s changed while it was uploaded; upload again", c.File())
+		}
+		if err != nil && !errs.Is(err, errs.NotFound) {
 			return err
-		case err == nil:
-			action = "helm.replace"
 		}
 		if err := gc.Record(ctx, tx, h.blobs, gc.BlobOf(*up.chart)); err != nil {
 			return err
 		}
-		var prov any // NULL
+		var prov any // NULL: a replaced archive loses the old one's provenance
 		if provInfo != nil {
 			if err := gc.Record(ctx, tx, h.blobs, gc.BlobOf(*provInfo)); err != nil {
 				return err
 			}
-			prov = string(provInfo.Digest)
-		} else if prev.Prov != "" && prev.Digest == string(up.chart.Digest) {
-			prov = prev.Prov
+			prov = provDigest
+		}
+		if exists {
+			_, err = tx.ExecContext(ctx, `UPDATE helm_charts SET digest = $4, size = $5, prov_digest = $6, meta = $7, uploaded_by = $8, created_at = $9
+				WHERE repository_id = $1 AND name = $2 AND version = $3`,
+				rp.ID, c.Name, c.Version, string(up.chart.Digest), up.chart.Size, prov, string(metaJSON), by, meta.Now())
+			return meta.Err(err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO helm_charts (repository_id, name, version, digest, size, prov_digest, meta, uploaded_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (repository_id, name, version) DO UPDATE SET digest = excluded.digest, size = excluded.size,
-				prov_digest = excluded.prov_digest, meta = excluded.meta, uploaded_by = excluded.uploaded_by, created_at = excluded.created_at`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			rp.ID, c.Name, c.Version, string(up.chart.Digest), up.chart.Size, prov, string(metaJSON), by, meta.Now())
+		if meta.IsUniqueViolation(err) {
+			return errs.E(errs.Conflict, "%s was uploaded concurrently; upload again", c.File())
+		}
 		return meta.Err(err)
 	})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	if action == "" {
-		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, `{"saved":true}`+"\n")
-		return nil
-	}
 	h.audit.Record(ctx, audit.Event{Action: action, Repository: rp.Name, Subject: c.Name + "-" + c.Version, RemoteAddr: r.RemoteAddr,
 		Detail: map[string]any{"digest": up.chart.Digest, "size": up.chart.Size, "provenance": provInfo != nil}})
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, `{"saved":true}`+"\n")
 	return nil
