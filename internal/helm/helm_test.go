@@ -217,6 +217,15 @@ func TestRoles(t *testing.T) {
 			c.c.expect(c.status, "put", "PUT", "charts/roles-1.0.0.tgz", v1)
 		}
 		dev.expect(201, "developer upload", "POST", "api/charts", v1)
+		for _, c := range []struct {
+			c      *client
+			status int
+		}{{anon, 401}, {reader, 403}, {other, 403}} {
+			c.c.expect(c.status, "provenance", "POST", "api/prov", prov("roles-1.0.0.tgz", v1))
+			c.c.expect(c.status, "put provenance", "PUT", "charts/roles-1.0.0.tgz.prov", prov("roles-1.0.0.tgz", v1))
+		}
+		maint.expect(200, "maintainer delete", "DELETE", "api/charts/roles/1.0.0", nil)
+		dev.expect(201, "developer upload", "POST", "api/charts", v1)
 		dev.expect(201, "developer provenance", "POST", "api/prov", prov("roles-1.0.0.tgz", v1))
 		dev.expect(403, "developer force", "POST", "api/charts?force", chart(t, "roles", "1.0.0", "y"))
 		dev.expect(403, "developer replaces provenance", "POST", "api/prov", prov("roles-1.0.0.tgz", []byte("other")))
