@@ -47,6 +47,7 @@ import (
 	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
+	"github.com/arcaproject/arca/internal/webhook"
 )
 
 // App is a running arca's dependencies.
@@ -66,6 +67,8 @@ type App struct {
 	MLflow   *mlflow.Handler
 	// Jobs is the background job queue; Serve starts its workers.
 	Jobs *jobs.Runner
+	// Webhooks hears every audited change and queues its deliveries.
+	Webhooks *webhook.Service
 
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
@@ -153,6 +156,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	a.Webhooks = webhook.New(webhook.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Audit: a.Audit, Keys: keys, Queue: a.Jobs,
+		Metrics: webhook.NewMetrics(reg), Log: log, PublicURL: cfg.PublicURL,
+		Timeout: time.Duration(cfg.Webhooks.Timeout), MaxAttempts: cfg.Webhooks.MaxAttempts})
+	a.Audit.Subscribe(a.Webhooks.OnAudit)
 	return a, nil
 }
 
@@ -277,6 +284,7 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
+	a.Webhooks.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
@@ -288,7 +296,7 @@ func (a *App) Handler() http.Handler {
 		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
-		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String()}).Routes(mux) // GET / and /ui/
+		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

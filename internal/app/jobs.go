@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/arcaproject/arca/internal/jobs"
+	"github.com/arcaproject/arca/internal/webhook"
 )
 
 // The background jobs of arca. Each kind is a river job: its args are the
@@ -70,6 +71,36 @@ func (w *purgeWorker) Work(ctx context.Context, j *river.Job[purgeArgs]) error {
 	return river.RecordOutput(ctx, map[string]int{"purged": n})
 }
 
+// webhookWorker makes one attempt of a webhook delivery; river retries
+// it with its exponential backoff up to webhooks.max_attempts.
+type webhookWorker struct {
+	river.WorkerDefaults[webhook.DeliveryArgs]
+	app *App
+}
+
+func (w *webhookWorker) Work(ctx context.Context, j *river.Job[webhook.DeliveryArgs]) error {
+	return w.app.Webhooks.Deliver(ctx, j.Args.DeliveryID, j.Attempt, j.MaxAttempts)
+}
+
+// Timeout leaves the attempt's own timeout room to log its outcome.
+func (w *webhookWorker) Timeout(*river.Job[webhook.DeliveryArgs]) time.Duration {
+	return time.Duration(w.app.Config.Webhooks.Timeout) + 30*time.Second
+}
+
+// webhookPruneWorker drops finished deliveries past webhooks.retention.
+type webhookPruneWorker struct {
+	river.WorkerDefaults[webhook.PruneArgs]
+	app *App
+}
+
+func (w *webhookPruneWorker) Work(ctx context.Context, j *river.Job[webhook.PruneArgs]) error {
+	n, err := w.app.Webhooks.Prune(ctx, time.Duration(w.app.Config.Webhooks.Retention))
+	if err != nil {
+		return fmt.Errorf("pruning webhook deliveries: %w", err)
+	}
+	return river.RecordOutput(ctx, map[string]int64{"pruned": n})
+}
+
 // queuedOrRunning are the states in which an equal job is not enqueued
 // again (an admin's second GC while one runs gets the first).
 var queuedOrRunning = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
@@ -90,8 +121,11 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &gcWorker{app: a})
 	river.AddWorker(workers, &purgeWorker{app: a})
+	river.AddWorker(workers, &webhookWorker{app: a})
+	river.AddWorker(workers, &webhookPruneWorker{app: a})
 	// Staged writes are purged at start and hourly, as before jobs.
-	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{})}
+	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
+		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}
 	// GC also runs when a leader is elected, unless it already ran in the
 	// current period (of gc.interval, aligned to UTC): a leader keeps its
 	// schedule in memory, so without this a cluster redeployed more often
@@ -103,6 +137,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 		Workers:    workers,
 		Periodic:   p,
 		MaxWorkers: a.Config.Jobs.Workers,
+		Queues:     map[string]int{webhook.QueueName: a.Config.Webhooks.Workers},
 		Timeout:    time.Duration(a.Config.Jobs.Timeout),
 		Retention:  time.Duration(a.Config.Jobs.Retention),
 		Log:        a.Log,

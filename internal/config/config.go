@@ -47,6 +47,7 @@ type Config struct {
 	S3           S3           `yaml:"s3"`
 	GC           GC           `yaml:"gc"`
 	Jobs         Jobs         `yaml:"jobs"`
+	Webhooks     Webhooks     `yaml:"webhooks"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -235,6 +236,21 @@ type Jobs struct {
 	Retention Duration `yaml:"retention"`
 }
 
+// Webhooks configures webhook delivery (docs/webhooks.md).
+type Webhooks struct {
+	// Timeout bounds one delivery attempt: connecting, sending, and
+	// reading the receiver's answer.
+	Timeout Duration `yaml:"timeout"`
+	// MaxAttempts is how often a delivery is tried (with river's
+	// exponential backoff between tries) before it is logged as failed.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Retention is how long finished deliveries stay in the delivery log.
+	Retention Duration `yaml:"retention"`
+	// Workers is how many deliveries one process makes at once (a queue
+	// of their own, beside jobs.workers).
+	Workers int `yaml:"workers"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// MaxUploadBytes caps one uploaded file; 0 means no limit.
@@ -291,12 +307,13 @@ func Default() Config {
 			PasswordCheckBurst: 30,
 			TokenCredentials:   "bounded",
 		},
-		Metrics: Metrics{Auth: "none"},
-		OCI:     OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
-		Blob:    Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
-		S3:      S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour), CreateBucketRole: "developer"},
-		GC:      GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
-		Jobs:    Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
+		Metrics:  Metrics{Auth: "none"},
+		OCI:      OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
+		Blob:     Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
+		S3:       S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour), CreateBucketRole: "developer"},
+		GC:       GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
+		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
+		Webhooks: Webhooks{Timeout: Duration(10 * time.Second), MaxAttempts: 8, Retention: Duration(30 * 24 * time.Hour), Workers: 8},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -443,6 +460,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.Timeout < Duration(time.Second) || c.Jobs.Retention < Duration(time.Minute) {
 		problems = append(problems, "jobs.workers must be at least 1, jobs.timeout at least 1s and jobs.retention at least 1m")
+	}
+	if c.Webhooks.Timeout < Duration(100*time.Millisecond) || c.Webhooks.Timeout > Duration(5*time.Minute) ||
+		c.Webhooks.MaxAttempts < 1 || c.Webhooks.MaxAttempts > 25 || c.Webhooks.Retention < Duration(time.Hour) ||
+		c.Webhooks.Workers < 1 || c.Webhooks.Workers > 100 {
+		problems = append(problems, "webhooks.timeout must be between 100ms and 5m, webhooks.max_attempts between 1 and 25, webhooks.retention at least 1h, webhooks.workers between 1 and 100")
 	}
 	if c.HTTP.ReadHeaderTimeout < Duration(time.Second) || c.HTTP.IdleTimeout < Duration(time.Second) {
 		problems = append(problems, "http.read_header_timeout and http.idle_timeout must be at least 1s")

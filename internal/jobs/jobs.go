@@ -41,6 +41,11 @@ type Config struct {
 	Periodic []*river.PeriodicJob
 	// MaxWorkers is how many jobs this process runs at once (default 2).
 	MaxWorkers int
+	// Queues are further queues beside the default one, with how many of
+	// their jobs this process runs at once: work that waits on other
+	// servers (webhook deliveries) gets its own, so that it neither waits
+	// behind a long GC nor holds the default queue's workers.
+	Queues map[string]int
 	// Timeout is the longest a job may run (default one hour): past it
 	// the job's context is cancelled, and a job whose process died (it is
 	// still "running" in the database) is retried by another process. A
@@ -96,6 +101,9 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, 2)}}
+		for q, n := range cfg.Queues {
+			rc.Queues[q] = river.QueueConfig{MaxWorkers: max(n, 1)}
+		}
 	}
 	r := &Runner{id: id}
 	switch db.Dialect {

@@ -66,6 +66,9 @@ func (h *Handler) checkQuota(ctx context.Context, rp *repo.Repository, d blob.Di
 		return err
 	}
 	if !held && used+size > p.QuotaBytes {
+		// Audited, so that webhooks (io.arca.quota.exceeded) hear of it.
+		h.audit.Record(ctx, audit.Event{Action: "quota.exceeded", Repository: rp.Name, Subject: d.String(),
+			Detail: map[string]any{"used_bytes": used, "quota_bytes": p.QuotaBytes, "needed_bytes": size}})
 		return errs.E(errs.Denied, "quota of repository %s exceeded: %d of %d bytes used, push needs %d", rp.Name, used, p.QuotaBytes, size).WithCode(codeDenied)
 	}
 	return nil

@@ -49,11 +49,13 @@ type repoData struct {
 	Repo      *repo.Repository // secrets masked
 	Usage     []Snippet
 	CanManage bool
-	Upstream  string   // a proxy's upstream URL
-	Members   []string // a group's members
-	Contents  any      // the format's listing (see repoContents)
-	Pager     *Pager
-	Query     string // the name filter of the listing
+	// CanManageHooks: the caller administers this repository's webhooks.
+	CanManageHooks bool
+	Upstream       string   // a proxy's upstream URL
+	Members        []string // a group's members
+	Contents       any      // the format's listing (see repoContents)
+	Pager          *Pager
+	Query          string // the name filter of the listing
 }
 
 // repository shows one repository: how to use it and what it holds.
@@ -65,6 +67,7 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := repoData{Repo: rp.Redacted(), Usage: h.usage(r, rp), Query: strings.TrimSpace(r.URL.Query().Get("q"))}
 	d.CanManage = auth.From(ctx).IsAdmin()
+	d.CanManageHooks = h.Webhooks != nil && h.Webhooks.CanManage(ctx, rp.Name)
 	if up, ok := d.Repo.Settings["upstream"].(map[string]any); ok {
 		d.Upstream, _ = up["url"].(string)
 	}

@@ -53,9 +53,13 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "POST /ui/admin/repositories/{repo}", admins, h.updateRepository)
 	h.handle(mux, "POST /ui/admin/repositories/{repo}/roles", admins, h.grantRole)
 	h.handle(mux, "POST /ui/admin/repositories/{repo}/delete", admins, h.deleteRepository)
-	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)   // garbage collection
-	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)   //
-	h.handle(mux, "GET /ui/admin/audit", admins, h.audit) // audit trail
+	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)                             // garbage collection
+	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)                             //
+	h.handle(mux, "GET /ui/admin/audit", admins, h.audit)                           // audit trail
+	h.handle(mux, "GET /ui/admin/webhooks", admins, h.globalWebhooks)               // global webhooks, recent deliveries
+	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks) // a repository's (its admins)
+	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                   // add one (form names the repository)
+	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)     // ping, delete, redeliver
 
 	h.handle(mux, "/ui/", anyone, h.notFound)
 }

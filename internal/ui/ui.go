@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/webhook"
 )
 
 // Deps are what the UI needs.
@@ -50,6 +51,8 @@ type Deps struct {
 	SessionTTL time.Duration
 	// Version is shown in the footer.
 	Version string
+	// Webhooks serves the webhook pages (nil: none).
+	Webhooks *webhook.Service
 }
 
 // Handler serves the web UI.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -67,6 +68,7 @@ type ServerOptions struct {
 	DatabaseURL   string   // ARCA_DATABASE_URL; "" means SQLite in DataDir
 	AdminPassword string   // ARCA_ADMIN_PASSWORD; "" means adminPassword
 	Env           []string // more KEY=value settings (ARCA_BLOB_DRIVER=s3, ...)
+	Binary        string   // the arca binary; "" means the one TestMain built
 }
 
 // Server is a running arca serve process.
@@ -106,7 +108,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 	}
 	lw := &logWatcher{w: logFile, url: make(chan string, 1)}
 	s := &Server{t: t, opts: opts, LogPath: logPath, done: make(chan struct{})}
-	s.cmd = exec.Command(arcaBin, "serve")
+	s.cmd = exec.Command(cmp.Or(opts.Binary, arcaBin), "serve")
 	s.cmd.Env = s.Env()
 	s.cmd.Dir = opts.DataDir
 	s.cmd.Stdout = lw

@@ -250,3 +250,50 @@ func dvcThroughProxy(t *testing.T, s3Proxy string, keyID, secret string) {
 		t.Fatalf("dvc pull through the proxy: %d files differ from the %d pushed", len(got), len(want))
 	}
 }
+
+// mlflowThroughProxy runs the real mlflow client's whole workflow (runs,
+// 1000 metric steps, artifacts, a multipart artifact upload, a
+// scikit-learn model registered, aliased, loaded and served back) through
+// the round-robin proxy, so that consecutive requests of one run — the
+// parts of one multipart upload among them — land on different replicas.
+// It returns the workflow's RESULT lines, for checkMLflowWorkflow.
+func mlflowThroughProxy(t *testing.T, proxyURL string) map[string]string {
+	t.Helper()
+	py := mlflowPython(t)
+	env := mlflowEnv(&Server{URL: proxyURL}, mlflowCreds{user: "admin", password: adminPassword}, t.TempDir())
+	res := runWorkflow(t, py, env, "full", "--prefix", "scale")
+	if res["weights_sha256"] == "" || res["run_artifact_uri"] == "" {
+		t.Fatalf("the workflow through the proxy printed no artifact results: %v", res)
+	}
+	return res
+}
+
+// checkMLflowWorkflow reads what mlflowThroughProxy's workflow wrote from
+// replica s directly: the registered model with its alias, and the
+// artifact whose digest the workflow printed.
+func (c *cluster) checkMLflowWorkflow(s *Server, res map[string]string) {
+	c.t.Helper()
+	var rm struct {
+		Model struct {
+			Name    string `json:"name"`
+			Aliases []struct {
+				Alias   string `json:"alias"`
+				Version string `json:"version"`
+			} `json:"aliases"`
+		} `json:"registered_model"`
+	}
+	c.mustJSON(s, 200, "GET", "/mlflow/api/2.0/mlflow/registered-models/get?name=scale-iris", nil, &rm)
+	if a := rm.Model.Aliases; len(a) != 1 || a[0].Alias != "champion" || a[0].Version != "1" {
+		c.t.Errorf("%s: registered model %+v, want alias champion on version 1", s.URL, rm.Model)
+	}
+	// mlflow-artifacts:/<path> is served under /mlflow-artifacts/artifacts/<path>.
+	rel, ok := strings.CutPrefix(res["run_artifact_uri"], "mlflow-artifacts:/")
+	if !ok {
+		c.t.Fatalf("run artifact URI %q is not an mlflow-artifacts: URI", res["run_artifact_uri"])
+	}
+	rel = strings.TrimPrefix(rel, "/")
+	body, _ := c.must(s, http.StatusOK, "GET", "/mlflow/api/2.0/mlflow-artifacts/artifacts/"+rel+"/data/weights.bin", nil)
+	if got := sha256Hex(body); got != res["weights_sha256"] {
+		c.t.Errorf("%s: weights.bin is %s, the workflow wrote %s", s.URL, got, res["weights_sha256"])
+	}
+}

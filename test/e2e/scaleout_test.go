@@ -90,6 +90,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 	pypiThroughProxy(t, proxy.URL)
 	s3Proxy := c.roundRobinTo(t, func(s *Server) string { s3mu.Lock(); defer s3mu.Unlock(); return s3URLs[s] })
 	dvcThroughProxy(t, s3Proxy.URL, key.KeyID, key.Secret)
+	mlflowRes := mlflowThroughProxy(t, proxy.URL)
 	images := []*splitImage{newSplitImage("app-a", "v1", 3<<20), newSplitImage("app-b", "v1", 1<<20)}
 	for _, img := range images {
 		chunk := len(img.layer) / 3
@@ -229,6 +230,7 @@ func TestScaleOutThreeReplicas(t *testing.T) {
 		if m := got.Run.Data.Metrics; len(m) != 1 || m[0].Step != 5 {
 			t.Errorf("%s: run metrics %+v, want the latest loss at step 5", s.URL, m)
 		}
+		c.checkMLflowWorkflow(s, mlflowRes)
 	}
 	c.checkPeriodicGC(start)
 	for _, s := range c.live() {
