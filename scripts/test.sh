@@ -5,7 +5,8 @@
 #      and a JDK) - only the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
-#      chromium (apt-get) for the web UI's;
+#      chromium (apt-get) for the web UI's; slapd and ldap-utils (apt-get)
+#      and test/oidcop (go install) for the SSO tests;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
 #      tests drive (dvc), exported as ARCA_TEST_VENV; one with mlflow and
 #      scikit-learn (scripts/install-mlflow-clients.sh), ARCA_TEST_MLFLOW_VENV;
@@ -71,7 +72,11 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry) # distribution 2.8: the foreign OCI target of replication tests
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+# OpenLDAP for the SSO tests (internal/sso/ldaptest starts its own slapd).
+[[ -x /usr/sbin/slapd ]] || missing+=(slapd)
+command -v ldapadd >/dev/null 2>&1 || missing+=(ldap-utils)
 [[ -r /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 if ! command -v python3 >/dev/null 2>&1; then
     missing+=(python3 python3-venv)
@@ -111,6 +116,14 @@ section "OCI and Helm clients (crane, oras, skopeo, helm)"
 export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 "$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"
 echo "ARCA_TOOLS_BIN=$ARCA_TOOLS_BIN"
+
+# ---------------------------------------------------------------------------
+section "Test OpenID provider (test/oidcop)"
+# The example provider of github.com/zitadel/oidc with a groups claim, for
+# the SSO e2e tests; pinned by test/oidcop/go.mod and go.sum.
+(cd "$ROOT/test/oidcop" && GOBIN="$ARCA_TOOLS_BIN" GOFLAGS=-mod=readonly go install .) </dev/null ||
+    die "could not build test/oidcop"
+echo "oidcop: $ARCA_TOOLS_BIN/oidcop"
 
 # ---------------------------------------------------------------------------
 section "Browser for the web UI tests (chromium)"

@@ -43,10 +43,14 @@ import (
 	"github.com/arcaproject/arca/internal/ops"
 	"github.com/arcaproject/arca/internal/pypi"
 	"github.com/arcaproject/arca/internal/raw"
+	"github.com/arcaproject/arca/internal/replication"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
+	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/sso"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
+	"github.com/arcaproject/arca/internal/vulndb"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -65,10 +69,21 @@ type App struct {
 	OCI      *oci.Handler
 	S3       *s3api.Handler
 	MLflow   *mlflow.Handler
+	// LDAP is the configured directory (nil when none); OIDC the
+	// configured OpenID provider (nil when none).
+	LDAP *sso.LDAP
+	OIDC *sso.OIDC
 	// Jobs is the background job queue; Serve starts its workers.
 	Jobs *jobs.Runner
 	// Webhooks hears every audited change and queues its deliveries.
 	Webhooks *webhook.Service
+	// Replication runs replication policies (as jobs).
+	Replication *replication.Service
+
+	local inProcess // the handlers replication calls in process
+	// Vulns is the vulnerability data, Scanner what scans against it.
+	Vulns   *vulndb.DB
+	Scanner *scan.Scanner
 
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
@@ -102,6 +117,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	authOpts := auth.Options{
+		MaxFailures:      cfg.Auth.LoginMaxFailures,
+		Lockout:          time.Duration(cfg.Auth.LoginLockout),
+		CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
+		HashSlots:        cfg.Auth.PasswordHashSlots,
+		HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
+		CheckRate:        cfg.Auth.PasswordCheckRate,
+		CheckBurst:       cfg.Auth.PasswordCheckBurst,
+		TokenCredentials: cfg.Auth.TokenCredentials,
+	}
+	ldapDir, err := ssoOptions(cfg, &authOpts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	driver, err := openBlobDriver(ctx, cfg)
@@ -117,9 +147,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Registry: reg,
 		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format:     nil,
-			oci.Format:     oci.CheckSettings,
-			pypi.Format:    pypi.CheckSettings,
-			npm.Format:     npm.CheckSettings,
+			oci.Format:     scan.WithPolicy(oci.CheckSettings),
+			pypi.Format:    scan.WithPolicy(pypi.CheckSettings),
+			npm.Format:     scan.WithPolicy(npm.CheckSettings),
 			maven.Format:   maven.CheckSettings,
 			goproxy.Format: goproxy.CheckSettings,
 			helm.Format:    helm.CheckSettings,
@@ -128,16 +158,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}),
 		Audit: audit.New(db, log),
 		Keys:  keys,
-		Auth: auth.New(db, keys, auth.Options{
-			MaxFailures:      cfg.Auth.LoginMaxFailures,
-			Lockout:          time.Duration(cfg.Auth.LoginLockout),
-			CacheTTL:         time.Duration(cfg.Auth.CredentialCacheTTL),
-			HashSlots:        cfg.Auth.PasswordHashSlots,
-			HashWait:         time.Duration(cfg.Auth.PasswordHashWait),
-			CheckRate:        cfg.Auth.PasswordCheckRate,
-			CheckBurst:       cfg.Auth.PasswordCheckBurst,
-			TokenCredentials: cfg.Auth.TokenCredentials,
-		}),
+		Auth:  auth.New(db, keys, authOpts),
+		LDAP:  ldapDir,
 	}
 	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {
@@ -145,13 +167,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
-		PublicURL: cfg.PublicURL})
+		PublicURL: cfg.PublicURL, Gate: &scan.Gate{DB: db}})
+	a.openScan()
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
+	a.openOIDC()
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	a.Replication = a.openReplication()
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -273,9 +298,9 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
 	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
@@ -283,6 +308,8 @@ func (a *App) Handler() http.Handler {
 	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
+	a.Replication.Routes(mux, a.Audit)
+	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
@@ -296,7 +323,8 @@ func (a *App) Handler() http.Handler {
 		}},
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
-		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks}).Routes(mux) // GET / and /ui/
+		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux)}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

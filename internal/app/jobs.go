@@ -126,6 +126,8 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}
+	p = append(p, a.scanWorkers(workers)...)
+	p = append(p, a.ssoJobs(workers)...)
 	// GC also runs when a leader is elected, unless it already ran in the
 	// current period (of gc.interval, aligned to UTC): a leader keeps its
 	// schedule in memory, so without this a cluster redeployed more often
@@ -133,6 +135,8 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	if every := time.Duration(a.Config.GC.Interval); every > 0 {
 		p = append(p, periodic("gc", every, true, gcArgs{Trigger: "periodic"}))
 	}
+	p = append(p, a.backupJobs(workers)...)
+	p = append(p, a.replicationJobs(workers)...)
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
 		Periodic:   p,

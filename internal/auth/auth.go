@@ -6,7 +6,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"net/http"
 	"net/netip"
@@ -45,6 +44,18 @@ type Options struct {
 	// with credentials: TokenCredentialsBounded (default) or
 	// TokenCredentialsNone. See credentials.go.
 	TokenCredentials string
+	// Providers are the identity providers whose accounts sign in here
+	// (by source: SourceLDAP, SourceOIDC), with how their groups map to
+	// roles (external.go).
+	Providers map[string]Provider
+	// Directory, when set, checks the passwords of names that are not
+	// local accounts (LDAP; directory.go).
+	Directory Directory
+	// LocalPasswords is LocalPasswordsAll (default) or
+	// LocalPasswordsBreakGlass: then only the local accounts named in
+	// BreakGlass sign in with a password.
+	LocalPasswords string
+	BreakGlass     []string
 }
 
 // Service authenticates requests and authorizes actions.
@@ -113,6 +124,9 @@ var errUnauthenticated = errs.E(errs.Unauthenticated, "invalid credentials")
 // with too many failures is errs.TooMany; no free password-hashing slot is
 // errs.Unavailable.
 func (s *Service) Authenticate(ctx context.Context, r *http.Request) (Principal, error) {
+	if p, ok := Internal(ctx); ok {
+		return p, nil
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return Principal{}, nil
@@ -184,8 +198,8 @@ func (s *Service) CanRead(ctx context.Context, r *repo.Repository) error {
 	return s.Authorize(ctx, From(ctx), r, Read)
 }
 
-// RoleOn returns p's effective role on r: the higher of its global role and
-// its role on r.
+// RoleOn returns p's effective role on r: the highest of its global role,
+// its role granted on r, and the role its provider's groups give on r.
 func (s *Service) RoleOn(ctx context.Context, p Principal, r *repo.Repository) (Role, error) {
 	if p.Anonymous() {
 		return NoRole, nil
@@ -193,12 +207,11 @@ func (s *Service) RoleOn(ctx context.Context, p Principal, r *repo.Repository) (
 	if p.Role == Admin {
 		return Admin, nil
 	}
-	var role string
-	err := s.db.QueryRowContext(ctx, `SELECT role FROM repository_roles WHERE user_id = $1 AND repository_id = $2`, p.UserID, r.ID).Scan(&role)
-	if err != nil && err != sql.ErrNoRows {
-		return NoRole, meta.Err(err)
+	role, err := s.boundRole(ctx, p, r)
+	if err != nil {
+		return NoRole, err
 	}
-	return maxRole(p.Role, Role(role)), nil
+	return maxRole(p.Role, role), nil
 }
 
 // RequireAdmin allows only server administrators.

@@ -49,17 +49,17 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 	var (
 		id                 sql.NullInt64
 		uname, kind, role  sql.NullString
-		hash               sql.NullString
+		hash, source       sql.NullString
 		disabled           sql.NullBool
 		lockedUntil, fails sql.NullInt64
 	)
 	// One query whether the name exists or not.
 	err := s.db.QueryRowContext(ctx,
-		`SELECT u.id, u.name, u.kind, u.role, u.password_hash, u.disabled, f.locked_until, f.failures
+		`SELECT u.id, u.name, u.kind, u.role, u.password_hash, u.source, u.disabled, f.locked_until, f.failures
 		 FROM (SELECT CAST($1 AS TEXT) AS name, CAST($2 AS TEXT) AS fname, CAST($3 AS TEXT) AS client) q
 		 LEFT JOIN users u ON u.name = q.name
 		 LEFT JOIN login_failures f ON f.name = q.fname AND f.client = q.client`, name, fname, client).
-		Scan(&id, &uname, &kind, &role, &hash, &disabled, &lockedUntil, &fails)
+		Scan(&id, &uname, &kind, &role, &hash, &source, &disabled, &lockedUntil, &fails)
 	if err != nil {
 		return Principal{}, meta.Err(err)
 	}
@@ -69,13 +69,18 @@ func (s *Service) Login(ctx context.Context, name, secret string) (Principal, er
 			time.UnixMilli(lockedUntil.Int64).Sub(now).Round(time.Second)+time.Second)
 	}
 	exists := id.Valid
-	usable := exists && !disabled.Bool && hash.String != ""
+	p := Principal{UserID: id.Int64, Name: uname.String, Kind: kind.String, Role: Role(role.String)}
+	if s.opts.Directory != nil && (!exists || source.String == SourceLDAP) {
+		return s.directoryLogin(ctx, p, exists && disabled.Bool, name, secret, fname, client, fails.Valid, now)
+	}
+	// Only local accounts have passwords here, and only those the local
+	// password policy lets sign in (break-glass).
+	usable := exists && !disabled.Bool && hash.String != "" && source.String == SourceLocal && s.localPasswordAllowed(uname.String)
 	stored := ""
 	if usable {
 		stored = hash.String
 	}
 	key := credKey(name, secret, stored)
-	p := Principal{UserID: id.Int64, Name: uname.String, Kind: kind.String, Role: Role(role.String)}
 	if usable && s.ok.hit(key, p.UserID, now) {
 		return p, s.clearFailures(ctx, fname, client, fails.Valid)
 	}

@@ -2,10 +2,8 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/arcaproject/arca/internal/errs"
-	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
 
@@ -65,19 +63,9 @@ func (s *Service) AuthorizeObjects(ctx context.Context, p Principal, r *repo.Rep
 	return refused
 }
 
-// BoundRole returns the role granted to p on r itself, without its global
-// role (NoRole when there is none).
+// BoundRole returns the role p holds on r itself — granted on r, or
+// given by its provider's groups — without its global role (NoRole when
+// there is none).
 func (s *Service) BoundRole(ctx context.Context, p Principal, r *repo.Repository) (Role, error) {
-	if p.Anonymous() {
-		return NoRole, nil
-	}
-	var role string
-	err := s.db.QueryRowContext(ctx, `SELECT role FROM repository_roles WHERE user_id = $1 AND repository_id = $2`, p.UserID, r.ID).Scan(&role)
-	if err == sql.ErrNoRows {
-		return NoRole, nil
-	}
-	if err != nil {
-		return NoRole, meta.Err(err)
-	}
-	return Role(role), nil
+	return s.boundRole(ctx, p, r)
 }

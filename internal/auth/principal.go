@@ -48,3 +48,19 @@ func From(ctx context.Context) Principal {
 	p, _ := ctx.Value(principalKey{}).(Principal)
 	return p
 }
+
+type internalKey struct{}
+
+// WithInternal marks ctx as a request that arca makes to itself, in
+// process, acting as p (replication's local side): Authenticate returns p
+// without reading credentials. Only code in the process can set it; no
+// header or listener can.
+func WithInternal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, internalKey{}, p)
+}
+
+// Internal returns the principal of an in-process request (WithInternal).
+func Internal(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(internalKey{}).(Principal)
+	return p, ok
+}

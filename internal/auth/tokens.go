@@ -113,16 +113,20 @@ func (s *Service) RevokeToken(ctx context.Context, userName, tokenName string) e
 	return nil
 }
 
-// tokenPrincipal resolves a token secret to its owner. Expired tokens and
-// tokens of disabled users are rejected.
+// tokenPrincipal resolves a token secret to its owner. Expired tokens,
+// tokens of disabled users and tokens of external accounts not synced
+// within their provider's MaxSyncAge are rejected.
 func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal, error) {
 	var p Principal
 	var role string
 	var expires int64
 	var disabled bool
+	var source string
+	var syncedAt int64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT t.id, t.expires_at, t.manage_credentials, u.id, u.name, u.kind, u.role, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`,
-		hashToken(secret)).Scan(&p.TokenID, &expires, &p.TokenCredentials, &p.UserID, &p.Name, &p.Kind, &role, &disabled)
+		`SELECT t.id, t.expires_at, t.manage_credentials, u.id, u.name, u.kind, u.role, u.disabled, u.source, u.synced_at
+		 FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`,
+		hashToken(secret)).Scan(&p.TokenID, &expires, &p.TokenCredentials, &p.UserID, &p.Name, &p.Kind, &role, &disabled, &source, &syncedAt)
 	if err != nil {
 		if errs.Is(meta.Err(err), errs.NotFound) {
 			return Principal{}, errUnauthenticated
@@ -131,6 +135,11 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (Principal,
 	}
 	if disabled || (expires != 0 && expires < meta.Now()) {
 		return Principal{}, errUnauthenticated
+	}
+	if prov, ok := s.opts.Providers[source]; ok && source != SourceLocal && prov.MaxSyncAge > 0 &&
+		meta.Now()-syncedAt > prov.MaxSyncAge.Milliseconds() {
+		return Principal{}, errs.E(errs.Unauthenticated, "the tokens of %s work for %s after a sign-in; sign in to arca again (arca login)",
+			p.Name, prov.MaxSyncAge)
 	}
 	p.Role = Role(role)
 	p.TokenExpiresAt = expires

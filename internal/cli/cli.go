@@ -41,10 +41,12 @@ Usage:
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
   arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc, mlflow, go or helm at arca
+  arca login --url URL          sign in with the server's identity provider; stores a token for configure
   arca go publish <dir> <version> --url URL ...   publish a Go module version (run "arca go" for its flags)
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
+  arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -77,6 +79,8 @@ func Main(args []string, env Env) int {
 		err = runFsck(args[1:], env)
 	case "configure":
 		err = configure(args[1:], env)
+	case "login":
+		err = login(args[1:], env)
 	case "backup":
 		err = runBackup(args[1:], env)
 	case "restore":
@@ -85,6 +89,8 @@ func Main(args []string, env Env) int {
 		err = goCommand(args[1:], env)
 	case "probe":
 		err = probe(args[1:], env)
+	case "vulndb":
+		err = runVulnDB(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:

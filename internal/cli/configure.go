@@ -93,6 +93,12 @@ func configure(args []string, env Env) error {
 	if t.URL, err = parseServerURL(rawURL); err != nil && !undo {
 		return err
 	}
+	if t.User == "" && t.Secret == "" && t.URL != nil {
+		// What arca login stored for this server, if anything.
+		if c, ok := loadCredential(env, t.URL.String()); ok {
+			t.User, t.Secret = c.User, c.Token
+		}
+	}
 	if rawS3 != "" {
 		if t.S3URL, err = parseServerURL(rawS3); err != nil {
 			return err

@@ -48,6 +48,9 @@ type Config struct {
 	GC           GC           `yaml:"gc"`
 	Jobs         Jobs         `yaml:"jobs"`
 	Webhooks     Webhooks     `yaml:"webhooks"`
+	Backup       Backup       `yaml:"backup"`
+	VulnDB       VulnDB       `yaml:"vulndb"`
+	Scan         Scan         `yaml:"scan"`
 	Limits       Limits       `yaml:"limits"`
 	Repositories []Repository `yaml:"repositories"`
 }
@@ -142,6 +145,13 @@ type Auth struct {
 	// with credentials: "bounded" (create tokens that expire no later than
 	// itself, when its scope allows) or "none".
 	TokenCredentials string `yaml:"token_credentials"`
+	// LocalPasswords is who signs in with a local password: "all", or
+	// "break_glass" (only BreakGlassUsers; see docs/sso.md).
+	LocalPasswords  string   `yaml:"local_passwords"`
+	BreakGlassUsers []string `yaml:"break_glass_users"`
+	// LDAP and OIDC connect company identity providers (sso.go).
+	LDAP LDAP `yaml:"ldap"`
+	OIDC OIDC `yaml:"oidc"`
 }
 
 // Metrics configures /metrics.
@@ -251,6 +261,25 @@ type Webhooks struct {
 	Workers int `yaml:"workers"`
 }
 
+// Backup configures scheduled backups (docs/disaster-recovery.md): with
+// To and Interval set, the job runner's leader takes one backup per
+// Interval, once per cluster, then prunes by Keep and KeepDays.
+type Backup struct {
+	// To is a directory or s3://bucket/prefix; empty: no scheduled backups.
+	To       string   `yaml:"to"`
+	Interval Duration `yaml:"interval"`
+	// Keep the newest Keep backups and every one younger than KeepDays
+	// days; both 0: keep every backup.
+	Keep     int `yaml:"keep"`
+	KeepDays int `yaml:"keep_days"`
+	// S3Endpoint (another arca, MinIO; empty: AWS), S3Region, S3AccessKey
+	// and S3SecretKey reach an s3:// target.
+	S3Endpoint  string `yaml:"s3_endpoint"`
+	S3Region    string `yaml:"s3_region"`
+	S3AccessKey string `yaml:"s3_access_key"`
+	S3SecretKey string `yaml:"s3_secret_key"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// MaxUploadBytes caps one uploaded file; 0 means no limit.
@@ -306,6 +335,9 @@ func Default() Config {
 			PasswordCheckRate:  1,
 			PasswordCheckBurst: 30,
 			TokenCredentials:   "bounded",
+			LocalPasswords:     "all",
+			LDAP:               LDAP{SyncInterval: Duration(15 * time.Minute), Timeout: Duration(5 * time.Second)},
+			OIDC:               OIDC{MaxSyncAge: Duration(30 * 24 * time.Hour), CLITokenTTL: Duration(30 * 24 * time.Hour)},
 		},
 		Metrics:  Metrics{Auth: "none"},
 		OCI:      OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
@@ -314,6 +346,9 @@ func Default() Config {
 		GC:       GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Webhooks: Webhooks{Timeout: Duration(10 * time.Second), MaxAttempts: 8, Retention: Duration(30 * 24 * time.Hour), Workers: 8},
+		Backup:   Backup{Interval: Duration(24 * time.Hour)},
+		VulnDB:   defaultVulnDB(),
+		Scan:     Scan{OnPush: true},
 		Repositories: []Repository{
 			{Name: "files", Format: "raw", Kind: "hosted", Visibility: "private", Description: "Raw files and DVC HTTP remote"},
 			{Name: "library", Format: "oci", Kind: "hosted", Visibility: "private", Description: "Container images and OCI artifacts"},
@@ -452,6 +487,12 @@ func (c *Config) Validate() error {
 	if c.OCI.TokenTTL < Duration(time.Second) || c.OCI.Service == "" {
 		problems = append(problems, "oci.token_ttl must be at least 1s and oci.service set")
 	}
+	if c.Backup.To != "" && c.Backup.Interval < Duration(time.Minute) {
+		problems = append(problems, "backup.interval must be at least 1m when backup.to is set")
+	}
+	if c.Backup.Keep < 0 || c.Backup.KeepDays < 0 {
+		problems = append(problems, "backup.keep and backup.keep_days must not be negative")
+	}
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
 	}
@@ -495,6 +536,7 @@ func (c *Config) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf("auth.token_credentials %q: want bounded or none", c.Auth.TokenCredentials))
 	}
+	problems = append(problems, c.validateSSO()...)
 	switch c.Metrics.Auth {
 	case "none", "user", "admin":
 	default:
@@ -554,6 +596,15 @@ func (c Config) Redacted() Config {
 	}
 	if c.Blob.S3.SecretKey != "" {
 		c.Blob.S3.SecretKey = "xxxxx"
+	}
+	if c.Auth.LDAP.BindPassword != "" {
+		c.Auth.LDAP.BindPassword = "xxxxx"
+	}
+	if c.Auth.OIDC.ClientSecret != "" {
+		c.Auth.OIDC.ClientSecret = "xxxxx"
+	}
+	if c.Auth.OIDC.DeviceClientSecret != "" {
+		c.Auth.OIDC.DeviceClientSecret = "xxxxx"
 	}
 	c.DatabaseURL = redactURL(c.DatabaseURL)
 	return c

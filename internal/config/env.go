@@ -45,7 +45,10 @@ var envVars = []struct {
 		c.Auth.TrustedProxies = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 		return nil
 	}},
+	{"ARCA_LDAP_BIND_PASSWORD", func(c *Config, v string) error { c.Auth.LDAP.BindPassword = v; return nil }},
+	{"ARCA_OIDC_CLIENT_SECRET", func(c *Config, v string) error { c.Auth.OIDC.ClientSecret = v; return nil }},
 	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
+	{"ARCA_VULNDB_URL", func(c *Config, v string) error { c.VulnDB.URL = v; return nil }},
 	{"ARCA_HTTP_BODY_TIMEOUT", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.HTTP.BodyTimeout = Duration(d)
@@ -76,6 +79,25 @@ var envVars = []struct {
 		c.GC.Grace = Duration(d)
 		return err
 	}},
+	{"ARCA_BACKUP_TO", func(c *Config, v string) error { c.Backup.To = v; return nil }},
+	{"ARCA_BACKUP_INTERVAL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Backup.Interval = Duration(d)
+		return err
+	}},
+	{"ARCA_BACKUP_KEEP", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Backup.Keep = n
+		return err
+	}},
+	{"ARCA_BACKUP_KEEP_DAYS", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Backup.KeepDays = n
+		return err
+	}},
+	{"ARCA_BACKUP_S3_ENDPOINT", func(c *Config, v string) error { c.Backup.S3Endpoint = v; return nil }},
+	{"ARCA_BACKUP_S3_ACCESS_KEY", func(c *Config, v string) error { c.Backup.S3AccessKey = v; return nil }},
+	{"ARCA_BACKUP_S3_SECRET_KEY", func(c *Config, v string) error { c.Backup.S3SecretKey = v; return nil }},
 	{"ARCA_JOBS_TIMEOUT", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Jobs.Timeout = Duration(d)

@@ -38,6 +38,7 @@ const defaultMaxTarball = 128 << 20
 
 // Handler serves the npm surface.
 type Handler struct {
+	gate       repo.DownloadGate
 	db         *meta.DB
 	repos      *repo.Store
 	auth       *auth.Service
@@ -70,6 +71,9 @@ type Deps struct {
 	PublicURL string
 	// MaxUpload caps a published tarball (bytes); 0 means 128 MiB.
 	MaxUpload int64
+	// Gate decides whether content may be downloaded (vulnerability
+	// policies); nil allows everything.
+	Gate repo.DownloadGate
 }
 
 // New returns the npm handler.
@@ -77,7 +81,7 @@ func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit,
 		log: d.Log, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxTarball: d.MaxUpload,
 		cache: newBodyCache(64 << 20), client: &http.Client{Timeout: 30 * time.Minute},
-		upstream: repo.NewUpstreamHealth()}
+		upstream: repo.NewUpstreamHealth(), gate: d.Gate}
 	if h.maxTarball <= 0 {
 		h.maxTarball = defaultMaxTarball
 	}

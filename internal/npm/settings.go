@@ -25,8 +25,10 @@ import (
 //	settings:
 //	  members: [npm-hosted, npm-public]       # hosted members are asked first
 type Settings struct {
-	Upstream *UpstreamSettings `json:"upstream,omitempty"`
-	Members  []string          `json:"members,omitempty"`
+	// ScanPolicy is read by internal/scan (the download gate), which also checks it.
+	ScanPolicy any               `json:"scan_policy,omitempty"`
+	Upstream   *UpstreamSettings `json:"upstream,omitempty"`
+	Members    []string          `json:"members,omitempty"`
 }
 
 // UpstreamSettings configure a proxy repository's upstream registry.

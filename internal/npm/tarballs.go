@@ -32,6 +32,9 @@ func (h *Handler) getTarball(c *call, name Name, file string) error {
 	if err != nil {
 		return err
 	}
+	if err := repo.AllowDownload(ctx, h.gate, rp, repo.Download{Format: Format, Name: name.String(), Digest: digest}); err != nil {
+		return err
+	}
 	return h.serveBlob(c, digest)
 }
 

@@ -36,6 +36,9 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, v vars) error 
 	if err != nil {
 		return err
 	}
+	if err := repo.AllowDownload(r.Context(), h.gate, rp, repo.Download{Format: Format, Name: n.Image, Digest: string(b.Digest), Blob: true}); err != nil {
+		return err
+	}
 	rd, err := h.blobs.Open(r.Context(), b.Digest)
 	if err != nil {
 		return errs.Wrap(err, errs.Internal, "blob %s has metadata but no content", b.Digest)

@@ -33,6 +33,7 @@ const maxManifestBytes = 4 << 20
 
 // Handler serves the OCI surface.
 type Handler struct {
+	gate       repo.DownloadGate
 	db         *meta.DB
 	repos      *repo.Store
 	auth       *auth.Service
@@ -62,6 +63,9 @@ type Deps struct {
 	// PublicURL is the base URL clients reach arca at; "" derives it from
 	// each request.
 	PublicURL string
+	// Gate decides whether content may be downloaded (vulnerability
+	// policies); nil allows everything.
+	Gate repo.DownloadGate
 }
 
 // New returns the OCI handler.
@@ -71,6 +75,7 @@ func New(d Deps) *Handler {
 		httpClient: &http.Client{Timeout: 30 * time.Minute}, upstreams: map[string]*upstream{}}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
+	h.gate = d.Gate
 	return h
 }
 

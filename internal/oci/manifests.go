@@ -269,6 +269,9 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if err != nil {
 		return err
 	}
+	if err := repo.AllowDownload(r.Context(), h.gate, rp, repo.Download{Format: Format, Name: n.Image, Digest: string(m.Digest)}); err != nil {
+		return err
+	}
 	rd, err := h.blobs.Open(r.Context(), m.Digest)
 	if err != nil {
 		return errs.Wrap(err, errs.Internal, "manifest %s has metadata but no content", m.Digest)

@@ -19,6 +19,8 @@ import (
 //	    delete_untagged: true               # manifests no tag and no index refers to
 //	  allow_sparse: false                   # accept image manifests whose layers are absent
 type Policy struct {
+	// ScanPolicy is read by internal/scan (the download gate), which also checks it.
+	ScanPolicy any `json:"scan_policy,omitempty"`
 	// Upstream is the registry a proxy repository caches.
 	Upstream *ProxySettings `json:"upstream,omitempty"`
 	// Members are the repositories a group resolves, in order.

@@ -32,6 +32,7 @@ const Format = "pypi"
 
 // Handler serves the PyPI surface.
 type Handler struct {
+	gate      repo.DownloadGate
 	repos     *repo.Store
 	auth      *auth.Service
 	blobs     *blob.Store
@@ -64,6 +65,9 @@ type Deps struct {
 	MaxUpload int64  // bytes of one uploaded file; 0 = unlimited
 	// Client fetches from proxies' upstreams; nil means a default client.
 	Client *http.Client
+	// Gate decides whether content may be downloaded (vulnerability
+	// policies); nil allows everything.
+	Gate repo.DownloadGate
 }
 
 // New returns the PyPI handler.
@@ -85,6 +89,7 @@ func New(d Deps) *Handler {
 	h.surface = httpx.Surface{Name: "pypi", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	h.jsonSurface = httpx.Surface{Name: "pypi", WriteError: writeJSONError, Auth: d.Auth, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
+	h.gate = d.Gate
 	return h
 }
 

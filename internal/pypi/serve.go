@@ -160,6 +160,9 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) error {
 		contentType = "text/plain; charset=utf-8"
 	} else {
 		ref, err = h.openFile(ctx, rp, project, filename, 0)
+		if err == nil {
+			err = repo.AllowDownload(ctx, h.gate, rp, repo.Download{Format: Format, Name: project, Digest: string(ref.Digest)})
+		}
 	}
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ import (
 //	merge: files                      # files: union of every member's files (same file name: first member wins)
 //	                                  # first: the first member that has the project answers alone
 type Settings struct {
+	// ScanPolicy is read by internal/scan (the download gate), which also checks it.
+	ScanPolicy    any       `json:"scan_policy,omitempty"`
 	AllowRedeploy bool      `json:"allow_redeploy,omitempty"`
 	Upstream      *Upstream `json:"upstream,omitempty"`
 	Members       []string  `json:"members,omitempty"`

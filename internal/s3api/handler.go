@@ -114,12 +114,15 @@ type request struct {
 	target
 	sig   *signature // nil for anonymous requests
 	query url.Values
+	// internal is who an unsigned in-process request acts as
+	// (auth.WithInternal); anonymous otherwise.
+	internal auth.Principal
 }
 
 // principal is who the request acts as.
 func (q *request) principal() auth.Principal {
 	if q.sig == nil {
-		return auth.Principal{}
+		return q.internal
 	}
 	return q.sig.principal
 }
@@ -160,6 +163,11 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := &request{target: t, sig: sig, query: r.URL.Query()}
+	if p, ok := auth.Internal(r.Context()); ok && sig == nil {
+		q.internal = p // arca's own request, in process (replication)
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		httpx.SetUser(r.Context(), p.String())
+	}
 	if sig != nil {
 		r = r.WithContext(auth.WithPrincipal(r.Context(), sig.principal))
 		httpx.SetUser(r.Context(), sig.principal.String())

@@ -253,7 +253,7 @@ func (h *Handler) copySource(r *http.Request, q *request) (*repo.Repository, *ob
 	if err != nil {
 		return nil, nil, err
 	}
-	srcReq := &request{target: target{bucket: bucket, key: key}, sig: q.sig, query: url.Values{}}
+	srcReq := &request{target: target{bucket: bucket, key: key}, sig: q.sig, query: url.Values{}, internal: q.internal}
 	rp, err := h.bucket(r.Context(), srcReq, auth.Read)
 	if err != nil {
 		return nil, nil, err

@@ -17,6 +17,19 @@ type loginData struct {
 	// Browsable: some repository is public, so the page offers browsing
 	// without signing in (a link to an empty list would only puzzle).
 	Browsable bool
+	// SSOName labels the single sign-on button ("" when there is none).
+	SSOName string
+	// ProviderLogout, after an OIDC account signed out, is the provider's
+	// end-session URL, offered as a link (a form's redirect to another
+	// origin is blocked by the page's form-action policy).
+	ProviderLogout string
+}
+
+func (h *Handler) ssoName() string {
+	if h.SSO == nil {
+		return ""
+	}
+	return h.SSO.Name()
 }
 
 // anyPublic reports whether an anonymous visitor can see any repository.
@@ -34,7 +47,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Data: loginData{Next: next, Browsable: browsable}})
+	return h.render(w, r, http.StatusOK, "login", Page{Title: "Sign in", Data: loginData{Next: next, Browsable: browsable, SSOName: h.ssoName()}})
 }
 
 // login checks the name and password with auth.Service.Login (so failed
@@ -44,7 +57,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	password := r.PostFormValue("password")
-	data := loginData{Name: name, Next: safeNext(r.PostFormValue("next"))}
+	data := loginData{Name: name, Next: safeNext(r.PostFormValue("next")), SSOName: h.ssoName()}
 	refuse := func(status int, msg string) error {
 		data.Error = msg
 		if ok, err := h.anyPublic(ctx); err == nil {
@@ -80,13 +93,27 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	return h.redirect(w, r, data.Next, "")
 }
 
+// logout ends the session; an OIDC account's browser is then sent to the
+// provider's end-session endpoint when it has one (RP-initiated logout),
+// which sends it back to the sign-in page.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
-	if s := sessionFrom(r.Context()); s != nil {
-		if err := h.deleteSession(r.Context(), s); err != nil {
+	ctx := r.Context()
+	source := ""
+	if s := sessionFrom(ctx); s != nil {
+		if err := h.deleteSession(ctx, s); err != nil {
 			return err
+		}
+		if h.SSO != nil {
+			source, _ = h.auth.AccountSource(ctx, s.Principal.UserID)
 		}
 	}
 	setCookie(w, r, sessionCookie, "", -1)
+	if source == auth.SourceOIDC {
+		if to := h.SSO.LogoutURL(ctx, h.baseURL(r)+loginPath); to != "" {
+			return h.render(w, r, http.StatusOK, "login", Page{Title: "Signed out", Flash: "You are signed out of arca.",
+				Data: loginData{Next: "/", SSOName: h.ssoName(), ProviderLogout: to}})
+		}
+	}
 	return h.redirect(w, r, loginPath, "You are signed out.")
 }
 

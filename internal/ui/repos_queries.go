@@ -30,7 +30,10 @@ func (h *Handler) visibleRepositories(ctx context.Context, p auth.Principal, f R
 		   AND ($5 = 1 OR visibility = 'public'
 		        OR EXISTS (SELECT 1 FROM repository_roles rr WHERE rr.user_id = $6 AND rr.repository_id = r.id))
 		 ORDER BY name LIMIT $7 OFFSET $8`,
-		f.Format, f.Kind, f.Query, likeContains(f.Query), boolInt(p.Role != auth.NoRole && !p.Anonymous()), p.UserID, limit, offset)
+		f.Format, f.Kind, f.Query, likeContains(f.Query),
+		// Roles from an identity provider's groups are not rows: such
+		// principals get every repository, filtered by Authorize below.
+		boolInt((p.Role != auth.NoRole || h.auth.HasGroupRoles(ctx, p)) && !p.Anonymous()), p.UserID, limit, offset)
 	if err != nil {
 		return nil, meta.Err(err)
 	}

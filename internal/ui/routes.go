@@ -13,11 +13,13 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/static/{file...}", errless(h.static)) // embedded CSS, scripts, icons
 	mux.HandleFunc("GET /favicon.ico", errless(h.favicon))
 
-	h.handle(mux, "GET /{$}", signedIn, h.dashboard)      // storage, counts, recent activity
-	h.handle(mux, "GET "+loginPath, anyone, h.loginForm)  // sign in
-	h.handle(mux, "POST "+loginPath, anyone, h.login)     //
-	h.handle(mux, "POST /ui/logout", signedIn, h.logout)  // sign out
-	h.handle(mux, "GET /ui/account", signedIn, h.account) // own tokens and S3 keys
+	h.handle(mux, "GET /{$}", signedIn, h.dashboard)             // storage, counts, recent activity
+	h.handle(mux, "GET "+loginPath, anyone, h.loginForm)         // sign in
+	h.handle(mux, "POST "+loginPath, anyone, h.login)            //
+	h.handle(mux, "POST /ui/logout", signedIn, h.logout)         // sign out
+	h.handle(mux, "GET /ui/sso/login", anyone, h.ssoLogin)       // OIDC: to the provider
+	h.handle(mux, "GET /ui/sso/callback", anyone, h.ssoCallback) // OIDC: back from it
+	h.handle(mux, "GET /ui/account", signedIn, h.account)        // own tokens and S3 keys
 	h.handle(mux, "POST /ui/account/tokens", signedIn, h.createToken)
 	h.handle(mux, "POST /ui/account/tokens/revoke", signedIn, h.revokeToken)
 	h.handle(mux, "POST /ui/account/s3keys", signedIn, h.createS3Key)
@@ -42,6 +44,10 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/models/{name}", anyone, h.model)                       // versions, aliases, stages of one
 	h.handle(mux, "GET /ui/models/{name}/versions/{version}", anyone, h.mlflowModelVersionPath)
 
+	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
+	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report
+	h.handle(mux, "POST /ui/security/scan", signedIn, h.scanNow)               // scan a repository or an artifact now
+
 	h.handle(mux, "GET /ui/admin", admins, h.adminHome)
 	h.handle(mux, "GET /ui/admin/users", admins, h.users)              // people and robots
 	h.handle(mux, "POST /ui/admin/users", admins, h.createUser)        //
@@ -53,13 +59,18 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "POST /ui/admin/repositories/{repo}", admins, h.updateRepository)
 	h.handle(mux, "POST /ui/admin/repositories/{repo}/roles", admins, h.grantRole)
 	h.handle(mux, "POST /ui/admin/repositories/{repo}/delete", admins, h.deleteRepository)
-	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)                             // garbage collection
-	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)                             //
-	h.handle(mux, "GET /ui/admin/audit", admins, h.audit)                           // audit trail
-	h.handle(mux, "GET /ui/admin/webhooks", admins, h.globalWebhooks)               // global webhooks, recent deliveries
-	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks) // a repository's (its admins)
-	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                   // add one (form names the repository)
-	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)     // ping, delete, redeliver
+	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)                                 // garbage collection
+	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)                                 //
+	h.handle(mux, "GET /ui/admin/audit", admins, h.audit)                               // audit trail
+	h.handle(mux, "GET /ui/admin/webhooks", admins, h.globalWebhooks)                   // global webhooks, recent deliveries
+	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks)     // a repository's (its admins)
+	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                       // add one (form names the repository)
+	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)         // ping, delete, redeliver
+	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)                                 // garbage collection
+	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)                                 //
+	h.handle(mux, "GET /ui/admin/audit", admins, h.audit)                               // audit trail
+	h.handle(mux, "GET /ui/admin/replication", admins, h.replication)                   // policies and their runs
+	h.handle(mux, "GET /ui/admin/replication/runs/{run}", admins, h.replicationRunPage) // one run's items
 
 	h.handle(mux, "/ui/", anyone, h.notFound)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -49,10 +50,17 @@ type Deps struct {
 	MLflowSpace string
 	// SessionTTL is how long a sign-in lasts (0: DefaultSessionTTL).
 	SessionTTL time.Duration
+	// SSO is the OpenID Connect sign-in offered beside the password form
+	// (nil: none).
+	SSO SSO
 	// Version is shown in the footer.
 	Version string
 	// Webhooks serves the webhook pages (nil: none).
 	Webhooks *webhook.Service
+	// Scans are the vulnerability reports; ScanQueue queues scans (the
+	// security pages' scan button). Nil hides the pages.
+	Scans     *scan.Scanner
+	ScanQueue scan.Queue
 }
 
 // Handler serves the web UI.

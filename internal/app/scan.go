@@ -1,0 +1,209 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/arcaproject/arca/internal/audit"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/vulndb"
+)
+
+// Scanning: the vulnerability data, the scanner, its jobs and what
+// enqueues them.
+
+// openScan builds the vulnerability data and the scanner (after the OCI
+// handler, through which SBOMs are pushed), and subscribes scan on push.
+func (a *App) openScan() {
+	a.Vulns = vulndb.New(a.DB)
+	a.Scanner = scan.New(scan.Deps{DB: a.DB, Blobs: a.Blobs, Repos: a.Repos, Vulns: a.Vulns, Referrers: a.OCI, Audit: a.Audit, Log: a.Log,
+		Limits: scan.Limits{LayerBytes: a.Config.Scan.MaxLayerBytes, Files: a.Config.Scan.MaxFiles}})
+	a.Registry.MustRegister(scan.NewMetrics(a.Scanner))
+	if a.Config.Scan.OnPush {
+		a.Audit.Subscribe(a.scanOnPush)
+	}
+}
+
+// scanOnPush enqueues a scan of what an event added; it never scans on
+// the request's goroutine.
+func (a *App) scanOnPush(ctx context.Context, e audit.Event) {
+	if t, ok := scanTarget(e); ok {
+		if err := (appJobs{a.Jobs}).EnqueueScan(ctx, t); err != nil {
+			a.Log.WarnContext(ctx, "enqueuing a scan", "artifact", t.String(), "err", err)
+		}
+	}
+}
+
+// scanTarget is the artifact an audit event names, when it is one that is
+// scanned. Referrers arca pushes itself (SBOMs) carry their artifact type
+// and are not scanned.
+func scanTarget(e audit.Event) (scan.Target, bool) {
+	t := scan.Target{Repository: e.Repository}
+	var ok bool
+	switch e.Action {
+	case "oci.manifest.push":
+		if e.Detail["artifact_type"] != nil {
+			return t, false
+		}
+		t.Kind = scan.KindImage
+		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
+	case "pypi.upload", "pypi.replace":
+		t.Kind = scan.KindPyPI
+		t.Name, t.Ref, ok = cutLast(e.Subject, "/")
+	case "npm.publish":
+		t.Kind = scan.KindNPM
+		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
+	}
+	return t, ok && t.Name != "" && t.Ref != ""
+}
+
+func cutLast(s, sep string) (string, string, bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return "", "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// scanArgs scans one artifact; Reuse matches its stored components again
+// rather than cataloguing it anew.
+type scanArgs struct {
+	scan.Target
+	Reuse bool `json:"reuse,omitempty"`
+}
+
+func (scanArgs) Kind() string { return "scan" }
+
+type scanWorker struct {
+	river.WorkerDefaults[scanArgs]
+	app *App
+}
+
+func (w *scanWorker) Work(ctx context.Context, j *river.Job[scanArgs]) error {
+	rep, err := w.app.Scanner.Scan(ctx, j.Args.Target, j.Args.Reuse)
+	switch {
+	case errors.Is(err, scan.ErrNotScanned), errs.Is(err, errs.NotFound):
+		return river.RecordOutput(ctx, map[string]string{"skipped": err.Error()})
+	case err != nil:
+		return err
+	}
+	return river.RecordOutput(ctx, map[string]any{"report": rep.ID, "status": rep.Status, "counts": rep.Counts, "worst": rep.Worst})
+}
+
+// rescanArgs matches every reported artifact again (after the
+// vulnerability data changed), and forgets the reports of artifacts that
+// are gone.
+type rescanArgs struct{}
+
+func (rescanArgs) Kind() string { return "scan_rescan" }
+
+type rescanWorker struct {
+	river.WorkerDefaults[rescanArgs]
+	app *App
+}
+
+func (w *rescanWorker) Work(ctx context.Context, j *river.Job[rescanArgs]) error {
+	s := w.app.Scanner
+	targets, err := s.Reported(ctx)
+	if err != nil {
+		return err
+	}
+	done, gone := 0, 0
+	for _, t := range targets {
+		_, err := s.Scan(ctx, t, true)
+		switch {
+		case errors.Is(err, scan.ErrNotScanned), errs.Is(err, errs.NotFound):
+			if err := s.Forget(ctx, t); err != nil {
+				return err
+			}
+			gone++
+		case err != nil:
+			return fmt.Errorf("rescanning %s: %w", t, err)
+		default:
+			done++
+		}
+	}
+	return river.RecordOutput(ctx, map[string]int{"rescanned": done, "forgotten": gone})
+}
+
+// vulndbUpdateArgs downloads the configured OSV exports, then rescans.
+type vulndbUpdateArgs struct{}
+
+func (vulndbUpdateArgs) Kind() string { return "vulndb_update" }
+
+type vulndbUpdateWorker struct {
+	river.WorkerDefaults[vulndbUpdateArgs]
+	app *App
+}
+
+func (w *vulndbUpdateWorker) Work(ctx context.Context, j *river.Job[vulndbUpdateArgs]) error {
+	res, err := w.app.UpdateVulnDB(ctx)
+	if err != nil {
+		return err
+	}
+	return river.RecordOutput(ctx, res)
+}
+
+// UpdateVulnDB downloads the configured exports and queues a rescan when
+// anything changed.
+func (a *App) UpdateVulnDB(ctx context.Context) ([]vulndb.ImportResult, error) {
+	res, err := a.Vulns.Update(ctx, &http.Client{Timeout: time.Hour}, a.Config.VulnDB.URL, a.Config.VulnDB.Ecosystems)
+	if changed(res) {
+		if qerr := (appJobs{a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
+			err = qerr
+		}
+	}
+	return res, err
+}
+
+// ImportVulnDB imports export zips from path and queues a rescan when
+// anything changed.
+func (a *App) ImportVulnDB(ctx context.Context, path string) ([]vulndb.ImportResult, error) {
+	res, err := a.Vulns.ImportPath(ctx, path)
+	if changed(res) {
+		if qerr := (appJobs{a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
+			err = qerr
+		}
+	}
+	return res, err
+}
+
+func changed(res []vulndb.ImportResult) bool {
+	for _, r := range res {
+		if r.Changed > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// scanWorkers registers the scanning workers and periodic jobs.
+func (a *App) scanWorkers(workers *river.Workers) []*river.PeriodicJob {
+	river.AddWorker(workers, &scanWorker{app: a})
+	river.AddWorker(workers, &rescanWorker{app: a})
+	river.AddWorker(workers, &vulndbUpdateWorker{app: a})
+	if every := time.Duration(a.Config.VulnDB.Interval); every > 0 {
+		return []*river.PeriodicJob{periodic("vulndb_update", every, false, vulndbUpdateArgs{})}
+	}
+	return nil
+}
+
+// EnqueueScan queues a scan of t, unless an equal one is already queued.
+func (j appJobs) EnqueueScan(ctx context.Context, t scan.Target) error {
+	_, err := j.Enqueue(ctx, scanArgs{Target: t},
+		&river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
+	return err
+}
+
+// EnqueueRescan queues a rescan of everything, unless one is queued.
+func (j appJobs) EnqueueRescan(ctx context.Context) error {
+	_, err := j.Enqueue(ctx, rescanArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
+	return err
+}

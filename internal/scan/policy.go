@@ -1,0 +1,260 @@
+package scan
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/vulndb"
+)
+
+// SettingsKey is the repository setting that holds a Policy, beside each
+// format's own settings.
+const SettingsKey = "scan_policy"
+
+// Policy is a repository's download policy:
+//
+//	scan_policy:
+//	  block_severity: high          # block findings at or above: low, medium, high, critical
+//	  allowlist:
+//	    - id: GHSA-x84v-xcm2-53pg   # an advisory ID or one of its aliases (CVE-...)
+//	      expires: 2026-12-31       # optional; RFC 3339 or a date
+type Policy struct {
+	BlockSeverity vulndb.Severity `json:"block_severity"`
+	Allowlist     []Allowed       `json:"allowlist,omitempty"`
+}
+
+// Allowed exempts an advisory until it expires.
+type Allowed struct {
+	ID      string `json:"id"`
+	Expires string `json:"expires,omitempty"`
+}
+
+func (a Allowed) expiry() (time.Time, error) {
+	if a.Expires == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, a.Expires); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, a.Expires)
+	if err != nil {
+		return t, fmt.Errorf("allowlist expiry %q: want RFC 3339 or YYYY-MM-DD", a.Expires)
+	}
+	return t.Add(24 * time.Hour), nil // through the whole day
+}
+
+func (a Allowed) active(now time.Time) bool {
+	t, err := a.expiry()
+	return err == nil && (t.IsZero() || now.Before(t))
+}
+
+// PolicyOf reads a repository's policy from its settings; ok is false
+// when it has none.
+func PolicyOf(settings map[string]any) (p Policy, ok bool, err error) {
+	v, present := settings[SettingsKey]
+	if !present || v == nil {
+		return p, false, nil
+	}
+	b, _ := json.Marshal(v)
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, false, errs.E(errs.Invalid, "%s: %v", SettingsKey, err)
+	}
+	if p.BlockSeverity < vulndb.Low {
+		return p, false, errs.E(errs.Invalid, "%s.block_severity: want low, medium, high or critical", SettingsKey)
+	}
+	for _, a := range p.Allowlist {
+		if a.ID == "" {
+			return p, false, errs.E(errs.Invalid, "%s.allowlist: an entry without an id", SettingsKey)
+		}
+		if _, err := a.expiry(); err != nil {
+			return p, false, errs.E(errs.Invalid, "%s.allowlist: %v", SettingsKey, err)
+		}
+	}
+	return p, true, nil
+}
+
+// WithPolicy wraps a format's settings check so that its repositories
+// also take a scan_policy: the policy is checked here and the rest of the
+// settings by the format.
+func WithPolicy(check repo.SettingsCheck) repo.SettingsCheck {
+	return func(kind string, settings map[string]any) error {
+		if _, present := settings[SettingsKey]; !present {
+			if check == nil && len(settings) > 0 {
+				return errs.E(errs.Invalid, "this format takes no settings but %s", SettingsKey)
+			}
+			if check == nil {
+				return nil
+			}
+			return check(kind, settings)
+		}
+		if _, _, err := PolicyOf(settings); err != nil {
+			return err
+		}
+		rest := make(map[string]any, len(settings))
+		for k, v := range settings {
+			if k != SettingsKey {
+				rest[k] = v
+			}
+		}
+		if check == nil {
+			if len(rest) > 0 {
+				return errs.E(errs.Invalid, "this format takes no settings but %s", SettingsKey)
+			}
+			return nil
+		}
+		return check(kind, rest)
+	}
+}
+
+// Gate enforces repositories' policies on downloads (repo.DownloadGate).
+// Admins are exempt (they must be able to fetch what they investigate),
+// and so is the scanner, which reads content from the blob store, not
+// through a surface. Content without a report is not blocked.
+type Gate struct {
+	DB  *meta.DB
+	Now func() time.Time
+}
+
+var _ repo.DownloadGate = (*Gate)(nil)
+
+// AllowDownload refuses content whose report has a finding at or above
+// the repository's block_severity that its allowlist does not exempt,
+// with an errs.Denied naming the worst such advisory.
+func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Download) error {
+	p, ok, err := PolicyOf(r.Settings)
+	if err != nil || !ok {
+		return nil // an invalid stored policy was refused when saved
+	}
+	if auth.From(ctx).Role == auth.Admin {
+		return nil
+	}
+	ids, err := g.reports(ctx, d, p.BlockSeverity)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	blocked := 0
+	var worst *blocking
+	for _, id := range ids {
+		b, err := g.worstBlocking(ctx, id, p, now)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			if d.Blob {
+				// A layer that a clean manifest of the image lists too is
+				// served: it is that manifest's layer as well.
+				return nil
+			}
+			continue
+		}
+		blocked++
+		if worst == nil || b.severity > worst.severity {
+			worst = b
+		}
+	}
+	if worst == nil {
+		return nil
+	}
+	return errs.E(errs.Denied, "download blocked by the vulnerability policy of %s: %s (%s) in %s %s; fixed in %s",
+		r.Name, worst.advisory, worst.severity, worst.component, worst.version, orNone(worst.fixed))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no release yet"
+	}
+	return s
+}
+
+// reports finds the reports that judge the content: the content's own
+// (same digest, in any repository: the same bytes have the same
+// findings), or for an OCI blob those of the image's manifests that list
+// it. Only reports with findings at or above min are returned.
+func (g *Gate) reports(ctx context.Context, d repo.Download, min vulndb.Severity) ([]int64, error) {
+	var rows *sql.Rows
+	var err error
+	if d.Blob {
+		// A layer judged by the manifests listing it. Every listing manifest
+		// is returned (not only bad ones), so that a clean one lets it pass.
+		rows, err = g.DB.QueryContext(ctx, `SELECT s.id FROM oci_manifest_refs f JOIN scan_reports s ON s.digest = f.digest AND s.kind = 'oci'
+			WHERE f.child = $1 AND f.name = $2 LIMIT 100`, d.Digest, d.Name)
+	} else {
+		rows, err = g.DB.QueryContext(ctx, `SELECT id FROM scan_reports WHERE digest = $1 AND worst >= $2 LIMIT 100`, d.Digest, int(min))
+	}
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, meta.Err(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, meta.Err(rows.Err())
+}
+
+type blocking struct {
+	advisory, component, version, fixed string
+	severity                            vulndb.Severity
+}
+
+// worstBlocking is the worst finding of a report that the policy blocks,
+// or nil.
+func (g *Gate) worstBlocking(ctx context.Context, reportID int64, p Policy, now time.Time) (*blocking, error) {
+	rows, err := g.DB.QueryContext(ctx, `SELECT advisory_id, aliases, component, version, fixed, severity FROM scan_findings
+		WHERE report_id = $1 AND severity >= $2 ORDER BY severity DESC, score DESC, advisory_id LIMIT 1000`, reportID, int(p.BlockSeverity))
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b blocking
+		var aliases string
+		var sev int
+		if err := rows.Scan(&b.advisory, &aliases, &b.component, &b.version, &b.fixed, &sev); err != nil {
+			return nil, meta.Err(err)
+		}
+		b.severity = vulndb.Severity(sev)
+		var as []string
+		json.Unmarshal([]byte(aliases), &as)
+		if !allowed(p.Allowlist, append(as, b.advisory), now) {
+			return &b, nil
+		}
+	}
+	if err := rows.Err(); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, meta.Err(err)
+	}
+	return nil, nil
+}
+
+func allowed(list []Allowed, ids []string, now time.Time) bool {
+	for _, a := range list {
+		if !a.active(now) {
+			continue
+		}
+		for _, id := range ids {
+			if strings.EqualFold(a.ID, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
