@@ -66,9 +66,6 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks)     // a repository's (its admins)
 	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                       // add one (form names the repository)
 	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)         // ping, delete, redeliver
-	h.handle(mux, "GET /ui/admin/gc", admins, h.gcPage)                                 // garbage collection
-	h.handle(mux, "POST /ui/admin/gc", admins, h.runGC)                                 //
-	h.handle(mux, "GET /ui/admin/audit", admins, h.audit)                               // audit trail
 	h.handle(mux, "GET /ui/admin/replication", admins, h.replication)                   // policies and their runs
 	h.handle(mux, "GET /ui/admin/replication/runs/{run}", admins, h.replicationRunPage) // one run's items
 
