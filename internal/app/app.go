@@ -85,6 +85,8 @@ type App struct {
 	Vulns   *vulndb.DB
 	Scanner *scan.Scanner
 
+	gate     *scan.Gate  // the vulnerability policy, one for every format
+	blocked  blockedLog  // which refusals webhooks already heard of
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
 }
@@ -167,7 +169,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
-		PublicURL: cfg.PublicURL, Gate: &scan.Gate{DB: db}})
+		PublicURL: cfg.PublicURL, Gate: a.downloadGate()})
 	a.openScan()
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
@@ -298,9 +300,9 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
 	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate()}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: &scan.Gate{DB: a.DB}}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate()}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,

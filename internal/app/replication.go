@@ -100,6 +100,7 @@ func (a *App) openReplication() *replication.Service {
 		LocalS3: func() http.Handler { return a.inProcessHandlers().s3 },
 		Enqueue: a.enqueueReplication,
 		Timeout: time.Minute,
+		Audit:   a.Audit,
 	})
 	a.Audit.Subscribe(s.OnEvent)
 	return s

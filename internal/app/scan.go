@@ -6,15 +6,72 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/vulndb"
+	"github.com/arcaproject/arca/internal/webhook"
 )
+
+// downloadGate is the vulnerability policy the formats consult before a
+// download; its refusals reach webhooks as "policy blocked a download".
+func (a *App) downloadGate() *scan.Gate {
+	if a.gate == nil {
+		a.gate = &scan.Gate{DB: a.DB, OnBlock: a.policyBlocked}
+	}
+	return a.gate
+}
+
+// policyBlocked tells webhooks of a refused download, at most once a
+// minute per repository and content: refusals of a public repository are
+// reachable without credentials, and a client retrying in a loop must not
+// turn into a delivery per request.
+func (a *App) policyBlocked(ctx context.Context, r *repo.Repository, d repo.Download, detail map[string]any) {
+	if a.Webhooks == nil || !a.blocked.first(r.Name+"|"+d.Digest, time.Minute) {
+		return
+	}
+	if _, err := a.Webhooks.Emit(context.WithoutCancel(ctx), webhook.Event{Type: webhook.TypePolicyBlocked,
+		Repository: r.Name, Subject: d.Name + "@" + d.Digest, Detail: detail, At: time.Now()}); err != nil {
+		a.Log.WarnContext(ctx, "webhook of a blocked download", "repository", r.Name, "err", err)
+	}
+}
+
+// blockedLog remembers recent keys, bounded: past maxBlocked entries the
+// expired ones go, and if that is not enough, all of them.
+type blockedLog struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+const maxBlocked = 10000
+
+// first reports whether key was not seen within the last every, and
+// records it.
+func (b *blockedLog) first(key string, every time.Duration) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if t, ok := b.seen[key]; ok && now.Sub(t) < every {
+		return false
+	}
+	if b.seen == nil || len(b.seen) >= maxBlocked {
+		old := b.seen
+		b.seen = map[string]time.Time{}
+		for k, t := range old {
+			if now.Sub(t) < every && len(b.seen) < maxBlocked/2 {
+				b.seen[k] = t
+			}
+		}
+	}
+	b.seen[key] = now
+	return true
+}
 
 // Scanning: the vulnerability data, the scanner, its jobs and what
 // enqueues them.
@@ -207,3 +264,6 @@ func (j appJobs) EnqueueRescan(ctx context.Context) error {
 	_, err := j.Enqueue(ctx, rescanArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
 	return err
 }
+
+// DownloadGateForTest returns the vulnerability policy the formats use.
+func (a *App) DownloadGateForTest() *scan.Gate { return a.downloadGate() }

@@ -184,6 +184,20 @@ func TestRawPullAndPush(t *testing.T) {
 		if run.State != replication.Succeeded || run.Copied != 3 {
 			t.Fatalf("pull run = %+v", run)
 		}
+		// The finished run is in the audit trail (and so reaches webhooks).
+		evs, err := local.Audit.List(context.Background(), 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var heard bool
+		for _, e := range evs {
+			if e.Action == "replication.finished" && e.Subject == "raw-in" && e.Repository == "files" && e.Detail["state"] == "succeeded" {
+				heard = true
+			}
+		}
+		if !heard {
+			t.Errorf("no replication.finished audit event for the pull run; events: %+v", evs)
+		}
 		for p, body := range files {
 			resp, got := local.Do(t, "GET", "/raw/files/"+p, admin, nil)
 			if p == "skip/me.txt" {

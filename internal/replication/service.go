@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
@@ -36,6 +37,9 @@ type Deps struct {
 	Enqueue func(ctx context.Context, j Job) (int64, error)
 	// Timeout bounds each wait for a remote's response headers.
 	Timeout time.Duration
+	// Audit, when set, records each finished run as replication.finished
+	// (which webhooks turn into io.arca.replication.finished).
+	Audit *audit.Log
 }
 
 // Job is a run to do: of the whole policy, or (on events) of the changed
@@ -173,6 +177,11 @@ func (s *Service) Execute(ctx context.Context, j Job, jobID int64, attempt int) 
 		err = ferr
 	}
 	s.metrics.run(p.Name, run.State, time.Since(started))
+	if s.d.Audit != nil {
+		s.d.Audit.Record(ctx, audit.Event{Actor: "replication:" + p.Name, Action: "replication.finished", Repository: p.Repository,
+			Subject: p.Name, Detail: map[string]any{"run": run.ID, "cause": j.Cause, "attempt": attempt, "state": run.State,
+				"copied": run.Copied, "skipped": run.Skipped, "deleted": run.Deleted, "failed": run.Failed, "bytes": run.Bytes}})
+	}
 	s.d.Log.Info("replication run", "policy", p.Name, "run", run.ID, "cause", j.Cause, "attempt", attempt, "state", run.State,
 		"copied", run.Copied, "skipped", run.Skipped, "deleted", run.Deleted, "failed", run.Failed, "bytes", run.Bytes,
 		"took_ms", time.Since(started).Milliseconds())

@@ -124,6 +124,10 @@ func WithPolicy(check repo.SettingsCheck) repo.SettingsCheck {
 type Gate struct {
 	DB  *meta.DB
 	Now func() time.Time
+	// OnBlock, when set, hears each refusal (webhooks' "policy blocked a
+	// download"). Refusals are reachable without credentials on public
+	// repositories, so whatever it does must be bounded by the caller.
+	OnBlock func(ctx context.Context, r *repo.Repository, d repo.Download, detail map[string]any)
 }
 
 var _ repo.DownloadGate = (*Gate)(nil)
@@ -169,6 +173,10 @@ func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Dow
 	}
 	if worst == nil {
 		return nil
+	}
+	if g.OnBlock != nil {
+		g.OnBlock(ctx, r, d, map[string]any{"advisory": worst.advisory, "severity": worst.severity.String(),
+			"component": worst.component, "version": worst.version, "fixed": worst.fixed, "digest": d.Digest})
 	}
 	return errs.E(errs.Denied, "download blocked by the vulnerability policy of %s: %s (%s) in %s %s; fixed in %s",
 		r.Name, worst.advisory, worst.severity, worst.component, worst.version, orNone(worst.fixed))
