@@ -4,9 +4,10 @@
 #
 #   crane   github.com/google/go-containerregistry/cmd/crane  (go install)
 #   oras    oras.land/oras/cmd/oras                            (go install)
+#   helm    helm.sh/helm/v3/cmd/helm                           (go install; test/e2e/helm_test.go)
 #   skopeo  Debian package                                     (apt-get)
 #
-# crane and oras go into $ARCA_TOOLS_BIN (default .cache/bin under the
+# crane, oras and helm go into $ARCA_TOOLS_BIN (default .cache/bin under the
 # repository); skopeo goes wherever apt puts it (/usr/bin). The versions are
 # pinned to the ones the tests were written and run against; change them
 # here. The last lines printed are the location of each client, and the
@@ -23,6 +24,8 @@ CRANE_MODULE="github.com/google/go-containerregistry"
 CRANE_VERSION="v0.22.1"
 ORAS_MODULE="oras.land/oras"
 ORAS_VERSION="v1.3.6"
+HELM_MODULE="helm.sh/helm/v3"
+HELM_VERSION="v3.21.4"
 
 BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 mkdir -p "$BIN"
@@ -52,6 +55,7 @@ go_tool() {
 
 go_tool crane "$CRANE_MODULE" "$CRANE_VERSION" "$CRANE_MODULE/cmd/crane"
 go_tool oras "$ORAS_MODULE" "$ORAS_VERSION" "$ORAS_MODULE/cmd/oras"
+go_tool helm "$HELM_MODULE" "$HELM_VERSION" "$HELM_MODULE/cmd/helm"
 
 if command -v skopeo >/dev/null 2>&1; then
     echo "skopeo: present"
@@ -77,3 +81,4 @@ fi
 echo "crane:  $BIN/crane ($("$BIN/crane" version))"
 echo "oras:   $BIN/oras ($("$BIN/oras" version | awk '/^Version:/ { print $2 }'))"
 echo "skopeo: $(command -v skopeo) ($(skopeo --version))"
+echo "helm:   $BIN/helm ($("$BIN/helm" version --short))"

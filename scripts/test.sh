@@ -111,7 +111,7 @@ command -v go >/dev/null 2>&1 ||
 go version
 
 # ---------------------------------------------------------------------------
-section "OCI clients (crane, oras, skopeo)"
+section "OCI and Helm clients (crane, oras, skopeo, helm)"
 
 export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 "$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"

@@ -30,6 +30,8 @@ import (
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
+	"github.com/arcaproject/arca/internal/goproxy"
+	"github.com/arcaproject/arca/internal/helm"
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
@@ -146,13 +148,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
 		Registry: reg,
 		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
-			raw.Format:    nil,
-			oci.Format:    scan.WithPolicy(oci.CheckSettings),
-			pypi.Format:   scan.WithPolicy(pypi.CheckSettings),
-			npm.Format:    scan.WithPolicy(npm.CheckSettings),
-			maven.Format:  maven.CheckSettings,
-			s3api.Format:  s3api.CheckSettings,
-			mlflow.Format: mlflow.CheckSettings,
+			raw.Format:     nil,
+			oci.Format:     scan.WithPolicy(oci.CheckSettings),
+			pypi.Format:    scan.WithPolicy(pypi.CheckSettings),
+			npm.Format:     scan.WithPolicy(npm.CheckSettings),
+			maven.Format:   maven.CheckSettings,
+			goproxy.Format: goproxy.CheckSettings,
+			helm.Format:    helm.CheckSettings,
+			s3api.Format:   s3api.CheckSettings,
+			mlflow.Format:  mlflow.CheckSettings,
 		}),
 		Audit: audit.New(db, log),
 		Keys:  keys,
@@ -300,6 +304,10 @@ func (a *App) Handler() http.Handler {
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate()}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)

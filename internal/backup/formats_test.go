@@ -27,7 +27,7 @@ import (
 	"github.com/arcaproject/arca/internal/app/apptest"
 )
 
-// fillPackages publishes a wheel and an npm package.
+// fillPackages publishes a wheel, an npm package, a Go module and a Helm chart.
 func fillPackages(t *testing.T, s *apptest.Server) {
 	t.Helper()
 	// A wheel, uploaded as twine does.
@@ -71,6 +71,25 @@ func fillPackages(t *testing.T, s *apptest.Server) {
 			"data": base64.StdEncoding.EncodeToString(tb.Bytes()), "length": tb.Len()}},
 	})
 	do(t, s, "PUT", "/npm/npm-hosted/demo-pkg", apptest.Admin, string(doc), 201, "Content-Type", "application/json")
+
+	// A Go module version and a Helm chart.
+	var mz bytes.Buffer
+	zw = zip.NewWriter(&mz)
+	for fn, b := range map[string]string{"go.mod": "module example.com/demo\n", "demo.go": "package demo\n"} {
+		w, _ := zw.Create("example.com/demo@v1.0.0/" + fn)
+		w.Write([]byte(b))
+	}
+	zw.Close()
+	do(t, s, "PUT", "/go/go-hosted/example.com/demo/@v/v1.0.0.zip", apptest.Admin, mz.String(), 201)
+	var cb bytes.Buffer
+	gz = gzip.NewWriter(&cb)
+	tw = tar.NewWriter(gz)
+	cy := "apiVersion: v2\nname: demo\nversion: 1.0.0\n"
+	tw.WriteHeader(&tar.Header{Name: "demo/Chart.yaml", Mode: 0o644, Size: int64(len(cy)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(cy))
+	tw.Close()
+	gz.Close()
+	do(t, s, "POST", "/helm/helm-hosted/api/charts", apptest.Admin, cb.String(), 201)
 }
 
 // fillMLflowExtras adds what fill's runs do not: experiment, model and

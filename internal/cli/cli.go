@@ -40,8 +40,9 @@ Usage:
   arca admin <command> [flags]  manage users, robots, tokens and roles (run "arca admin help")
   arca gc [--dry-run] [flags]   delete blobs nothing refers to (safe while the server runs)
   arca fsck [--repair] [flags]  check that every stored artifact has its bytes (exit 1 if not)
-  arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc or mlflow at arca
+  arca configure <client> ...   point pip, uv, twine, npm, docker, aws, dvc, mlflow, go or helm at arca
   arca login --url URL          sign in with the server's identity provider; stores a token for configure
+  arca go publish <dir> <version> --url URL ...   publish a Go module version (run "arca go" for its flags)
   arca backup --to LOCATION     online backup to a directory or s3://bucket/prefix (run "arca backup help")
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
@@ -84,6 +85,8 @@ func Main(args []string, env Env) int {
 		err = runBackup(args[1:], env)
 	case "restore":
 		err = runRestore(args[1:], env)
+	case "go":
+		err = goCommand(args[1:], env)
 	case "probe":
 		err = probe(args[1:], env)
 	case "vulndb":

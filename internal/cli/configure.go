@@ -26,6 +26,11 @@ only arca's settings (running it again changes nothing). Clients:
   aws                 the AWS CLI and boto3: profile "arca" (--s3-url and an S3 key pair)
   dvc                 the DVC repository in the working directory: remote "arca"
                       in .dvc/config.local (--repo is the bucket, default dvc-storage)
+  go                  the go command: GOPROXY (and GONOSUMDB from --private) in
+                      ~/.config/go/env, credentials in ~/.netrc (sent over HTTPS only;
+                      --repo, default go-hosted; a group of it and a proxy is the usual choice)
+  helm                helm: repository "arca" in ~/.config/helm/repositories.yaml
+                      (--repo, default helm-hosted); then helm repo update
 
 Flags:
   --url URL              arca's address, e.g. http://localhost:8080
@@ -36,6 +41,7 @@ Flags:
   --token-stdin          read the token from standard input instead
   --access-key ID        an S3 access key (aws, dvc); --secret-key-stdin reads its secret
   --secret-key SECRET
+  --private PREFIXES     go: module path prefixes only arca serves (GONOSUMDB), comma-separated
   --dry-run              show what would change (secrets masked), change nothing
   --undo                 put back the files as they were before arca configure first changed them
 `
@@ -59,6 +65,7 @@ func configure(args []string, env Env) error {
 	fset.BoolVar(&tokenStdin, "token-stdin", false, "read the token from standard input")
 	fset.StringVar(&t.AccessKey, "access-key", "", "S3 access key ID")
 	fset.StringVar(&secretFlag, "secret-key", "", "S3 secret access key")
+	fset.StringVar(&t.Private, "private", "", "go: module path prefixes only arca serves (GONOSUMDB)")
 	fset.BoolVar(&secretStdin, "secret-key-stdin", false, "read the S3 secret key from standard input")
 	fset.BoolVar(&dryRun, "dry-run", false, "show the changes, change nothing")
 	fset.BoolVar(&undo, "undo", false, "restore the files as they were before")

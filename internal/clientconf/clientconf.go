@@ -1,7 +1,7 @@
 // Package clientconf writes the configuration files that point each client
 // at an arca server — pip, uv, twine, npm (and pnpm, yarn), docker (and
 // crane, skopeo, oras, podman), the AWS CLI (and boto3), DVC and the MLflow
-// client — as `arca configure` does. It only computes files: given a
+// client, the go command and helm — as `arca configure` does. It only computes files: given a
 // file's current content it returns the new one, changing only the
 // settings it owns, so that running it twice changes nothing.
 package clientconf
@@ -32,6 +32,9 @@ type Target struct {
 	User, Secret string
 	// AccessKey and SecretKey are an S3 key pair, for aws and dvc.
 	AccessKey, SecretKey string
+	// Private lists module path prefixes only arca serves, comma-separated
+	// (the go command's GONOSUMDB); "" leaves GONOSUMDB alone.
+	Private string
 }
 
 // Edit is one file a client reads.
@@ -47,7 +50,7 @@ type Edit struct {
 
 // Clients lists the clients For knows, for usage messages.
 func Clients() []string {
-	return []string{"aws", "docker", "dvc", "mlflow", "npm", "pip", "twine", "uv", "yarn"}
+	return []string{"aws", "docker", "dvc", "go", "helm", "mlflow", "npm", "pip", "twine", "uv", "yarn"}
 }
 
 // defaultRepo is the repository a client uses when Target.Repo is "": one
@@ -60,6 +63,10 @@ func defaultRepo(client string) string {
 		return "npm-hosted"
 	case "dvc":
 		return "dvc-storage"
+	case "go":
+		return "go-hosted"
+	case "helm":
+		return "helm-hosted"
 	}
 	return ""
 }
@@ -166,6 +173,34 @@ func For(client string, t Target) ([]Edit, error) {
 			s = setINI(s, section, "endpointurl", strings.TrimSuffix(t.S3URL.String(), "/"))
 			s = setINI(s, section, "access_key_id", t.AccessKey)
 			return setINI(s, section, "secret_access_key", t.SecretKey), nil
+		}}}, nil
+	case "go":
+		// go env -w writes the same file; credentials go to ~/.netrc, which
+		// the go command reads for HTTPS proxies (it sends none over http).
+		if err := needSecret(); err != nil {
+			return nil, err
+		}
+		if strings.ContainsAny(t.Private, " \t\r\n=") {
+			return nil, errs.E(errs.Invalid, "--private takes module path prefixes separated by commas")
+		}
+		return []Edit{
+			{Path: ".config/go/env", Apply: func(old string) (string, error) {
+				s := setLine(old, "GOPROXY", base+"/go/"+repo)
+				if t.Private != "" {
+					s = setLine(s, "GONOSUMDB", t.Private)
+				}
+				return s, nil
+			}},
+			{Path: ".netrc", Apply: func(old string) (string, error) {
+				return setNetrc(old, t.URL.Host, t.User, t.Secret), nil
+			}},
+		}, nil
+	case "helm":
+		if err := needSecret(); err != nil {
+			return nil, err
+		}
+		return []Edit{{Path: ".config/helm/repositories.yaml", Apply: func(old string) (string, error) {
+			return setHelmRepo(old, "arca", base+"/helm/"+repo, t.User, t.Secret)
 		}}}, nil
 	case "mlflow":
 		if err := needSecret(); err != nil {

@@ -106,8 +106,49 @@ func existing(path string) string {
 		return "{\n\"detachKeys\": \"keep\",\n\"auths\": {\"other.example\": {\"auth\": \"eDp5\"}}\n}\n"
 	case strings.HasSuffix(path, ".npmrc"):
 		return "# keep\nsave-exact=true\n"
+	case strings.HasSuffix(path, ".yaml"):
+		return "apiVersion: \"\"\nrepositories:\n- name: keep\n  url: https://keep.example/charts\n"
+	case strings.HasSuffix(path, ".netrc"):
+		return "machine keep.example login me password pw\n"
 	case strings.HasSuffix(path, ".toml"), strings.HasSuffix(path, ".env"):
 		return "# mine\nexport keep=1\n"
 	}
 	return "[mine]\nkeep = 1\n"
+}
+
+func TestGoAndHelm(t *testing.T) {
+	tg := target()
+	tg.Private = "example.com/internal,example.org/x"
+	edits, err := For("go", tg)
+	if err != nil || len(edits) != 2 {
+		t.Fatalf("go: %v %v", edits, err)
+	}
+	env, _ := edits[0].Apply("GOFLAGS=-mod=mod\nGOPROXY=https://old.example\n")
+	if env != "GOFLAGS=-mod=mod\nGOPROXY=http://arca.test:8080/go/go-hosted\nGONOSUMDB=example.com/internal,example.org/x\n" {
+		t.Fatalf("go env = %q", env)
+	}
+	netrc, _ := edits[1].Apply("machine other login a password b\nmachine arca.test:8080 login old password old\n")
+	if netrc != "machine other login a password b\nmachine arca.test:8080 login erin password arca_s3cr3t/+=\n" {
+		t.Fatalf(".netrc = %q", netrc)
+	}
+	tg.Private = "bad value"
+	if _, err := For("go", tg); err == nil {
+		t.Fatal("a --private with spaces was accepted")
+	}
+	edits, err = For("helm", target())
+	if err != nil || len(edits) != 1 {
+		t.Fatalf("helm: %v %v", edits, err)
+	}
+	y, err := edits[0].Apply("apiVersion: \"\"\nrepositories:\n- name: arca\n  url: https://old\n  caFile: /ca.pem\n- name: other\n  url: https://other\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"url: http://arca.test:8080/helm/helm-hosted", "username: erin", "caFile: /ca.pem", "name: other"} {
+		if !strings.Contains(y, want) {
+			t.Errorf("repositories.yaml lacks %q:\n%s", want, y)
+		}
+	}
+	if _, err := edits[0].Apply("[not: yaml"); err == nil {
+		t.Error("a broken repositories.yaml was overwritten")
+	}
 }

@@ -358,6 +358,8 @@ func Default() Config {
 			{Name: "npm-hosted", Format: "npm", Kind: "hosted", Visibility: "private", Description: "npm packages published with npm publish"},
 			{Name: "pypi-hosted", Format: "pypi", Kind: "hosted", Visibility: "private", Description: "Python packages (twine upload, pip install)"},
 			{Name: "maven-hosted", Format: "maven", Kind: "hosted", Visibility: "private", Description: "Maven artifacts, releases and snapshots (mvn deploy)"},
+			{Name: "go-hosted", Format: "go", Kind: "hosted", Visibility: "private", Description: "Go modules (GOPROXY; publish with PUT of a module zip)"},
+			{Name: "helm-hosted", Format: "helm", Kind: "hosted", Visibility: "private", Description: "Helm charts (index.yaml; helm cm-push or curl to upload)"},
 			{Name: "mlflow", Format: "mlflow", Kind: "hosted", Visibility: "private", Description: "MLflow experiments, runs and models (artifacts in bucket mlflow-artifacts)"},
 		},
 	}

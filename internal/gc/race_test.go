@@ -42,7 +42,8 @@ func TestReferencesRaceCollection(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("ARCA_TEST_GC_RACE_SCALE")); err == nil {
 		scale = v
 	}
-	iterations := map[string]int{"s3-copy": 300, "s3-part-copy": 100, "oci-mount": 100, "raw-reupload": 100, "s3-reupload": 100, "maven-redeploy": 100}
+	iterations := map[string]int{"s3-copy": 300, "s3-part-copy": 100, "oci-mount": 100, "raw-reupload": 100, "s3-reupload": 100, "maven-redeploy": 100,
+		"go-republish": 50, "helm-reupload": 50}
 	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
 		r := newRacer(t, s)
 		stop := make(chan struct{})
@@ -67,6 +68,7 @@ func TestReferencesRaceCollection(t *testing.T) {
 		ops := map[string]func(i int) (ack, error){
 			"s3-copy": r.s3Copy, "s3-part-copy": r.s3PartCopy, "oci-mount": r.ociMount,
 			"raw-reupload": r.rawReupload, "s3-reupload": r.s3Reupload, "maven-redeploy": r.mavenRedeploy,
+			"go-republish": r.goRepublish, "helm-reupload": r.helmReupload,
 		}
 		var acked []ack
 		var mu sync.Mutex

@@ -26,6 +26,10 @@ func (h *Handler) pkg(w http.ResponseWriter, r *http.Request) error {
 		return h.npmPackage(w, r, rp)
 	case "maven":
 		return h.mavenArtifact(w, r, rp)
+	case "go":
+		return h.goModule(w, r, rp)
+	case "helm":
+		return h.helmChart(w, r, rp)
 	}
 	return errs.E(errs.NotFound, "%s holds no packages.", rp.Name)
 }

@@ -101,6 +101,12 @@ func (h *Handler) repoContents(ctx context.Context, r *http.Request, rp *repo.Re
 	case "maven":
 		rows, err := h.mavenArtifacts(ctx, rp, q, pg.Limit(), pg.Offset())
 		return rows[:pg.Keep(len(rows))], err
+	case "go":
+		rows, err := h.goModules(ctx, rp, q, pg.Limit(), pg.Offset())
+		return rows[:pg.Keep(len(rows))], err
+	case "helm":
+		rows, err := h.helmCharts(ctx, rp, q, pg.Limit(), pg.Offset())
+		return rows[:pg.Keep(len(rows))], err
 	case "raw", "s3":
 		return h.browse(ctx, r, rp, pg)
 	}

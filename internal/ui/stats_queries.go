@@ -46,6 +46,10 @@ const contentRefs = `
 	UNION ALL SELECT t.digest, b.size FROM npm_proxy_tarballs t JOIN blobs b ON b.digest = t.digest
 	UNION ALL SELECT digest, size FROM maven_files
 	UNION ALL SELECT m.digest, b.size FROM maven_proxy_files m JOIN blobs b ON b.digest = m.digest
+	UNION ALL SELECT zip_digest, size FROM go_versions
+	UNION ALL SELECT g.digest, b.size FROM go_proxy_files g JOIN blobs b ON b.digest = g.digest
+	UNION ALL SELECT digest, size FROM helm_charts
+	UNION ALL SELECT c.digest, b.size FROM helm_proxy_files c JOIN blobs b ON b.digest = c.digest
 	UNION ALL SELECT o.digest, b.size FROM oci_blobs o JOIN blobs b ON b.digest = o.digest
 	UNION ALL SELECT digest, size FROM oci_manifests`
 
@@ -103,6 +107,8 @@ var formatItems = []struct{ format, label, query string }{
 	{"pypi", "projects", `SELECT COUNT(*) FROM pypi_projects`},
 	{"npm", "packages", `SELECT COUNT(*) FROM npm_packages`},
 	{"maven", "artifacts", `SELECT COUNT(*) FROM (SELECT DISTINCT repository_id, group_id, artifact_id FROM maven_files) x`},
+	{"go", "modules", `SELECT COUNT(*) FROM (SELECT DISTINCT repository_id, module FROM go_versions) x`},
+	{"helm", "charts", `SELECT COUNT(*) FROM (SELECT DISTINCT repository_id, name FROM helm_charts) x`},
 	{"raw", "files", `SELECT COUNT(*) FROM raw_files`},
 	{"s3", "objects", `SELECT COUNT(*) FROM s3_objects`},
 	{"mlflow", "runs", `SELECT COUNT(*) FROM mlflow_runs WHERE lifecycle_stage = 'active'`},

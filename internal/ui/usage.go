@@ -69,6 +69,8 @@ func (h *Handler) usage(r *http.Request, rp *repo.Repository) []Snippet {
 		}
 		add("crane", "crane auth login %s -u %s -p %s%s\ncrane push image.tar %s/%s/myimage:latest%s\ncrane copy docker.io/library/alpine:3 %s/%s/alpine:3%s",
 			host, user, secret, flag, host, n, flag, host, n, flag)
+		add("helm (charts in OCI)", "helm registry login %s -u %s\nhelm push mychart-0.1.0.tgz oci://%s/%s/charts\nhelm install myrelease oci://%s/%s/charts/mychart --version 0.1.0",
+			host, user, host, n, host, n)
 		if insecure {
 			add("Plain HTTP", "# docker: list the registry as insecure in /etc/docker/daemon.json\n{ \"insecure-registries\": [\"%s\"] }", host)
 		}
@@ -125,6 +127,23 @@ func (h *Handler) usage(r *http.Request, rp *repo.Repository) []Snippet {
         }
     }
 }`, url, user, secret)
+	case "go":
+		proxy := base + "/go/" + n
+		add("go env: arca as the only module proxy", "go env -w GOPROXY=%s GONOSUMDB=<your private module prefixes, e.g. example.com/internal>", proxy)
+		add("~/.netrc: the go command sends these credentials (over HTTPS only)", "machine %s login %s password %s", host, user, secret)
+		if insecure {
+			add("Plain HTTP", "# the go command sends no credentials over http: make the repository public to read it, or serve arca over HTTPS")
+		}
+		if rp.Kind == repo.Hosted {
+			add("Publish a module version", "arca go publish . v1.0.0 --url %s --repo %s --user %s --token %s\n# or: curl -u %s:%s -T module.zip %s/<module>/@v/v1.0.0.zip", base, n, user, secret, user, secret, proxy)
+		}
+	case "helm":
+		url := base + "/helm/" + n
+		add("helm repo add", "helm repo add %s %s --username %s --password %s\nhelm repo update\nhelm search repo %s/", n, url, user, secret, n)
+		if rp.Kind == repo.Hosted {
+			add("Upload a chart (ChartMuseum API)", "helm package mychart/\ncurl -u %s:%s --data-binary @mychart-0.1.0.tgz %s/api/charts\n# with the cm-push plugin: helm cm-push mychart-0.1.0.tgz %s", user, secret, url, n)
+		}
+		add("helm pull / install", "helm pull %s/<chart> --version <version>\nhelm install myrelease %s/<chart>", n, n)
 	case "raw":
 		add("curl", "curl -u %s:%s -T model.bin %s/raw/%s/models/model.bin\ncurl -u %s:%s -O %s/raw/%s/models/model.bin",
 			user, secret, base, n, user, secret, base, n)

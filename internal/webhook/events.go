@@ -28,6 +28,12 @@ const (
 	TypeMavenDeployed = "io.arca.maven.file.deployed"
 	TypeMavenDeleted  = "io.arca.maven.file.deleted"
 
+	TypeGoPublished = "io.arca.go.version.published"
+	TypeGoDeleted   = "io.arca.go.version.deleted"
+
+	TypeHelmUploaded = "io.arca.helm.chart.uploaded"
+	TypeHelmDeleted  = "io.arca.helm.chart.deleted"
+
 	TypeRawUploaded = "io.arca.raw.file.uploaded"
 	TypeRawDeleted  = "io.arca.raw.file.deleted"
 
@@ -84,6 +90,12 @@ var actions = map[string]string{
 	"maven.deploy":                TypeMavenDeployed,
 	"maven.redeploy":              TypeMavenDeployed,
 	"maven.delete":                TypeMavenDeleted,
+	"go.publish":                  TypeGoPublished,
+	"go.delete":                   TypeGoDeleted,
+	"helm.upload":                 TypeHelmUploaded,
+	"helm.replace":                TypeHelmUploaded,
+	"helm.provenance":             TypeHelmUploaded,
+	"helm.delete":                 TypeHelmDeleted,
 	"raw.upload":                  TypeRawUploaded,
 	"raw.replace":                 TypeRawUploaded,
 	"raw.delete":                  TypeRawDeleted,
@@ -109,6 +121,8 @@ func Types() []string {
 		TypePyPIUploaded, TypePyPIDeleted,
 		TypeNPMPublished, TypeNPMUnpublished, TypeNPMDistTags,
 		TypeMavenDeployed, TypeMavenDeleted,
+		TypeGoPublished, TypeGoDeleted,
+		TypeHelmUploaded, TypeHelmDeleted,
 		TypeRawUploaded, TypeRawDeleted,
 		TypeS3ObjectCreated, TypeS3ObjectDeleted,
 		TypeRepositoryCreated, TypeRepositoryDeleted,

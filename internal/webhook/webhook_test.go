@@ -76,6 +76,16 @@ func TestEventsOfEveryFormat(t *testing.T) {
 		do(t, s, "DELETE", "/maven/maven-hosted/com/example/hooked/1.0/hooked-1.0.jar", admin, "", 204)
 		rc.waitType(g, webhook.TypeMavenDeleted, "hooked-1.0.jar")
 
+		// Go and Helm
+		do(t, s, "PUT", "/go/go-hosted/example.com/hooked/@v/v1.0.0.zip", admin, goZip(t, "example.com/hooked", "v1.0.0"), 201)
+		rc.waitType(g, webhook.TypeGoPublished, "example.com/hooked@v1.0.0")
+		do(t, s, "DELETE", "/go/go-hosted/example.com/hooked/@v/v1.0.0", admin, "", 204)
+		rc.waitType(g, webhook.TypeGoDeleted, "example.com/hooked@v1.0.0")
+		do(t, s, "POST", "/helm/helm-hosted/api/charts", admin, helmChart(t, "hooked", "1.0.0"), 201)
+		rc.waitType(g, webhook.TypeHelmUploaded, "hooked-1.0.0")
+		do(t, s, "DELETE", "/helm/helm-hosted/api/charts/hooked/1.0.0", admin, "", 200)
+		rc.waitType(g, webhook.TypeHelmDeleted, "hooked-1.0.0")
+
 		// S3
 		c := s3Client(t, s)
 		ctx := context.Background()

@@ -159,6 +159,11 @@ func TestKillUnderLoad(t *testing.T) {
 		checkConsistent(t, s)
 		t.Logf("FIGURES kills=%d acknowledged=%d bytes=%d refused_or_interrupted=%d reads_during_load=%d lost=%d corrupt=%d",
 			f.kills, f.acked, f.bytes, f.refused, f.reads, f.lost, f.corrupt)
+		kinds := map[string]int{}
+		for _, it := range l.snapshot() {
+			kinds[it.kind]++
+		}
+		t.Logf("acknowledged by kind: %v", kinds)
 		if f.acked < 50 {
 			t.Errorf("only %d writes were acknowledged: the load did not run", f.acked)
 		}

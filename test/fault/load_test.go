@@ -183,6 +183,8 @@ func ops() []op {
 		{"OCI push and mount", 2, ociPush},
 		{"PyPI upload", 2, pypiUpload},
 		{"npm publish", 2, npmPublish},
+		{"Go publish", 1, goPublish},
+		{"Helm upload", 1, helmUpload},
 		{"MLflow log-batch", 3, mlflowLogBatch},
 		{"MLflow artifact", 3, mlflowArtifact},
 	}
