@@ -96,7 +96,7 @@ func (d *distribution) kill() {
 // a delete propagates (by digest: distribution deletes no tags) only when
 // the policy asks for it.
 func TestPushToDistribution(t *testing.T) {
-	apptest.Each(t, func(t *testing.T, src *apptest.Server) {
+	apptest.EachWith(t, noScanOnPush, func(t *testing.T, src *apptest.Server) {
 		reg := startDistribution(t)
 		startJobs(t, src)
 		s := arcaRegistry(src)

@@ -32,6 +32,12 @@ func Each(t *testing.T, fn func(t *testing.T, s *Server)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Start(t, metatest.PostgresURL(t), nil)) })
 }
 
+// EachWith is Each with the configuration changed by edit.
+func EachWith(t *testing.T, edit func(*config.Config), fn func(t *testing.T, s *Server)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, Start(t, "", edit)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, Start(t, metatest.PostgresURL(t), edit)) })
+}
+
 // Start runs a server on databaseURL ("" for SQLite) with the default
 // configuration, changed by edit when it is not nil.
 func Start(t testing.TB, databaseURL string, edit func(*config.Config)) *Server {
