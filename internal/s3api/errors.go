@@ -78,6 +78,8 @@ var s3Codes = map[string]struct {
 	"UnresolvableGrantByEmailAddress":     {http.StatusBadRequest, errs.Invalid},
 	"InlineDataTooLarge":                  {http.StatusBadRequest, errs.Invalid},
 	"IncorrectNumberOfFilesInPostRequest": {http.StatusBadRequest, errs.Invalid},
+	"InvalidPolicyDocument":               {http.StatusBadRequest, errs.Invalid},
+	"MaxPostPreDataLengthExceeded":        {http.StatusBadRequest, errs.TooLarge},
 }
 
 // s3Error builds an error carrying an S3 error code; its kind follows from

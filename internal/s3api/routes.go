@@ -48,6 +48,7 @@ func (h *Handler) routes() []route {
 		{"GET", bucketLevel, "cors", "GetBucketCors (none)", h.getNone("NoSuchCORSConfiguration", "the CORS configuration does not exist")},
 		{"GET", bucketLevel, "uploads", "ListMultipartUploads", h.listMultipartUploads},
 		{"POST", bucketLevel, "delete", "DeleteObjects", h.deleteObjects},
+		{"POST", bucketLevel, "", "PostObject (browser-form upload, policy signed with SigV4 or SigV2)", h.postObject},
 		{"GET", bucketLevel, "", "ListObjects / ListObjectsV2 (list-type=2)", h.listObjects},
 
 		{"PUT", objectLevel, "uploadId", "UploadPart / UploadPartCopy (x-amz-copy-source)", h.uploadPart},
