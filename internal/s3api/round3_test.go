@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/arcaproject/arca/internal/auth"
 )
 
 // TestListVersionsResumeAfterDeleted is what cleanup tools do: list a
@@ -88,4 +90,82 @@ func TestListVersionsResumeAfterDeleted(t *testing.T) {
 		_, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &b, KeyMarker: aws.String("a"), VersionIdMarker: aws.String("not-a-version")})
 		wantCode(t, err, "InvalidArgument")
 	})
+}
+
+// TestListBucketsOwned is ListBuckets as in S3: a user lists the buckets
+// it owns (and, in arca, those it was granted a role on), not every
+// bucket its global role reaches, so that cleanup tools that delete what
+// they list touch only their own; max-buckets pages the list.
+func TestListBucketsOwned(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		alice := userClient(t, srv, "alice", auth.Developer)
+		bob := userClient(t, srv, "bob", auth.Developer)
+		carol := userClient(t, srv, "carol", auth.NoRole)
+		for _, b := range []string{"alice-1", "alice-2", "alice-3"} {
+			mkBucket(t, alice, b)
+		}
+		mkBucket(t, bob, "bob-1")
+		rp, err := srv.Repos.Get(ctx, "alice-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Auth.Grant(ctx, "carol", rp.ID, auth.Reader); err != nil {
+			t.Fatal(err)
+		}
+		names := func(c *s3.Client, in *s3.ListBucketsInput) ([]string, string) {
+			t.Helper()
+			out, err := c.ListBuckets(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n []string
+			for _, b := range out.Buckets {
+				n = append(n, aws.ToString(b.Name))
+			}
+			return n, aws.ToString(out.ContinuationToken)
+		}
+		// bob's global developer role reaches alice's buckets, but they
+		// are alice's: bob lists his own and the configured ones.
+		if got, _ := names(bob, &s3.ListBucketsInput{Prefix: aws.String("alice")}); len(got) != 0 {
+			t.Errorf("bob lists alice's buckets: %v", got)
+		}
+		if got, _ := names(bob, &s3.ListBucketsInput{}); !contains(got, "bob-1") || contains(got, "alice-1") {
+			t.Errorf("bob lists %v", got)
+		}
+		if got, _ := names(carol, &s3.ListBucketsInput{}); fmt.Sprint(got) != "[alice-2]" {
+			t.Errorf("carol, a reader of alice-2, lists %v", got)
+		}
+		if got, _ := names(srv.Client, &s3.ListBucketsInput{Prefix: aws.String("")}); !contains(got, "alice-1") || !contains(got, "bob-1") {
+			t.Errorf("the admin lists %v", got)
+		}
+		// Pages of one bucket.
+		var all []string
+		in := &s3.ListBucketsInput{MaxBuckets: aws.Int32(1), Prefix: aws.String("alice-")}
+		for i := 0; ; i++ {
+			got, token := names(alice, in)
+			all = append(all, got...)
+			if token == "" {
+				break
+			}
+			if i > 5 {
+				t.Fatal("pages do not end")
+			}
+			in.ContinuationToken = aws.String(token)
+		}
+		if fmt.Sprint(all) != "[alice-1 alice-2 alice-3]" {
+			t.Errorf("alice's pages: %v", all)
+		}
+		_, err = alice.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(0)})
+		wantCode(t, err, "InvalidArgument")
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
