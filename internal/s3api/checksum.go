@@ -125,8 +125,10 @@ func parseChecksumClaim(h http.Header) (checksumClaim, error) {
 		if c.Alg != "" {
 			return c, s3Error("InvalidRequest", "expecting a single x-amz-checksum- header; multiple checksum types are not allowed")
 		}
-		if err := checkChecksumValue(alg, v, "header"); err != nil {
-			return c, err
+		// A value that cannot be a checksum of alg cannot match the
+		// content: BadDigest, as S3 answers to object bytes.
+		if !validChecksumValue(alg, v) {
+			return c, s3Error("BadDigest", "the %s you specified is not a valid %s checksum", checksumHeader(alg), alg)
 		}
 		c.Alg, c.Value = alg, v
 	}
@@ -159,6 +161,22 @@ func parseChecksumClaim(h http.Header) (checksumClaim, error) {
 type checksums struct {
 	Type   string            `json:"type,omitempty"`
 	Values map[string]string `json:"values,omitempty"` // algorithm → base64 (composite: "...-N")
+	// Parts are the parts' checksums of a multipart object, in the
+	// algorithm of Values, by part number ("" for a part without one).
+	Parts []string `json:"parts,omitempty"`
+}
+
+// setPartHeaders writes part n's (from 1) stored checksum, if any.
+func (c checksums) setPartHeaders(h http.Header, n int) {
+	if n < 1 || n > len(c.Parts) || c.Parts[n-1] == "" || len(c.Values) != 1 {
+		return
+	}
+	for alg := range c.Values {
+		h[checksumHeader(alg)] = []string{c.Parts[n-1]}
+	}
+	if c.Type != "" {
+		h["x-amz-checksum-type"] = []string{c.Type}
+	}
 }
 
 func (c checksums) encode() string {

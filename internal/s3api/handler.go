@@ -155,6 +155,13 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), targetKey{}, &t))
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: arca configures no CORS rules.
+		if r.Header.Get("Origin") == "" {
+			return s3Error("BadRequest", "insufficient information: the Origin request header is needed")
+		}
+		return s3Error("AccessDenied", "CORSResponse: CORS is not enabled for this bucket")
+	}
 	sig, err := verify(r, h.now(), h.auth.AccessKeySecret)
 	if err != nil {
 		return err

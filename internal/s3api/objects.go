@@ -197,8 +197,12 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 		}
 		wholeObject = !partial
 	}
-	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && wholeObject {
-		o.Checksums.setHeaders(hdr)
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		if wholeObject {
+			o.Checksums.setHeaders(hdr)
+		} else if n, err := strconv.Atoi(q.query.Get("partNumber")); err == nil {
+			o.Checksums.setPartHeaders(hdr, n)
+		}
 	}
 	status := http.StatusOK
 	if partial {

@@ -1,11 +1,16 @@
 package s3api_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -168,4 +173,111 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestPartChecksums: a multipart object keeps its parts' checksums, so
+// GetObject of one part (with checksum mode) and GetObjectAttributes
+// report each part's checksum and the object's checksum type; a checksum
+// value that is not base64 at all is BadDigest on PutObject.
+func TestPartChecksums(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		c := srv.Client
+		b := "partsums"
+		mkBucket(t, c, b)
+		data := bytes.Repeat([]byte("0123456789abcdef"), (11<<20)/16) // 3 parts
+		for _, typ := range []types.ChecksumType{types.ChecksumTypeFullObject, types.ChecksumTypeComposite} {
+			key := "obj-" + string(typ)
+			id, parts := mpUpload(t, c, b, key, data, &s3.CreateMultipartUploadInput{ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, ChecksumType: typ},
+				types.ChecksumAlgorithmCrc32)
+			if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b, Key: &key, UploadId: &id,
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+				t.Fatalf("%s: Complete: %v", typ, err)
+			}
+			for i, p := range parts {
+				out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: &key, PartNumber: aws.Int32(int32(i + 1)), ChecksumMode: types.ChecksumModeEnabled})
+				if err != nil {
+					t.Fatalf("%s: GET part %d: %v", typ, i+1, err)
+				}
+				out.Body.Close()
+				if aws.ToString(out.ChecksumCRC32) != aws.ToString(p.ChecksumCRC32) || out.ChecksumType != typ {
+					t.Errorf("%s: GET part %d: checksum %q type %q, want %q %q", typ, i+1, aws.ToString(out.ChecksumCRC32), out.ChecksumType,
+						aws.ToString(p.ChecksumCRC32), typ)
+				}
+			}
+			attrs, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: &b, Key: &key,
+				ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectParts, types.ObjectAttributesChecksum}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if attrs.ObjectParts == nil || len(attrs.ObjectParts.Parts) != len(parts) || attrs.Checksum == nil || attrs.Checksum.ChecksumType != typ {
+				t.Fatalf("%s: attributes %+v", typ, attrs)
+			}
+			for i, p := range attrs.ObjectParts.Parts {
+				if aws.ToString(p.ChecksumCRC32) != aws.ToString(parts[i].ChecksumCRC32) {
+					t.Errorf("%s: attributes of part %d: checksum %q, want %q", typ, i+1, aws.ToString(p.ChecksumCRC32), aws.ToString(parts[i].ChecksumCRC32))
+				}
+			}
+		}
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("bad"), Body: strings.NewReader("x"),
+			ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumSHA256: aws.String("bad")})
+		wantCode(t, err, "BadDigest")
+	})
+}
+
+// TestPresignedExpiryAndPreflight: a presigned URL whose X-Amz-Expires is
+// negative or longer than a week is AccessDenied (403), as S3 answers; an
+// OPTIONS (CORS preflight) is 400 without an Origin and 403 with one
+// (arca configures no CORS rules). ListObjects (V1) returns its Prefix as
+// sent even with encoding-type=url.
+func TestPresignedExpiryAndPreflight(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		c := srv.Client
+		b := "expiry"
+		mkBucket(t, c, b)
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("k"), Body: strings.NewReader("v")}); err != nil {
+			t.Fatal(err)
+		}
+		ps := s3.NewPresignClient(c)
+		good, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b, Key: aws.String("k")}, s3.WithPresignExpires(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do := func(method, u string, hdr ...string) (int, string) {
+			req, _ := http.NewRequest(method, u, nil)
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		if code, body := do("GET", good.URL); code != 200 || body != "v" {
+			t.Fatalf("presigned GET: %d %s", code, body)
+		}
+		for _, exp := range []string{"-7", "609901"} {
+			u := regexp.MustCompile(`X-Amz-Expires=\d+`).ReplaceAllString(good.URL, "X-Amz-Expires="+exp)
+			if code, body := do("GET", u); code != 403 || !strings.Contains(body, "<Code>AccessDenied</Code>") {
+				t.Errorf("X-Amz-Expires=%s: %d %s", exp, code, body)
+			}
+		}
+		if code, body := do("OPTIONS", good.URL); code != 400 {
+			t.Errorf("OPTIONS without Origin: %d %s", code, body)
+		}
+		if code, body := do("OPTIONS", good.URL, "Origin", "http://example.com", "Access-Control-Request-Method", "GET"); code != 403 {
+			t.Errorf("OPTIONS with Origin: %d %s", code, body)
+		}
+		out, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: &b, Prefix: aws.String("\n"), EncodingType: types.EncodingTypeUrl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.Prefix) != "\n" {
+			t.Errorf("ListObjects V1 prefix \\n came back as %q", aws.ToString(out.Prefix))
+		}
+	})
 }
