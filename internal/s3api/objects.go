@@ -363,6 +363,8 @@ func (h *Handler) lookup(ctx context.Context, rp *repo.Repository, key, vid stri
 			if m, merr := h.objects.latestMarker(ctx, rp.ID, key); merr == nil && m != nil {
 				hdr.Set("x-amz-delete-marker", "true")
 				hdr.Set("x-amz-version-id", vidOut(m.VersionID))
+			} else if merr == nil {
+				hdr.Set("x-amz-delete-marker", "false")
 			}
 		}
 		return o, err

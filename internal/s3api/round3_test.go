@@ -281,3 +281,59 @@ func TestPresignedExpiryAndPreflight(t *testing.T) {
 		}
 	})
 }
+
+// TestTagsAndMarkersAsS3: GetObjectTagging lists tags by key; eleven tags
+// in a PutObjectTagging document are InvalidTag and store nothing; a HEAD
+// of a missing key says x-amz-delete-marker: false when no delete marker
+// is the reason.
+func TestTagsAndMarkersAsS3(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		c := srv.Client
+		b := "tagorder"
+		mkBucket(t, c, b)
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("k"), Body: strings.NewReader("v"), Tagging: aws.String("foo=bar&bar")}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: &b, Key: aws.String("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.TagSet) != 2 || aws.ToString(out.TagSet[0].Key) != "bar" || aws.ToString(out.TagSet[1].Key) != "foo" {
+			t.Fatalf("tags not listed by key: %+v", out.TagSet)
+		}
+		var eleven []types.Tag
+		for i := 0; i < 11; i++ {
+			eleven = append(eleven, types.Tag{Key: aws.String(fmt.Sprint("k", i)), Value: aws.String("v")})
+		}
+		_, err = c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &b, Key: aws.String("k"), Tagging: &types.Tagging{TagSet: eleven}})
+		wantCode(t, err, "InvalidTag")
+		if out, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: &b, Key: aws.String("k")}); err != nil || len(out.TagSet) != 2 {
+			t.Fatalf("tags after a refused PutObjectTagging: %v %v", out, err)
+		}
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b, Key: aws.String("k")}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Head(srv.S3URL + "/" + b + "/k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		// Anonymous: refused before the key is looked at.
+		if resp.StatusCode != 403 {
+			t.Fatalf("anonymous HEAD: %d", resp.StatusCode)
+		}
+		head, err := s3.NewPresignClient(c).PresignHeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err = http.Head(head.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 || resp.Header.Get("x-amz-delete-marker") != "false" {
+			t.Fatalf("HEAD of a deleted key in an unversioned bucket: %d, x-amz-delete-marker %q", resp.StatusCode, resp.Header.Get("x-amz-delete-marker"))
+		}
+	})
+}

@@ -121,6 +121,11 @@ func parseTaggingXML(body []byte) ([]tag, error) {
 	if err := decodeXML(bytes.NewReader(body), &doc); err != nil {
 		return nil, err
 	}
+	// Too many tags in a Tagging document is InvalidTag on S3 (in the
+	// x-amz-tagging header, BadRequest).
+	if len(doc.TagSet.Tags) > maxTags {
+		return nil, s3Error("InvalidTag", "object tags cannot be greater than %d", maxTags)
+	}
 	if err := validateTags(doc.TagSet.Tags); err != nil {
 		return nil, err
 	}
