@@ -79,6 +79,7 @@ var s3Codes = map[string]struct {
 	"InlineDataTooLarge":                  {http.StatusBadRequest, errs.Invalid},
 	"IncorrectNumberOfFilesInPostRequest": {http.StatusBadRequest, errs.Invalid},
 	"InvalidPolicyDocument":               {http.StatusBadRequest, errs.Invalid},
+	"NoSuchTagSet":                        {http.StatusNotFound, errs.NotFound},
 	"MaxPostPreDataLengthExceeded":        {http.StatusBadRequest, errs.TooLarge},
 }
 

@@ -120,3 +120,25 @@ func FuzzReadForm(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseBucketTagging(f *testing.F) {
+	f.Add([]byte(`<Tagging><TagSet><Tag><Key>b</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value></Value></Tag></TagSet></Tagging>`))
+	f.Add([]byte(`<Tagging><TagSet><Tag><Key>aws:x</Key><Value>1</Value></Tag></TagSet></Tagging>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tags, err := parseBucketTagging(body)
+		if err != nil {
+			if errs.CodeOf(err) == "" {
+				t.Fatalf("error without an S3 code: %v", err)
+			}
+			return
+		}
+		if len(tags) > maxBucketTags || validateTagText(tags) != nil {
+			t.Fatalf("accepted %d tags %v", len(tags), tags)
+		}
+		for i := 1; i < len(tags); i++ {
+			if tags[i-1].Key >= tags[i].Key {
+				t.Fatalf("tags not sorted by key: %v", tags)
+			}
+		}
+	})
+}

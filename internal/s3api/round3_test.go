@@ -337,3 +337,69 @@ func TestTagsAndMarkersAsS3(t *testing.T) {
 		}
 	})
 }
+
+// TestBucketTagging is Put/Get/DeleteBucketTagging: NoSuchTagSet until
+// tags are set, tags by key, up to 50 with the rules of object tags; the
+// bucket's admin changes them, readers read them, others are refused.
+func TestBucketTagging(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		owner := userClient(t, srv, "owner", auth.Developer)
+		b := "tagged-bucket"
+		mkBucket(t, owner, b)
+		rp, err := srv.Repos.Get(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader := userClient(t, srv, "treader", auth.NoRole)
+		dev := userClient(t, srv, "tdev", auth.NoRole)
+		stranger := userClient(t, srv, "tstranger", auth.NoRole)
+		for name, role := range map[string]auth.Role{"treader": auth.Reader, "tdev": auth.Developer} {
+			if err := srv.Auth.Grant(ctx, name, rp.ID, role); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = owner.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b})
+		wantCode(t, err, "NoSuchTagSet")
+		set := &types.Tagging{TagSet: []types.Tag{{Key: aws.String("team"), Value: aws.String("ml")}, {Key: aws.String("env"), Value: aws.String("prod")}}}
+		if _, err := owner.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b, Tagging: set}); err != nil {
+			t.Fatal(err)
+		}
+		for who, c := range map[string]*s3.Client{"owner": owner, "reader": reader, "admin": srv.Client} {
+			out, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b})
+			if err != nil || len(out.TagSet) != 2 || aws.ToString(out.TagSet[0].Key) != "env" || aws.ToString(out.TagSet[1].Value) != "ml" {
+				t.Fatalf("%s: GetBucketTagging = %+v, %v", who, out, err)
+			}
+		}
+		_, err = stranger.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b})
+		wantCode(t, err, "AccessDenied")
+		_, err = dev.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b, Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("x"), Value: aws.String("y")}}}})
+		wantCode(t, err, "AccessDenied")
+		_, err = dev.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b})
+		wantCode(t, err, "AccessDenied")
+		resp, err := http.Get(srv.S3URL + "/" + b + "?tagging")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("anonymous GetBucketTagging: %d", resp.StatusCode)
+		}
+		var many []types.Tag
+		for i := 0; i < 51; i++ {
+			many = append(many, types.Tag{Key: aws.String(fmt.Sprint("k", i)), Value: aws.String("v")})
+		}
+		_, err = owner.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b, Tagging: &types.Tagging{TagSet: many}})
+		wantCode(t, err, "InvalidTag")
+		_, err = owner.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &b, Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("y")}}}})
+		wantCode(t, err, "InvalidTag")
+		if out, err := reader.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b}); err != nil || len(out.TagSet) != 2 {
+			t.Fatalf("tags after refused changes: %+v, %v", out, err)
+		}
+		if _, err := owner.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: &b}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = owner.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b})
+		wantCode(t, err, "NoSuchTagSet")
+	})
+}

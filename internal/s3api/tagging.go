@@ -45,6 +45,11 @@ func validateTags(tags []tag) error {
 	if len(tags) > maxTags {
 		return s3Error("BadRequest", "object tags cannot be greater than %d", maxTags)
 	}
+	return validateTagText(tags)
+}
+
+// validateTagText checks the rules of validateTags but the number.
+func validateTagText(tags []tag) error {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		switch {
