@@ -136,7 +136,7 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *reques
 	} else if !errs.Is(err, errs.NotFound) {
 		return err
 	}
-	if p.Anonymous() || !p.Role.Includes(h.createRole) {
+	if p.Anonymous() || (h.createRole != AnyUser && !p.Role.Includes(h.createRole)) {
 		return s3Error("AccessDenied", "access denied: creating buckets needs the global %s role", h.createRole)
 	}
 	if err := validateBucketName(q.bucket); err != nil {

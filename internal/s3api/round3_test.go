@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/arcaproject/arca/internal/auth"
+	"github.com/arcaproject/arca/internal/config"
 )
 
 // TestListVersionsResumeAfterDeleted is what cleanup tools do: list a
@@ -402,4 +403,36 @@ func TestBucketTagging(t *testing.T) {
 		_, err = owner.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &b})
 		wantCode(t, err, "NoSuchTagSet")
 	})
+}
+
+// TestBucketCreationByAnyUser: with s3.create_bucket_role "any", users
+// without a global role create buckets and work in them as in their own
+// S3 account: the others' buckets are neither listed nor readable, and
+// a copy out of another's bucket is refused.
+func TestBucketCreationByAnyUser(t *testing.T) {
+	srv := startS3With(t, "", func(c *config.Config) { c.S3.CreateBucketRole = "any" })
+	ctx := context.Background()
+	ann := userClient(t, srv, "ann", auth.NoRole)
+	ben := userClient(t, srv, "ben", auth.NoRole)
+	mkBucket(t, ann, "ann-b")
+	mkBucket(t, ben, "ben-b")
+	if _, err := ann.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("ann-b"), Key: aws.String("k"), Body: strings.NewReader("ann's")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ben.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil || len(out.Buckets) != 1 || aws.ToString(out.Buckets[0].Name) != "ben-b" {
+		t.Fatalf("ben lists %+v, %v", out, err)
+	}
+	_, err = ben.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("ann-b"), Key: aws.String("k")})
+	wantCode(t, err, "AccessDenied")
+	_, err = ben.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("ben-b"), Key: aws.String("k"), CopySource: aws.String("ann-b/k")})
+	wantCode(t, err, "AccessDenied")
+	_, err = ben.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("ann-b")})
+	wantCode(t, err, "BucketAlreadyExists")
+	req, _ := http.NewRequest("PUT", srv.S3URL+"/anon-b", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 403 {
+		t.Fatalf("anonymous CreateBucket: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
