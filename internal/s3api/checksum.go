@@ -89,17 +89,12 @@ func validChecksumValue(alg, v string) bool {
 	return err == nil && len(b) == checksumSize(alg)
 }
 
-// checkChecksumValue refuses a checksum value that cannot be one of alg:
-// not base64 is InvalidRequest; base64 of the wrong length cannot match
-// the content and is BadDigest, as S3 answers (a hex digest sent where
-// base64 belongs, for one).
+// checkChecksumValue refuses a checksum value that cannot be one of alg
+// (not base64, or base64 of the wrong length, a hex digest, say): it
+// cannot match the content, and S3 answers BadDigest, as to a wrong one.
 func checkChecksumValue(alg, v, what string) error {
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return s3Error("InvalidRequest", "value for %s %s is invalid", checksumHeader(alg), what)
-	}
-	if len(b) != checksumSize(alg) {
-		return s3Error("BadDigest", "the %s you specified did not match the calculated checksum", alg)
+	if !validChecksumValue(alg, v) {
+		return s3Error("BadDigest", "the %s %s you specified is not a valid %s checksum", checksumHeader(alg), what, alg)
 	}
 	return nil
 }
@@ -125,10 +120,8 @@ func parseChecksumClaim(h http.Header) (checksumClaim, error) {
 		if c.Alg != "" {
 			return c, s3Error("InvalidRequest", "expecting a single x-amz-checksum- header; multiple checksum types are not allowed")
 		}
-		// A value that cannot be a checksum of alg cannot match the
-		// content: BadDigest, as S3 answers to object bytes.
-		if !validChecksumValue(alg, v) {
-			return c, s3Error("BadDigest", "the %s you specified is not a valid %s checksum", checksumHeader(alg), alg)
+		if err := checkChecksumValue(alg, v, "header"); err != nil {
+			return c, err
 		}
 		c.Alg, c.Value = alg, v
 	}

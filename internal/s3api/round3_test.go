@@ -436,3 +436,25 @@ func TestBucketCreationByAnyUser(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestCompleteMalformedChecksum: a checksum on CompleteMultipartUpload
+// that is not base64 is BadDigest, as S3 answers, and completes nothing.
+func TestCompleteMalformedChecksum(t *testing.T) {
+	eachS3(t, func(t *testing.T, srv *s3Server) {
+		ctx := context.Background()
+		c := srv.Client
+		b, key := "complete-bad", "mp"
+		mkBucket(t, c, b)
+		id, parts := mpUpload(t, c, b, key, []byte("one small part"), &s3.CreateMultipartUploadInput{ChecksumAlgorithm: types.ChecksumAlgorithmSha256}, types.ChecksumAlgorithmSha256)
+		_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b, Key: &key, UploadId: &id, ChecksumSHA256: aws.String("bad"),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+		wantCode(t, err, "BadDigest")
+		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: &key}); err == nil {
+			t.Fatal("the upload was completed")
+		}
+		if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &b, Key: &key, UploadId: &id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+			t.Fatalf("Complete without the bad checksum: %v", err)
+		}
+	})
+}
