@@ -217,7 +217,8 @@ type S3 struct {
 	// UploadMaxAge is how long an unfinished multipart upload is kept.
 	UploadMaxAge Duration `yaml:"upload_max_age"`
 	// CreateBucketRole is the least global role that may create buckets
-	// with CreateBucket (reader, developer, maintainer or admin); the
+	// with CreateBucket (reader, developer, maintainer or admin; "any":
+	// every signed-in user or robot, also without a global role); the
 	// creator gets the admin role on the new bucket.
 	CreateBucketRole string `yaml:"create_bucket_role"`
 }
@@ -440,9 +441,9 @@ func (c *Config) Validate() error {
 		problems = append(problems, "data_dir must not be empty")
 	}
 	switch c.S3.CreateBucketRole {
-	case "reader", "developer", "maintainer", "admin":
+	case "any", "reader", "developer", "maintainer", "admin":
 	default:
-		problems = append(problems, fmt.Sprintf("s3.create_bucket_role %q: want reader, developer, maintainer or admin", c.S3.CreateBucketRole))
+		problems = append(problems, fmt.Sprintf("s3.create_bucket_role %q: want any, reader, developer, maintainer or admin", c.S3.CreateBucketRole))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -72,11 +72,12 @@ type objectParts struct {
 type attributePart struct {
 	PartNumber int   `xml:"PartNumber"`
 	Size       int64 `xml:"Size"`
+	checksumFields
 }
 
 // getObjectAttributes is GetObjectAttributes. Parts are listed with their
-// numbers and sizes (x-amz-max-parts, x-amz-part-number-marker); arca does
-// not keep the parts' own checksums once an upload is completed.
+// numbers, sizes and, when the upload had a checksum algorithm, their
+// checksums (x-amz-max-parts, x-amz-part-number-marker).
 func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx := r.Context()
 	rp, err := h.bucket(ctx, q, auth.Read)
@@ -120,7 +121,13 @@ func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, q 
 				op.IsTruncated = true
 				break
 			}
-			op.Parts = append(op.Parts, attributePart{PartNumber: n, Size: o.PartSizes[n-1]})
+			ap := attributePart{PartNumber: n, Size: o.PartSizes[n-1]}
+			if n <= len(o.Checksums.Parts) {
+				for alg := range o.Checksums.Values {
+					ap.set(alg, o.Checksums.Parts[n-1])
+				}
+			}
+			op.Parts = append(op.Parts, ap)
 			op.NextPartNumberMarker = n
 		}
 		res.ObjectParts = op

@@ -2,8 +2,11 @@ package s3api
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/arcaproject/arca/internal/auth"
@@ -31,24 +34,76 @@ func validateBucketName(name string) error {
 	return nil
 }
 
-// listBuckets is ListBuckets: the s3 repositories the caller may read.
+// listBuckets is ListBuckets: as in S3, the buckets the caller owns (see
+// owns), and in arca also those it was granted a role on; a global role
+// reaches every bucket but lists none it does not own. With max-buckets
+// the list comes in pages, continued by the opaque ContinuationToken.
 func (h *Handler) listBuckets(w http.ResponseWriter, r *http.Request, q *request) error {
 	p := q.principal()
 	if p.Anonymous() {
 		return s3Error("AccessDenied", "access denied: sign the request to list buckets")
 	}
+	max := 10000
+	if v := q.query.Get("max-buckets"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return s3Error("InvalidArgument", "max-buckets must be an integer between 1 and 10000")
+		}
+		max = n
+	}
+	after := ""
+	if v := q.query.Get("continuation-token"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil {
+			return s3Error("InvalidArgument", "the continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	prefix := q.query.Get("prefix")
 	ctx := r.Context()
 	all, err := h.repos.List(ctx, Format)
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: p.Name, DisplayName: p.Name}, Buckets: []bucketResult{}}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: p.Name, DisplayName: p.Name}, Buckets: []bucketResult{}, Prefix: prefix}
 	for _, rp := range all {
-		if h.auth.Authorize(ctx, p, rp, auth.Read) == nil {
-			res.Buckets = append(res.Buckets, bucketResult{Name: rp.Name, CreationDate: s3Time(rp.CreatedAt), BucketRegion: h.region})
+		if rp.Name <= after || !strings.HasPrefix(rp.Name, prefix) || h.auth.Authorize(ctx, p, rp, auth.Read) != nil {
+			continue
 		}
+		listed, err := h.listsBucket(ctx, p, rp)
+		if err != nil {
+			return err
+		}
+		if !listed {
+			continue
+		}
+		if len(res.Buckets) == max {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[max-1].Name))
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketResult{Name: rp.Name, CreationDate: s3Time(rp.CreatedAt), BucketRegion: h.region})
 	}
 	return writeXML(w, res)
+}
+
+// listsBucket reports whether ListBuckets shows rp to p: p owns it, or
+// was granted a role on it.
+func (h *Handler) listsBucket(ctx context.Context, p auth.Principal, rp *repo.Repository) (bool, error) {
+	owned, err := h.owns(ctx, p, rp)
+	if err != nil || owned {
+		return owned, err
+	}
+	roles, err := h.auth.RepositoryRoles(ctx, rp.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range roles {
+		if b.User == p.Name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // createBucket is CreateBucket: a new hosted repository of format s3.
@@ -81,7 +136,7 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, q *reques
 	} else if !errs.Is(err, errs.NotFound) {
 		return err
 	}
-	if p.Anonymous() || !p.Role.Includes(h.createRole) {
+	if p.Anonymous() || (h.createRole != AnyUser && !p.Role.Includes(h.createRole)) {
 		return s3Error("AccessDenied", "access denied: creating buckets needs the global %s role", h.createRole)
 	}
 	if err := validateBucketName(q.bucket); err != nil {

@@ -89,17 +89,12 @@ func validChecksumValue(alg, v string) bool {
 	return err == nil && len(b) == checksumSize(alg)
 }
 
-// checkChecksumValue refuses a checksum value that cannot be one of alg:
-// not base64 is InvalidRequest; base64 of the wrong length cannot match
-// the content and is BadDigest, as S3 answers (a hex digest sent where
-// base64 belongs, for one).
+// checkChecksumValue refuses a checksum value that cannot be one of alg
+// (not base64, or base64 of the wrong length, a hex digest, say): it
+// cannot match the content, and S3 answers BadDigest, as to a wrong one.
 func checkChecksumValue(alg, v, what string) error {
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		return s3Error("InvalidRequest", "value for %s %s is invalid", checksumHeader(alg), what)
-	}
-	if len(b) != checksumSize(alg) {
-		return s3Error("BadDigest", "the %s you specified did not match the calculated checksum", alg)
+	if !validChecksumValue(alg, v) {
+		return s3Error("BadDigest", "the %s %s you specified is not a valid %s checksum", checksumHeader(alg), what, alg)
 	}
 	return nil
 }
@@ -159,6 +154,22 @@ func parseChecksumClaim(h http.Header) (checksumClaim, error) {
 type checksums struct {
 	Type   string            `json:"type,omitempty"`
 	Values map[string]string `json:"values,omitempty"` // algorithm → base64 (composite: "...-N")
+	// Parts are the parts' checksums of a multipart object, in the
+	// algorithm of Values, by part number ("" for a part without one).
+	Parts []string `json:"parts,omitempty"`
+}
+
+// setPartHeaders writes part n's (from 1) stored checksum, if any.
+func (c checksums) setPartHeaders(h http.Header, n int) {
+	if n < 1 || n > len(c.Parts) || c.Parts[n-1] == "" || len(c.Values) != 1 {
+		return
+	}
+	for alg := range c.Values {
+		h[checksumHeader(alg)] = []string{c.Parts[n-1]}
+	}
+	if c.Type != "" {
+		h["x-amz-checksum-type"] = []string{c.Type}
+	}
 }
 
 func (c checksums) encode() string {

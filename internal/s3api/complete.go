@@ -201,7 +201,11 @@ func uploadChecksums(u *upload, claim completeClaim, full map[string]hash.Hash, 
 		if err != nil {
 			return checksums{}, s3Error("InvalidPart", "a part lacks its %s checksum", u.Algorithm)
 		}
-		return checksums{Type: u.Type, Values: map[string]string{u.Algorithm: v}}, nil
+		c := checksums{Type: u.Type, Values: map[string]string{u.Algorithm: v}}
+		for _, p := range parts {
+			c.Parts = append(c.Parts, p.Checksums.Values[u.Algorithm])
+		}
+		return c, nil
 	case claim.Alg != "" && claim.Parts > 0:
 		return checksums{Type: typeComposite, Values: map[string]string{claim.Alg: claim.Value}}, nil
 	case claim.Alg != "":

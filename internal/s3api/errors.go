@@ -78,6 +78,9 @@ var s3Codes = map[string]struct {
 	"UnresolvableGrantByEmailAddress":     {http.StatusBadRequest, errs.Invalid},
 	"InlineDataTooLarge":                  {http.StatusBadRequest, errs.Invalid},
 	"IncorrectNumberOfFilesInPostRequest": {http.StatusBadRequest, errs.Invalid},
+	"InvalidPolicyDocument":               {http.StatusBadRequest, errs.Invalid},
+	"NoSuchTagSet":                        {http.StatusNotFound, errs.NotFound},
+	"MaxPostPreDataLengthExceeded":        {http.StatusBadRequest, errs.TooLarge},
 }
 
 // s3Error builds an error carrying an S3 error code; its kind follows from

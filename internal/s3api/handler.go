@@ -57,7 +57,8 @@ type Deps struct {
 	Domain    string
 	MaxUpload int64 // bytes per object or part; 0 = S3's 5 GiB
 	// CreateBucketRole is the least global role that may create buckets
-	// (NoRole: admin only); the creator administers the bucket.
+	// (NoRole: admin only; AnyUser: every signed-in user); the creator
+	// administers the bucket.
 	CreateBucketRole auth.Role
 }
 
@@ -77,6 +78,11 @@ type Handler struct {
 	surface    httpx.Surface
 	now        func() time.Time
 }
+
+// AnyUser as CreateBucketRole lets every signed-in user or robot create
+// buckets, also one without a global role: each then works in its own
+// buckets, as an S3 account does.
+const AnyUser auth.Role = "any"
 
 // maxObjectSize is S3's limit for one PUT or one part.
 const maxObjectSize = 5 << 30
@@ -158,6 +164,13 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), targetKey{}, &t))
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: arca configures no CORS rules.
+		if r.Header.Get("Origin") == "" {
+			return s3Error("BadRequest", "insufficient information: the Origin request header is needed")
+		}
+		return s3Error("AccessDenied", "CORSResponse: CORS is not enabled for this bucket")
+	}
 	sig, err := verify(r, h.now(), h.auth.AccessKeySecret)
 	if err != nil {
 		return err

@@ -118,7 +118,9 @@ func (h *Handler) listObjects(w http.ResponseWriter, r *http.Request, q *request
 		}
 		return writeXML(w, res)
 	}
-	res := listBucketResultV1{NS: s3NS, Name: rp.Name, Prefix: p.enc(p.prefix), Marker: p.enc(p.marker),
+	// ListObjects (V1) returns its Prefix as sent, also with
+	// encoding-type=url (clients decode only V2's).
+	res := listBucketResultV1{NS: s3NS, Name: rp.Name, Prefix: p.prefix, Marker: p.enc(p.marker),
 		Delimiter: p.enc(p.delimiter), MaxKeys: p.maxKeys, EncodingType: encodingType, IsTruncated: page.Truncated,
 		Contents: contents, CommonPrefixes: prefixes}
 	if page.Truncated {

@@ -197,8 +197,12 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 		}
 		wholeObject = !partial
 	}
-	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && wholeObject {
-		o.Checksums.setHeaders(hdr)
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		if wholeObject {
+			o.Checksums.setHeaders(hdr)
+		} else if n, err := strconv.Atoi(q.query.Get("partNumber")); err == nil {
+			o.Checksums.setPartHeaders(hdr, n)
+		}
 	}
 	status := http.StatusOK
 	if partial {
@@ -359,6 +363,8 @@ func (h *Handler) lookup(ctx context.Context, rp *repo.Repository, key, vid stri
 			if m, merr := h.objects.latestMarker(ctx, rp.ID, key); merr == nil && m != nil {
 				hdr.Set("x-amz-delete-marker", "true")
 				hdr.Set("x-amz-version-id", vidOut(m.VersionID))
+			} else if merr == nil {
+				hdr.Set("x-amz-delete-marker", "false")
 			}
 		}
 		return o, err

@@ -22,7 +22,7 @@ func TestParseCompleteClaim(t *testing.T) {
 		{"X-Amz-Checksum-Sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=-3", "FULL_OBJECT", "", 0, "InvalidRequest"},
 		{"X-Amz-Checksum-Crc32", "AAAAAA==", "COMPOSITE", "", 0, "InvalidRequest"},
 		{"X-Amz-Checksum-Sha1", "AAAAAA==-2", "", "", 0, "BadDigest"},
-		{"X-Amz-Checksum-Sha1", "!!!", "", "", 0, "InvalidRequest"},
+		{"X-Amz-Checksum-Sha1", "!!!", "", "", 0, "BadDigest"},
 		{"X-Amz-Checksum-Crc32", "AAAAAA==-0", "", "", 0, "InvalidRequest"},
 		{"X-Amz-Checksum-Crc32", "AAAAAA==-02", "", "", 0, "InvalidRequest"},
 		{"X-Amz-Checksum-Crc32", "AAAAAA==", "OTHER", "", 0, "InvalidRequest"},

@@ -29,8 +29,8 @@ type route struct {
 }
 
 // routes is the whole S3 route table, in the order of the S3 API reference.
-// Requests that name a sub-resource not listed here (bucket tagging,
-// policy, lifecycle, ...) get 501 NotImplemented.
+// Requests that name a sub-resource not listed here (policy, lifecycle,
+// object lock, ...) get 501 NotImplemented.
 func (h *Handler) routes() []route {
 	return []route{
 		{"GET", service, "", "ListBuckets", h.listBuckets},
@@ -46,8 +46,12 @@ func (h *Handler) routes() []route {
 		{"PUT", bucketLevel, "acl", "PutBucketAcl (canned ACLs)", h.putBucketACL},
 		{"GET", bucketLevel, "policy", "GetBucketPolicy (none)", h.getNone("NoSuchBucketPolicy", "the bucket policy does not exist")},
 		{"GET", bucketLevel, "cors", "GetBucketCors (none)", h.getNone("NoSuchCORSConfiguration", "the CORS configuration does not exist")},
+		{"PUT", bucketLevel, "tagging", "PutBucketTagging", h.putBucketTagging},
+		{"GET", bucketLevel, "tagging", "GetBucketTagging", h.getBucketTagging},
+		{"DELETE", bucketLevel, "tagging", "DeleteBucketTagging", h.deleteBucketTagging},
 		{"GET", bucketLevel, "uploads", "ListMultipartUploads", h.listMultipartUploads},
 		{"POST", bucketLevel, "delete", "DeleteObjects", h.deleteObjects},
+		{"POST", bucketLevel, "", "PostObject (browser-form upload, policy signed with SigV4 or SigV2)", h.postObject},
 		{"GET", bucketLevel, "", "ListObjects / ListObjectsV2 (list-type=2)", h.listObjects},
 
 		{"PUT", objectLevel, "uploadId", "UploadPart / UploadPartCopy (x-amz-copy-source)", h.uploadPart},

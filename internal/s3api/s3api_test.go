@@ -570,6 +570,6 @@ func testErrors(t *testing.T, srv *s3Server) {
 	_, err = alice.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alices")})
 	wantCode(t, err, "AccessDenied")
 	// Anything unsupported is 501 NotImplemented.
-	_, err = srv.Client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("test-bucket")})
+	_, err = srv.Client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("test-bucket")})
 	wantCode(t, err, "NotImplemented")
 }

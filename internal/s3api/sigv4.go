@@ -162,12 +162,16 @@ func parsePresigned(q url.Values) (sigParams, error) {
 	if p.Date, err = time.Parse(amzDateFormat, q.Get("X-Amz-Date")); err != nil {
 		return bad("X-Amz-Date must be in the form YYYYMMDDTHHMMSSZ")
 	}
+	// An expiry out of range is refused as S3 refuses it, with 403.
 	secs, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
-	if err != nil || secs < 0 {
+	if err != nil {
 		return bad("X-Amz-Expires must be a non-negative number of seconds")
 	}
+	if secs < 0 {
+		return sigParams{}, s3Error("AccessDenied", "X-Amz-Expires must be non-negative")
+	}
 	if secs > int64(maxPresignExpiry/time.Second) {
-		return bad("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
+		return sigParams{}, s3Error("AccessDenied", "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
 	}
 	p.Expires = time.Duration(secs) * time.Second
 	return p, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -140,7 +141,7 @@ func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, h
 	guarded := c.set() || status != ""
 	o.VersionID = ""
 	if status == versioningEnabled {
-		o.VersionID = newVersionID()
+		o.VersionID = newVersionID(time.Now())
 	}
 	if err := retire(ctx, tx, repoID, o.Key, cur, status); err != nil {
 		return false, err

@@ -45,6 +45,11 @@ func validateTags(tags []tag) error {
 	if len(tags) > maxTags {
 		return s3Error("BadRequest", "object tags cannot be greater than %d", maxTags)
 	}
+	return validateTagText(tags)
+}
+
+// validateTagText checks the rules of validateTags but the number.
+func validateTagText(tags []tag) error {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		switch {
@@ -120,6 +125,11 @@ func parseTaggingXML(body []byte) ([]tag, error) {
 	var doc tagging
 	if err := decodeXML(bytes.NewReader(body), &doc); err != nil {
 		return nil, err
+	}
+	// Too many tags in a Tagging document is InvalidTag on S3 (in the
+	// x-amz-tagging header, BadRequest).
+	if len(doc.TagSet.Tags) > maxTags {
+		return nil, s3Error("InvalidTag", "object tags cannot be greater than %d", maxTags)
 	}
 	if err := validateTags(doc.TagSet.Tags); err != nil {
 		return nil, err

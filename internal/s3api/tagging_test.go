@@ -60,7 +60,7 @@ func TestParseTaggingXML(t *testing.T) {
 		{`<Tagging><TagSet></TagSet></Tagging>`, 0, ""},
 		{`<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>a</Key><Value>2</Value></Tag></TagSet></Tagging>`, 0, "InvalidTag"},
 		{`<Tagging><TagSet><Tag><Value>1</Value></Tag></TagSet></Tagging>`, 0, "InvalidTag"},
-		{`<Tagging><TagSet>` + strings.Repeat(`<Tag><Key>k</Key><Value>v</Value></Tag>`, 11) + `</TagSet></Tagging>`, 0, "BadRequest"},
+		{`<Tagging><TagSet>` + strings.Repeat(`<Tag><Key>k</Key><Value>v</Value></Tag>`, 11) + `</TagSet></Tagging>`, 0, "InvalidTag"},
 		{`<Tagging><TagSet><Tag>`, 0, "MalformedXML"},
 		{`not xml`, 0, "MalformedXML"},
 	} {

@@ -3,12 +3,13 @@ package s3api
 import (
 	"context"
 	"database/sql"
+	"sort"
 
 	"github.com/arcaproject/arca/internal/meta"
 )
 
-// tags returns an object's tags in the order they were given; a missing
-// object has none.
+// tags returns an object's tags sorted by key (byte order), as S3 lists
+// them; a missing object has none.
 func (s store) tags(ctx context.Context, repoID int64, key string) ([]tag, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT tag_key, tag_value FROM s3_object_tags WHERE repository_id = $1 AND key = $2 ORDER BY position`, repoID, key)
@@ -24,6 +25,7 @@ func (s store) tags(ctx context.Context, repoID int64, key string) ([]tag, error
 		}
 		tags = append(tags, t)
 	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
 	return tags, meta.Err(rows.Err())
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -35,15 +36,48 @@ const versionsUnion = `SELECT key, CASE WHEN version_id = '' THEN 'null' ELSE ve
 	SELECT key, version_id, seq, delete_marker, etag, size, modified_at, created_by
 	FROM s3_object_versions WHERE repository_id = $1`
 
-// versionSeq is the position of version vid of key in the listing order;
-// a version-id-marker that names no version is InvalidArgument.
-func (s store) versionSeq(ctx context.Context, repoID int64, key, vid string) (int64, error) {
-	var seq int64
-	err := s.db.QueryRowContext(ctx, `SELECT seq FROM (`+versionsUnion+`) v WHERE key = $2 AND version_id = $3`, repoID, key, vid).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, s3Error("InvalidArgument", "invalid version id specified")
+// resumeAfter is where a listing continues after version vid of key:
+// the versions of key with seq < bound follow, and with fromCurrent its
+// current version too (so every version of the key follows). A version
+// that is gone (deleted since the page that named it) is placed by the
+// write time its ID carries; a gone null version, whose place is unknown,
+// resumes at the key's newest version (repeating rather than skipping).
+// A version-id-marker of no known form is InvalidArgument.
+func (s store) resumeAfter(ctx context.Context, repoID int64, key, vid string) (bound int64, fromCurrent bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT seq FROM (`+versionsUnion+`) v WHERE key = $2 AND version_id = $3`, repoID, key, vid).Scan(&bound)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return bound, false, meta.Err(err)
 	}
-	return seq, meta.Err(err)
+	t, ok := versionIDTime(vid)
+	switch {
+	case vid == "null":
+		return 0, true, nil
+	case !ok:
+		return 0, false, s3Error("InvalidArgument", "invalid version id specified")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT version_id, seq, modified_at FROM (`+versionsUnion+`) v WHERE key = $2 ORDER BY seq DESC`, repoID, key)
+	if err != nil {
+		return 0, false, meta.Err(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq, modified int64
+		if err := rows.Scan(&id, &seq, &modified); err != nil {
+			return 0, false, meta.Err(err)
+		}
+		written, ok := versionIDTime(id)
+		if !ok {
+			written = modified * int64(time.Millisecond)
+		}
+		if written < t {
+			if seq == currentSeq {
+				return 0, true, nil
+			}
+			return seq + 1, false, nil
+		}
+	}
+	return 0, false, meta.Err(rows.Err())
 }
 
 // listVersions returns up to max versions and common prefixes (together)
@@ -55,11 +89,15 @@ func (s store) listVersions(ctx context.Context, repoID int64, prefix, delim, ke
 	curKey, curSeq, inclusive := keyMarker, int64(-1), false
 	prevKey := "" // the key of the row before, to tell the latest version
 	if vidMarker != "" {
-		seq, err := s.versionSeq(ctx, repoID, keyMarker, vidMarker)
+		bound, fromCurrent, err := s.resumeAfter(ctx, repoID, keyMarker, vidMarker)
 		if err != nil {
 			return page, err
 		}
-		curSeq, prevKey = seq, keyMarker
+		if fromCurrent {
+			inclusive = true
+		} else {
+			curSeq, prevKey = bound, keyMarker
+		}
 	}
 	if prefix > curKey {
 		curKey, curSeq, inclusive = prefix, -1, true

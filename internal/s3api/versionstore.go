@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"math"
+	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
@@ -30,10 +32,29 @@ const (
 // currentSeq orders the current version before every noncurrent one.
 const currentSeq = math.MaxInt64
 
-func newVersionID() string {
+// A version ID is 24 bytes in URL-safe base64: a format byte, the time
+// of the write in Unix nanoseconds (big-endian) and 15 random bytes. The
+// time orders a key's versions even after one was deleted, so a listing
+// resumes after a version-id-marker that is gone (cleanup tools delete
+// what each page listed before asking for the next).
+const versionIDFormat = 1
+
+func newVersionID(now time.Time) string {
 	var b [24]byte
-	rand.Read(b[:])
+	rand.Read(b[9:])
+	b[0] = versionIDFormat
+	binary.BigEndian.PutUint64(b[1:9], uint64(now.UnixNano()))
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// versionIDTime is the write time a version ID carries (false for the
+// null version, IDs of other forms and older random IDs it cannot tell).
+func versionIDTime(vid string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(vid)
+	if err != nil || len(b) != 24 || b[0] != versionIDFormat {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b[1:9])), true
 }
 
 // vidOut is a version ID as S3 shows it ("null" for the null version).
@@ -241,7 +262,7 @@ func (s store) deleteIf(ctx context.Context, repoID int64, key string, c deleteC
 		}
 		m := &version{object: object{Key: key, Modified: meta.Now()}, Marker: true}
 		if status == versioningEnabled {
-			m.VersionID = newVersionID()
+			m.VersionID = newVersionID(time.Now())
 		}
 		out.MarkerID = vidOut(m.VersionID)
 		return insertVersion(ctx, tx, repoID, m)

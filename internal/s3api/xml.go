@@ -28,6 +28,9 @@ type listAllMyBucketsResult struct {
 	NS      string         `xml:"xmlns,attr"`
 	Owner   owner          `xml:"Owner"`
 	Buckets []bucketResult `xml:"Buckets>Bucket"`
+	// ContinuationToken is set when more buckets follow (max-buckets).
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 type bucketResult struct {
