@@ -1,13 +1,8 @@
 package goproxy
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/url"
 	"time"
 
-	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/repo"
 )
 
@@ -43,64 +38,26 @@ type UpstreamSettings struct {
 	Timeout          string `json:"timeout,omitempty"`
 }
 
-func durationOr(s string, def time.Duration) time.Duration {
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return def
-	}
-	return d
+func (u UpstreamSettings) listMaxAge() time.Duration {
+	return repo.DurationOr(u.ListMaxAge, 10*time.Minute)
 }
-
-func (u UpstreamSettings) listMaxAge() time.Duration { return durationOr(u.ListMaxAge, 10*time.Minute) }
 func (u UpstreamSettings) negativeTTL() time.Duration {
-	return durationOr(u.NegativeCacheTTL, 5*time.Minute)
+	return repo.DurationOr(u.NegativeCacheTTL, 5*time.Minute)
 }
 func (u UpstreamSettings) retryAfter() time.Duration {
-	return durationOr(u.UnreachableRetry, time.Minute)
+	return repo.DurationOr(u.UnreachableRetry, time.Minute)
 }
-func (u UpstreamSettings) timeout() time.Duration { return durationOr(u.Timeout, 30*time.Second) }
+func (u UpstreamSettings) timeout() time.Duration { return repo.DurationOr(u.Timeout, 30*time.Second) }
 
 func (u UpstreamSettings) validate() error {
-	p, err := url.Parse(u.URL)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return fmt.Errorf("upstream.url %q: want an http(s) URL", u.URL)
-	}
-	if p.RawQuery != "" || p.Fragment != "" || p.User != nil {
-		return fmt.Errorf("upstream.url %q: no query, fragment or credentials (use username and password)", u.URL)
-	}
-	for _, d := range []struct{ name, v string }{
-		{"list_max_age", u.ListMaxAge}, {"negative_cache_ttl", u.NegativeCacheTTL},
-		{"unreachable_retry", u.UnreachableRetry}, {"timeout", u.Timeout},
-	} {
-		if d.v == "" {
-			continue
-		}
-		if v, err := time.ParseDuration(d.v); err != nil || v < 0 {
-			return fmt.Errorf("upstream.%s %q: want a non-negative Go duration such as 5m", d.name, d.v)
-		}
-	}
-	return nil
+	return repo.CheckUpstream(u.URL, "list_max_age", u.ListMaxAge, "negative_cache_ttl", u.NegativeCacheTTL, "unreachable_retry", u.UnreachableRetry, "timeout", u.Timeout)
 }
 
 // settingsOf decodes a repository's settings, refusing unknown keys.
 func settingsOf(m map[string]any) (Settings, error) {
 	var s Settings
-	if len(m) == 0 {
-		return s, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return s, errs.Wrap(err, errs.Invalid, "invalid settings")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, errs.E(errs.Invalid, "%v", err)
-	}
-	return s, nil
+	err := repo.DecodeSettings(m, &s)
+	return s, err
 }
 
 // CheckSettings validates a Go repository's settings; it is the
@@ -110,24 +67,8 @@ func CheckSettings(kind string, settings map[string]any) error {
 	if err != nil {
 		return err
 	}
-	switch kind {
-	case repo.Proxy:
-		if s.Upstream == nil {
-			return errs.E(errs.Invalid, "a proxy repository needs settings.upstream.url")
-		}
-		if err := s.Upstream.validate(); err != nil {
-			return errs.E(errs.Invalid, "%v", err)
-		}
-	case repo.Group:
-		if len(s.Members) == 0 {
-			return errs.E(errs.Invalid, "a group repository needs settings.members")
-		}
-	}
-	if kind != repo.Proxy && s.Upstream != nil {
-		return errs.E(errs.Invalid, "only proxy repositories have an upstream")
-	}
-	if kind != repo.Group && len(s.Members) > 0 {
-		return errs.E(errs.Invalid, "only group repositories have members")
+	if err := repo.CheckKindSettings(kind, s.Upstream != nil, len(s.Members), func() error { return s.Upstream.validate() }); err != nil {
+		return err
 	}
 	return nil
 }
