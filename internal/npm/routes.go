@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 // Routes mounts the npm surface. npm's paths carry package names that may
@@ -51,6 +52,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no repository in path: use /npm/<repository>/")
 	}
 	c := &call{w: w, r: r, repo: segs[0], rest: segs[1:]}
+	httpx.SetRepository(r.Context(), c.repo)
 	method := r.Method
 	if method == http.MethodHead {
 		method = http.MethodGet

@@ -62,13 +62,18 @@ type Deps struct {
 	// PublicURL is the base URL clients reach arca at; "" derives it from
 	// each request.
 	PublicURL string
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the OCI handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, tokens: d.Tokens, blobs: d.Blobs,
 		store: store{db: d.DB, blobs: d.Blobs}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/"), log: d.Log,
-		httpClient: &http.Client{Timeout: 30 * time.Minute}, upstreams: map[string]*upstream{}}
+		httpClient: d.Client, upstreams: map[string]*upstream{}}
+	if h.httpClient == nil {
+		h.httpClient = &http.Client{Timeout: 30 * time.Minute}
+	}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	return h

@@ -162,7 +162,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	q := &request{target: t, sig: sig, query: r.URL.Query()}
 	if sig != nil {
 		r = r.WithContext(auth.WithPrincipal(r.Context(), sig.principal))
-		httpx.SetUser(r.Context(), sig.principal.String())
+		httpx.SetPrincipal(r.Context(), sig.principal)
 	}
 	if t.key != "" {
 		if err := validateKey(t.key); err != nil {
