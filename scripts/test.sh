@@ -5,6 +5,8 @@
 #      and a JDK) - only the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
+#      jaeger, promtool and actionlint (scripts/install-ops-tools.sh) for
+#      the tracing e2e test, deploy/prometheus and docs/ci;
 #      chromium (apt-get) for the web UI's;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
 #      tests drive (dvc), exported as ARCA_TEST_VENV; one with mlflow and
@@ -111,6 +113,10 @@ section "OCI clients (crane, oras, skopeo)"
 export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 "$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"
 echo "ARCA_TOOLS_BIN=$ARCA_TOOLS_BIN"
+
+# ---------------------------------------------------------------------------
+section "Operations tools (jaeger, promtool, actionlint)"
+"$ROOT/scripts/install-ops-tools.sh" || die "could not install jaeger, promtool and actionlint"
 
 # ---------------------------------------------------------------------------
 section "Browser for the web UI tests (chromium)"
