@@ -58,16 +58,19 @@ func (m *GCMetrics) Observe(deleted int, bytesFreed int64, took time.Duration, e
 
 // StorageCollector reports, at each scrape, the content the metadata
 // database knows (arca_blobs and arca_blob_stored_bytes: distinct blobs,
-// each stored once however many repositories refer to it) and, for a
-// blob store on a local filesystem, that filesystem's size and free space
+// each stored once however many repositories refer to it), the sign-ins
+// locked out now (arca_login_lockouts: pairs of user name and client
+// address past auth.login_max_failures), and, for a blob store on a local
+// filesystem, that filesystem's size and free space
 // (arca_blob_filesystem_size_bytes, arca_blob_filesystem_free_bytes;
-// what the "disk almost full" alert reads).
+// what the "disk almost full" alert reads). The queries are two
+// aggregates; on a very large blobs table a scrape costs a scan of it.
 type StorageCollector struct {
 	DB *sql.DB
 	// Dir is the filesystem blob store's directory; "" for object storage.
 	Dir string
 
-	blobs, bytes, fsSize, fsFree *prometheus.Desc
+	blobs, bytes, locked, fsSize, fsFree *prometheus.Desc
 }
 
 // NewStorageCollector returns the collector; register it on a registry.
@@ -75,6 +78,7 @@ func NewStorageCollector(db *sql.DB, dir string) *StorageCollector {
 	return &StorageCollector{DB: db, Dir: dir,
 		blobs:  prometheus.NewDesc("arca_blobs", "Distinct blobs in the blob store, by the metadata database.", nil, nil),
 		bytes:  prometheus.NewDesc("arca_blob_stored_bytes", "Bytes of the distinct blobs in the blob store (each stored once).", nil, nil),
+		locked: prometheus.NewDesc("arca_login_lockouts", "Pairs of user name and client address locked out of signing in now.", nil, nil),
 		fsSize: prometheus.NewDesc("arca_blob_filesystem_size_bytes", "Size of the filesystem holding the blob store.", nil, nil),
 		fsFree: prometheus.NewDesc("arca_blob_filesystem_free_bytes", "Space available to arca on the filesystem holding the blob store.", nil, nil),
 	}
@@ -84,6 +88,7 @@ func NewStorageCollector(db *sql.DB, dir string) *StorageCollector {
 func (c *StorageCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.blobs
 	ch <- c.bytes
+	ch <- c.locked
 	if c.Dir != "" {
 		ch <- c.fsSize
 		ch <- c.fsFree
@@ -100,6 +105,11 @@ func (c *StorageCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.blobs, prometheus.GaugeValue, float64(n))
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(size))
+	}
+	if err := c.DB.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE locked_until > $1`, time.Now().UnixMilli()).Scan(&n); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.locked, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.locked, prometheus.GaugeValue, float64(n))
 	}
 	if c.Dir == "" {
 		return
