@@ -216,15 +216,17 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			attrs := [11]slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", status), slog.String("surface", ri.surface), slog.String("route", route),
 				slog.String("user", ri.user),
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
 				slog.Duration("took", took), slog.String("remote", r.RemoteAddr)}
+			n := 10
 			if ri.repo != "" {
-				attrs = append(attrs, slog.String("repository", ri.repo))
+				attrs[n] = slog.String("repository", ri.repo)
+				n++
 			}
-			log.LogAttrs(ctx, level, "request", attrs...)
+			log.LogAttrs(ctx, level, "request", attrs[:n]...)
 			if aborted {
 				panic(p)
 			}

@@ -48,6 +48,7 @@ type Handler struct {
 	upstreams  map[string]*upstream // proxy clients by repository and settings
 	surface    httpx.Surface
 	apiSurface httpx.Surface // arca's own API routes of the OCI format
+	routeNames []string      // the template of each of routes, for metrics and traces
 }
 
 // Deps are what the OCI handler needs.
@@ -73,6 +74,9 @@ func New(d Deps) *Handler {
 		httpClient: d.Client, upstreams: map[string]*upstream{}}
 	if h.httpClient == nil {
 		h.httpClient = &http.Client{Timeout: 30 * time.Minute}
+	}
+	for _, rt := range routes {
+		h.routeNames = append(h.routeNames, routeTemplate(rt.pattern.String()))
 	}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}

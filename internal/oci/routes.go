@@ -60,7 +60,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		method = http.MethodGet
 	}
 	otherMethod := false
-	for _, rt := range routes {
+	for i, rt := range routes {
 		m := rt.pattern.FindStringSubmatch(r.URL.Path)
 		if m == nil {
 			continue
@@ -75,7 +75,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 				v[n] = m[i]
 			}
 		}
-		httpx.SetRoute(r.Context(), routeTemplate(rt.pattern.String()))
+		httpx.SetRoute(r.Context(), h.routeNames[i])
 		if repo, _, _ := strings.Cut(v["name"], "/"); repo != "" {
 			httpx.SetRepository(r.Context(), repo)
 		}
