@@ -78,8 +78,8 @@ func SetRepository(ctx context.Context, name string) {
 }
 
 // LogHandler wraps a slog.Handler so that every record logged with a
-// request's context carries its request_id, and, when the context has a
-// sampled span, its trace_id and span_id.
+// request's context carries its request_id, and, when the context carries
+// a trace (tracing is on), its trace_id and span_id.
 type LogHandler struct{ slog.Handler }
 
 // Handle adds the request ID and the trace context.
