@@ -155,6 +155,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), targetKey{}, &t))
+	httpx.SetRepository(r.Context(), t.bucket)
 	sig, err := verify(r, h.now(), h.auth.AccessKeySecret)
 	if err != nil {
 		return err
