@@ -176,7 +176,12 @@ func TestObservabilityMetricsExported(t *testing.T) {
 		want[name] = append(want[name], where...)
 	}
 
-	s := apptest.Start(t, "", nil)
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) { checkExported(t, s, want) })
+}
+
+// checkExported drives traffic through s and checks that its /metrics
+// has every metric of want.
+func checkExported(t *testing.T, s *apptest.Server, want map[string][]string) {
 	do := func(method, path, cred, body string, status int) {
 		t.Helper()
 		resp, b := s.Do(t, method, path, cred, strings.NewReader(body))
