@@ -217,10 +217,9 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 				level = slog.LevelWarn
 			}
 			attrs := [11]slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.String("surface", ri.surface), slog.String("route", route),
-				slog.String("user", ri.user),
+				slog.Int("status", status), slog.String("surface", ri.surface), slog.String("user", ri.user),
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
-				slog.Duration("took", took), slog.String("remote", r.RemoteAddr)}
+				slog.Duration("took", took), slog.String("remote", r.RemoteAddr), slog.String("route", route)}
 			n := 10
 			if ri.repo != "" {
 				attrs[n] = slog.String("repository", ri.repo)
