@@ -44,6 +44,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := &call{w: w, r: r, repo: name, path: path}
 	httpx.SetRepository(r.Context(), c.repo)
+	httpx.SetRoute(r.Context(), "/maven/{repo}/{path...}")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if path == "" || strings.HasSuffix(path, "/") {
