@@ -7,6 +7,9 @@
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #      chromium (apt-get) for the web UI's; slapd and ldap-utils (apt-get)
 #      and test/oidcop (go install) for the SSO tests;
+#      jaeger, promtool and actionlint (scripts/install-ops-tools.sh) for
+#      the tracing e2e test, deploy/prometheus and docs/ci;
+#      chromium (apt-get) for the web UI's;
 #   2. a Python virtualenv in .cache/venv with the clients the end-to-end
 #      tests drive (dvc), exported as ARCA_TEST_VENV; one with mlflow and
 #      scikit-learn (scripts/install-mlflow-clients.sh), ARCA_TEST_MLFLOW_VENV;
@@ -124,6 +127,8 @@ section "Test OpenID provider (test/oidcop)"
 (cd "$ROOT/test/oidcop" && GOBIN="$ARCA_TOOLS_BIN" GOFLAGS=-mod=readonly go install .) </dev/null ||
     die "could not build test/oidcop"
 echo "oidcop: $ARCA_TOOLS_BIN/oidcop"
+section "Operations tools (jaeger, promtool, actionlint)"
+"$ROOT/scripts/install-ops-tools.sh" || die "could not install jaeger, promtool and actionlint"
 
 # ---------------------------------------------------------------------------
 section "Browser for the web UI tests (chromium)"

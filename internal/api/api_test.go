@@ -181,8 +181,8 @@ func TestOperations(t *testing.T) {
 	s.Do(t, "GET", "/raw/files/m", admin, nil)
 	_, body = s.Do(t, "GET", "/metrics", "", nil)
 	for _, want := range []string{
-		`arca_http_requests_total{method="PUT",status="201",surface="raw"} 1`,
-		`arca_http_request_duration_seconds_bucket{method="GET",surface="raw"`,
+		`arca_http_requests_total{method="PUT",route="/raw/{repo}/{path...}",status="201",surface="raw"} 1`,
+		`arca_http_request_duration_seconds_bucket{method="GET",route="/raw/{repo}/{path...}",surface="raw"`,
 		`arca_http_request_bytes_total{surface="raw"} 12`,
 		`arca_blob_operations_total{op="put",result="ok"} 1`,
 		`arca_blob_bytes_total{op="put"} 12`,

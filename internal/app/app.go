@@ -48,6 +48,7 @@ import (
 	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/sso"
+	"github.com/arcaproject/arca/internal/telemetry"
 	"github.com/arcaproject/arca/internal/ui"
 	"github.com/arcaproject/arca/internal/version"
 	"github.com/arcaproject/arca/internal/vulndb"
@@ -79,6 +80,12 @@ type App struct {
 	Webhooks *webhook.Service
 	// Replication runs replication policies (as jobs).
 	Replication *replication.Service
+	// Tracing is the OpenTelemetry tracer provider (OTEL_* environment;
+	// off, a no-op, by default); Close flushes it.
+	Tracing *telemetry.Tracing
+	// Upstreams makes the clients proxies fetch their upstreams with.
+	Upstreams *httpx.Upstreams
+	gcMetrics *ops.GCMetrics
 
 	local inProcess // the handlers replication calls in process
 	// Vulns is the vulnerability data, Scanner what scans against it.
@@ -110,8 +117,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	db, err := meta.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	tracing, err := telemetry.FromEnv(ctx, version.String())
 	if err != nil {
+		return nil, fmt.Errorf("tracing (OTEL_* environment): %w", err)
+	}
+	var metaOpts []meta.Option
+	if tp := tracerProvider(tracing); tp != nil {
+		metaOpts = append(metaOpts, meta.WithTracing(tp))
+	}
+	db, err := meta.Open(ctx, cfg.DatabaseURL, cfg.DataDir, metaOpts...)
+	if err != nil {
+		tracing.Shutdown(ctx)
 		return nil, err
 	}
 	keys, err := openKeyring(ctx, cfg, db, log)
@@ -141,12 +157,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
+	registerStorageMetrics(reg, cfg, db)
+	if tp := tracerProvider(tracing); tp != nil {
+		driver = blob.Traced(driver, tp)
+	}
 	a := &App{
-		Config:   cfg,
-		Log:      log,
-		DB:       db,
-		Blobs:    blob.New(driver, ops.NewBlobMetrics(reg).Observe),
-		Registry: reg,
+		Config:    cfg,
+		Log:       log,
+		DB:        db,
+		Blobs:     blob.New(driver, ops.NewBlobMetrics(reg).Observe),
+		Registry:  reg,
+		Tracing:   tracing,
+		Upstreams: httpx.NewUpstreams(reg, tracerProvider(tracing), tracing.Propagator),
+		gcMetrics: ops.NewGCMetrics(reg),
 		Repos: repo.NewStore(db, keys, map[string]repo.SettingsCheck{ // the formats this build serves
 			raw.Format:     nil,
 			oci.Format:     scan.WithPolicy(oci.CheckSettings),
@@ -169,7 +192,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
-		PublicURL: cfg.PublicURL, Gate: a.downloadGate()})
+		PublicURL: cfg.PublicURL, Gate: a.downloadGate(), Client: a.Upstreams.Client(oci.Format, 30*time.Minute)})
 	a.openScan()
 	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
@@ -214,10 +237,17 @@ func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.
 	return keys, err
 }
 
-// Close releases the job queue's connections and the database.
+// Close releases the job queue's connections and the database, and
+// exports the spans still buffered.
 func (a *App) Close() error {
 	a.Jobs.Close()
-	return a.DB.Close()
+	err := a.DB.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if terr := a.Tracing.Shutdown(ctx); terr != nil {
+		a.Log.Warn("exporting the last spans", "err", terr)
+	}
+	return err
 }
 
 // Bootstrap creates the admin user and the configured repositories when
@@ -300,11 +330,13 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
 	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate()}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
+		Client: a.Upstreams.Client(pypi.Format, 30*time.Minute)}).Routes(mux)
 	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate()}).Routes(mux)
+		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
+		Client: a.Upstreams.Client(npm.Format, 30*time.Minute)}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute)}).Routes(mux)
 	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
@@ -331,7 +363,15 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
 	}))
-	return a.bodyProgress(httpx.Instrument(httpx.ClientAddress(mux, a.trustedProxies()), a.Log, a.metrics.get(a.Registry)))
+	return a.bodyProgress(a.trace(httpx.Instrument(httpx.ClientAddress(httpx.Routed(mux), a.trustedProxies()), a.Log, a.metrics.get(a.Registry))))
+}
+
+// trace makes every request a span when tracing is on.
+func (a *App) trace(h http.Handler) http.Handler {
+	if tp := tracerProvider(a.Tracing); tp != nil {
+		return httpx.Trace(h, tp, a.Tracing.Propagator)
+	}
+	return h
 }
 
 // trustedProxies are the validated auth.trusted_proxies.
@@ -347,7 +387,7 @@ func (a *App) bodyProgress(h http.Handler) http.Handler {
 
 // S3Handler returns the handler of the S3 listener.
 func (a *App) S3Handler() http.Handler {
-	return a.bodyProgress(httpx.InstrumentAnyPath(httpx.ClientAddress(a.S3.Handler(), a.trustedProxies()), a.Log, a.metrics.get(a.Registry)))
+	return a.bodyProgress(a.trace(httpx.InstrumentAnyPath(httpx.ClientAddress(a.S3.Handler(), a.trustedProxies()), a.Log, a.metrics.get(a.Registry))))
 }
 
 // Serve runs the listeners (HTTP, and S3 when served) until ctx is

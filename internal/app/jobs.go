@@ -39,7 +39,9 @@ func (w *gcWorker) Work(ctx context.Context, j *river.Job[gcArgs]) error {
 			return fmt.Errorf("retention: %w", err)
 		}
 	}
+	start := time.Now()
 	res, err := a.Collector().Run(ctx, j.Args.DryRun, nil)
+	a.gcMetrics.Observe(res.Deleted, res.BytesFreed, time.Since(start), err)
 	if err != nil {
 		return fmt.Errorf("garbage collection: %w", err)
 	}
@@ -145,6 +147,9 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 		Timeout:    time.Duration(a.Config.Jobs.Timeout),
 		Retention:  time.Duration(a.Config.Jobs.Retention),
 		Log:        a.Log,
+		// Spans and metrics of every job.
+		TracerProvider: tracerProvider(a.Tracing),
+		Metrics:        a.Registry,
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/arcaproject/arca/internal/app"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/config"
+	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/version"
 )
@@ -156,10 +157,13 @@ func serve(args []string, env Env) error {
 		return err
 	}
 	defer a.Close()
+	_, err = a.Auth.GetUser(ctx, "admin")
+	first := firstStart{DataDir: cfg.DataDir, Database: cfg.Redacted().DatabaseURL, showBanner: errs.Is(err, errs.NotFound)}
 	pw, err := a.Bootstrap(ctx)
 	if err != nil {
 		return err
 	}
+	first.PasswordShown = pw != ""
 	if pw != "" {
 		// Shown once, outside the structured log, like other servers' first-start secrets.
 		fmt.Fprintf(env.Stderr, "\n  arca created the user \"admin\" with the password:\n\n      %s\n\n  It is shown only this once. Change it with `arca admin user passwd admin`.\n\n", pw)
@@ -171,10 +175,27 @@ func serve(args []string, env Env) error {
 	if id != "" && cfg.S3Addr == "" {
 		s3KeyNotice(env.Stderr, id, secret, "")
 	}
+	first.S3KeysShown = secret != ""
 	return a.Serve(ctx, func(surface, addr string) {
 		if surface == "s3" && id != "" {
 			// Once the S3 listener is up, so that the notice names its real address.
 			s3KeyNotice(env.Stderr, id, secret, app.ListenURL(addr))
+		}
+		// The banner of a first start, once every listener is up.
+		switch surface {
+		case "http":
+			first.URL = app.ListenURL(addr)
+			if a.Config.TLS.Enabled() {
+				first.URL = "https://" + strings.TrimPrefix(first.URL, "http://")
+			}
+		case "s3":
+			first.S3URL = app.ListenURL(addr)
+			if a.Config.TLS.Enabled() {
+				first.S3URL = "https://" + strings.TrimPrefix(first.S3URL, "http://")
+			}
+			if first.showBanner {
+				printBanner(env.Stderr, first)
+			}
 		}
 	})
 }

@@ -51,6 +51,12 @@ func (s *Surface) Handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer RecoverPanic(w, r, s.Log, s.Name, s.WriteError)
 		SetSurface(r.Context(), s.Name)
+		if r.Pattern != "" {
+			SetRoute(r.Context(), routeTemplate(r.Pattern))
+		}
+		if name := r.PathValue("repo"); name != "" {
+			SetRepository(r.Context(), name)
+		}
 		if s.Auth != nil {
 			p, err := s.Auth.Authenticate(r.Context(), r)
 			if err != nil {
@@ -58,7 +64,7 @@ func (s *Surface) Handle(h HandlerFunc) http.Handler {
 				return
 			}
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-			SetUser(r.Context(), p.String())
+			SetPrincipal(r.Context(), p)
 		}
 		if err := h(w, r); err != nil {
 			s.fail(w, r, err)

@@ -19,12 +19,12 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "arca_http_requests_total", Help: "HTTP requests by surface, method and status.",
-		}, []string{"surface", "method", "status"}),
+			Name: "arca_http_requests_total", Help: "HTTP requests by surface (format), route template, method and status.",
+		}, []string{"surface", "route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "arca_http_request_duration_seconds", Help: "HTTP request latency by surface and method.",
+			Name: "arca_http_request_duration_seconds", Help: "HTTP request latency by surface (format), route template and method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"surface", "method"}),
+		}, []string{"surface", "route", "method"}),
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arca_http_request_bytes_total", Help: "Request body bytes read, by surface.",
 		}, []string{"surface"}),
@@ -39,10 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(surface, method string, status int, took time.Duration, in, out int64) {
+func (m *Metrics) observe(surface, route, method string, status int, took time.Duration, in, out int64) {
 	method = normalizeMethod(method)
-	m.requests.WithLabelValues(surface, method, statusLabel(status)).Inc()
-	m.latency.WithLabelValues(surface, method).Observe(took.Seconds())
+	m.requests.WithLabelValues(surface, route, method, statusLabel(status)).Inc()
+	m.latency.WithLabelValues(surface, route, method).Observe(took.Seconds())
 	m.bytesIn.WithLabelValues(surface).Add(float64(in))
 	m.bytesOut.WithLabelValues(surface).Add(float64(out))
 }

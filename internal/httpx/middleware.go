@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 )
 
@@ -17,6 +21,9 @@ type requestInfo struct {
 	id      string
 	surface string
 	user    string
+	kind    string // of user: anonymous, user or robot
+	route   string // the route template that served the request
+	repo    string // the repository named in the path, for traces only
 }
 
 type infoKey struct{}
@@ -43,14 +50,45 @@ func SetUser(ctx context.Context, name string) {
 	}
 }
 
+// SetPrincipal records who the request acts as (name and kind), for the
+// request log line, metrics and the request's span.
+func SetPrincipal(ctx context.Context, p auth.Principal) {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		ri.user = p.String()
+		ri.kind = cmp.Or(p.Kind, "anonymous")
+	}
+}
+
+// SetRoute records the route template that serves the request (a
+// surface that matches its own paths, as OCI does, names its routes this
+// way; ServeMux patterns are recorded by Surface.Handle). It is a metrics
+// label, so it must come from a fixed set, never from the request.
+func SetRoute(ctx context.Context, template string) {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		ri.route = template
+	}
+}
+
+// SetRepository records the repository a request names, for its span and
+// log line (never a metrics label: the path chooses it).
+func SetRepository(ctx context.Context, name string) {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		ri.repo = name
+	}
+}
+
 // LogHandler wraps a slog.Handler so that every record logged with a
-// request's context carries its request_id.
+// request's context carries its request_id, and, when the context carries
+// a trace (tracing is on), its trace_id and span_id.
 type LogHandler struct{ slog.Handler }
 
-// Handle adds the request ID.
+// Handle adds the request ID and the trace context.
 func (h LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
@@ -132,7 +170,7 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 		if len(id) == 0 || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			id = NewRequestID()
 		}
-		ri := &requestInfo{id: id, surface: "other", user: "anonymous"}
+		ri := &requestInfo{id: id, surface: "other", user: "anonymous", kind: "anonymous"}
 		ctx := context.WithValue(r.Context(), infoKey{}, ri)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
@@ -169,17 +207,25 @@ func instrument(next http.Handler, log *slog.Logger, m *Metrics, checkPath bool)
 				in = body.n
 			}
 			took := time.Since(start)
-			m.observe(ri.surface, r.Method, status, took, in, rec.written)
+			route := ri.routeLabel()
+			m.observe(ri.surface, route, r.Method, status, took, in, rec.written)
+			if span := trace.SpanFromContext(ctx); span.IsRecording() {
+				annotate(span, ri, r.Method, route, in, rec.written)
+			}
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			log.LogAttrs(ctx, level, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", status), slog.String("surface", ri.surface),
-				slog.String("user", ri.user),
+			attrs := [11]slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", status), slog.String("surface", ri.surface), slog.String("user", ri.user),
 				slog.Int64("bytes_in", in), slog.Int64("bytes_out", rec.written),
-				slog.Duration("took", took), slog.String("remote", r.RemoteAddr))
+				slog.Duration("took", took), slog.String("remote", r.RemoteAddr), slog.String("route", route)}
+			n := 10
+			if ri.repo != "" {
+				attrs[n] = slog.String("repository", ri.repo)
+				n++
+			}
+			log.LogAttrs(ctx, level, "request", attrs[:n]...)
 			if aborted {
 				panic(p)
 			}

@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
@@ -55,6 +57,12 @@ type Config struct {
 	// seven days).
 	Retention time.Duration
 	Log       *slog.Logger
+	// TracerProvider, when not nil, makes every insert and every attempt
+	// a span (observe.go).
+	TracerProvider trace.TracerProvider
+	// Metrics, when not nil, receives the attempts' metrics and the
+	// queue's depth by kind and state (observe.go).
+	Metrics prometheus.Registerer
 }
 
 // client is the part of river.Client that does not depend on the
@@ -97,6 +105,7 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 		CancelledJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		DiscardedJobRetentionPeriod: cmp.Or(cfg.Retention, 7*24*time.Hour),
 		MaxAttempts:                 5,
+		Middleware:                  middleware(db, cfg.TracerProvider, cfg.Metrics),
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers

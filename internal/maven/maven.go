@@ -59,13 +59,18 @@ type Deps struct {
 	Log   *slog.Logger
 	// MaxUpload caps a deployed file (bytes); 0 means no limit.
 	MaxUpload int64
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the Maven handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
-		maxUpload: d.MaxUpload, client: &http.Client{Timeout: 30 * time.Minute},
+		maxUpload: d.MaxUpload, client: d.Client,
 		upstream: repo.NewUpstreamHealth()}
+	if h.client == nil {
+		h.client = &http.Client{Timeout: 30 * time.Minute}
+	}
 	h.surface = httpx.Surface{Name: "maven", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	return h
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 // Routes mounts the Maven surface. A Maven path is a directory tree of
@@ -42,6 +43,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no repository in path: use /maven/<repository>/")
 	}
 	c := &call{w: w, r: r, repo: name, path: path}
+	httpx.SetRepository(r.Context(), c.repo)
+	httpx.SetRoute(r.Context(), "/maven/{repo}/{path...}")
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if path == "" || strings.HasSuffix(path, "/") {

@@ -15,7 +15,7 @@ import (
 // MigrateTo to recreate the schema a backup was taken with, and the next
 // Open applies the newer migrations.
 func OpenEmpty(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
-	db, err := connect(databaseURL, dataDir)
+	db, err := connect(databaseURL, dataDir, options{})
 	if err != nil {
 		return nil, err
 	}

@@ -58,8 +58,12 @@ type Querier interface {
 // Open connects to databaseURL — a postgres:// or postgresql:// URL selects
 // PostgreSQL; "" or sqlite://PATH selects SQLite (default
 // <dataDir>/arca.db) — and applies pending migrations.
-func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
-	db, err := connect(databaseURL, dataDir)
+func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := connect(databaseURL, dataDir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +132,10 @@ func withCustomPlans(databaseURL string) string {
 	return u.String()
 }
 
-func connect(databaseURL, dataDir string) (*DB, error) {
+func connect(databaseURL, dataDir string, o options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqlDB, err := sql.Open("pgx", withCustomPlans(databaseURL))
+		sqlDB, err := o.open("pgx", withCustomPlans(databaseURL), Postgres)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +160,7 @@ func connect(databaseURL, dataDir string) (*DB, error) {
 		// Write transactions take the write lock up front, so two of them
 		// never deadlock upgrading read locks; busy_timeout makes them queue.
 		q.Set("_txlock", "immediate")
-		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite)
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,7 @@ import (
 // ever used (issue 22 item 8).
 func TestSQLiteUsersRebuildKeepsForeignKeys(t *testing.T) {
 	ctx := context.Background()
-	db, err := connect("", t.TempDir())
+	db, err := connect("", t.TempDir(), options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,14 +74,19 @@ type Deps struct {
 	// Gate decides whether content may be downloaded (vulnerability
 	// policies); nil allows everything.
 	Gate repo.DownloadGate
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the npm handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit,
 		log: d.Log, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxTarball: d.MaxUpload,
-		cache: newBodyCache(64 << 20), client: &http.Client{Timeout: 30 * time.Minute},
+		cache: newBodyCache(64 << 20), client: d.Client,
 		upstream: repo.NewUpstreamHealth(), gate: d.Gate}
+	if h.client == nil {
+		h.client = &http.Client{Timeout: 30 * time.Minute}
+	}
 	if h.maxTarball <= 0 {
 		h.maxTarball = defaultMaxTarball
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 // Routes mounts the npm surface. npm's paths carry package names that may
@@ -51,15 +52,18 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no repository in path: use /npm/<repository>/")
 	}
 	c := &call{w: w, r: r, repo: segs[0], rest: segs[1:]}
+	httpx.SetRepository(r.Context(), c.repo)
 	method := r.Method
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
 	rest := c.rest
 	if len(rest) == 0 || (len(rest) == 1 && rest[0] == "") {
+		httpx.SetRoute(r.Context(), "/npm/{repo}/")
 		return only(method, "GET", func() error { return h.root(c) })
 	}
 	if rest[0] == "-" {
+		httpx.SetRoute(r.Context(), "/npm/{repo}/-/{special...}")
 		return h.dispatchSpecial(c, method, rest[1:])
 	}
 	name, after, err := takeName(rest)
@@ -68,6 +72,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case len(after) == 0:
+		httpx.SetRoute(r.Context(), "/npm/{repo}/{package}")
 		switch method {
 		case "GET":
 			return h.getPackument(c, name)
@@ -76,6 +81,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return methodNotAllowed(r)
 	case len(after) == 2 && after[0] == "-rev":
+		httpx.SetRoute(r.Context(), "/npm/{repo}/{package}/-rev/{rev}")
 		switch method {
 		case "PUT":
 			return h.putPackage(c, name, after[1])
@@ -84,10 +90,13 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return methodNotAllowed(r)
 	case len(after) == 2 && after[0] == "-":
+		httpx.SetRoute(r.Context(), "/npm/{repo}/{package}/-/{tarball}")
 		return only(method, "GET", func() error { return h.getTarball(c, name, after[1]) })
 	case len(after) == 4 && after[0] == "-" && after[2] == "-rev":
+		httpx.SetRoute(r.Context(), "/npm/{repo}/{package}/-/{tarball}/-rev/{rev}")
 		return only(method, "DELETE", func() error { return h.deleteTarball(c, name, after[1], after[3]) })
 	case len(after) == 1 && after[0] != "" && after[0] != "-":
+		httpx.SetRoute(r.Context(), "/npm/{repo}/{package}/{version}")
 		return only(method, "GET", func() error { return h.getVersion(c, name, after[0]) })
 	}
 	return errs.E(errs.NotFound, "no such npm endpoint: %s", r.URL.Path)

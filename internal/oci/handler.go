@@ -49,6 +49,7 @@ type Handler struct {
 	upstreams  map[string]*upstream // proxy clients by repository and settings
 	surface    httpx.Surface
 	apiSurface httpx.Surface // arca's own API routes of the OCI format
+	routeNames []string      // the template of each of routes, for metrics and traces
 }
 
 // Deps are what the OCI handler needs.
@@ -66,13 +67,21 @@ type Deps struct {
 	// Gate decides whether content may be downloaded (vulnerability
 	// policies); nil allows everything.
 	Gate repo.DownloadGate
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the OCI handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, tokens: d.Tokens, blobs: d.Blobs,
 		store: store{db: d.DB, blobs: d.Blobs}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/"), log: d.Log,
-		httpClient: &http.Client{Timeout: 30 * time.Minute}, upstreams: map[string]*upstream{}}
+		httpClient: d.Client, upstreams: map[string]*upstream{}}
+	if h.httpClient == nil {
+		h.httpClient = &http.Client{Timeout: 30 * time.Minute}
+	}
+	for _, rt := range routes {
+		h.routeNames = append(h.routeNames, routeTemplate(rt.pattern.String()))
+	}
 	h.surface = httpx.Surface{Name: "oci", WriteError: h.writeError, Auth: authenticator{h}, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	h.gate = d.Gate

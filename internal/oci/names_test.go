@@ -143,3 +143,16 @@ func TestNeededScope(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteTemplate(t *testing.T) {
+	for pattern, want := range map[string]string{
+		`^/v2/$`: "/v2/",
+		`^/v2/(?P<name>.+?)/blobs/(?P<digest>[^/]+)$`:        "/v2/{name}/blobs/{digest}",
+		`^/v2/(?P<name>.+?)/blobs/uploads/(?P<id>[^/]+)$`:    "/v2/{name}/blobs/uploads/{id}",
+		`^/v2/(?P<name>.+?)/manifests/(?P<reference>[^/]+)$`: "/v2/{name}/manifests/{reference}",
+	} {
+		if got := routeTemplate(pattern); got != want {
+			t.Errorf("routeTemplate(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+}

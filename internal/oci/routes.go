@@ -3,8 +3,10 @@ package oci
 import (
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 // vars are the named parts of a matched path: name, digest, id, reference.
@@ -58,7 +60,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		method = http.MethodGet
 	}
 	otherMethod := false
-	for _, rt := range routes {
+	for i, rt := range routes {
 		m := rt.pattern.FindStringSubmatch(r.URL.Path)
 		if m == nil {
 			continue
@@ -73,10 +75,45 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 				v[n] = m[i]
 			}
 		}
+		httpx.SetRoute(r.Context(), h.routeNames[i])
+		if repo, _, _ := strings.Cut(v["name"], "/"); repo != "" {
+			httpx.SetRepository(r.Context(), repo)
+		}
 		return rt.handle(h, w, r, v)
 	}
 	if otherMethod {
 		return errs.E(errs.Unsupported, "method %s is not allowed on %s", r.Method, r.URL.Path).WithCode(codeUnsupported)
 	}
 	return errs.E(errs.NotFound, "no such endpoint: %s", r.URL.Path).WithCode(codeNameUnknown)
+}
+
+// routeTemplate turns a route's pattern into its template for metrics and
+// traces: "^/v2/(?P<name>.+?)/blobs/(?P<digest>[^/]+)$" → "/v2/{name}/blobs/{digest}".
+func routeTemplate(pattern string) string {
+	var b strings.Builder
+	p := strings.TrimSuffix(strings.TrimPrefix(pattern, "^"), "$")
+	for i := 0; i < len(p); i++ {
+		rest, ok := strings.CutPrefix(p[i:], "(?P<")
+		if !ok {
+			b.WriteByte(p[i])
+			continue
+		}
+		name, _, _ := strings.Cut(rest, ">")
+		b.WriteString("{" + name + "}")
+		// Skip to the group's closing parenthesis.
+		depth := 0
+		for i < len(p) {
+			switch p[i] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if depth == 0 {
+				break
+			}
+			i++
+		}
+	}
+	return b.String()
 }

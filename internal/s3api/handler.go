@@ -171,6 +171,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s3Error("AccessDenied", "CORSResponse: CORS is not enabled for this bucket")
 	}
+	httpx.SetRepository(r.Context(), t.bucket)
 	sig, err := verify(r, h.now(), h.auth.AccessKeySecret)
 	if err != nil {
 		return err
@@ -183,7 +184,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	if sig != nil {
 		r = r.WithContext(auth.WithPrincipal(r.Context(), sig.principal))
-		httpx.SetUser(r.Context(), sig.principal.String())
+		httpx.SetPrincipal(r.Context(), sig.principal)
 	}
 	if t.key != "" {
 		if err := validateKey(t.key); err != nil {

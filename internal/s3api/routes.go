@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 // opFunc serves one S3 operation.
@@ -111,6 +113,8 @@ func (h *Handler) route(r *http.Request, q *request) (opFunc, error) {
 	}
 	for _, rt := range h.routes() {
 		if rt.level == lv && rt.sub == sub && rt.method == r.Method {
+			op, _, _ := strings.Cut(rt.name, " ")
+			httpx.SetRoute(r.Context(), op) // the operation is S3's route: a metrics label
 			return rt.fn, nil
 		}
 	}

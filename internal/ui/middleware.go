@@ -58,7 +58,7 @@ func (h *Handler) handle(mux *http.ServeMux, pattern string, a access, fn httpx.
 		if sess != nil {
 			ctx = auth.WithPrincipal(ctx, sess.Principal)
 			ctx = withSession(ctx, sess)
-			httpx.SetUser(ctx, sess.Principal.Name)
+			httpx.SetPrincipal(ctx, sess.Principal)
 		}
 		r = r.WithContext(ctx)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -89,3 +89,52 @@ func TestAdminPasswordOfAnExistingDataDir(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstStartBanner: the first start on a fresh data directory prints
+// one banner with the addresses (the UI and registry at the main
+// listener's real address, the S3 endpoint at the S3 listener's), whom to
+// sign in as and where the password is, the data directory, and commands
+// to try — and the first of them works as printed. A second start prints
+// no banner.
+func TestFirstStartBanner(t *testing.T) {
+	tools := needOCITools(t, "crane")
+	srv := StartServer(t, ServerOptions{})
+	var log string
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log, "arca is ready.") && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		log = srv.Log()
+	}
+	banner := log[strings.Index(log, "arca is ready."):]
+	s3 := s3ListenRe.FindStringSubmatch(log)
+	if s3 == nil {
+		t.Fatalf("no S3 listening line:\n%s", srv.LogTail(40))
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, want := range []string{
+		"Web UI     " + srv.URL + "/   sign in as \"admin\"; password: the one in ARCA_ADMIN_PASSWORD",
+		"Registry   " + host,
+		"MLFLOW_TRACKING_URI=" + srv.URL + "/mlflow",
+		"S3         " + strings.Trim(s3[1], `"`) + "   (key pair printed above)",
+		"Data       " + srv.DataDir() + " (database and blobs)",
+	} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, banner)
+		}
+	}
+	// The first command to try logs crane in, as printed.
+	m := regexp.MustCompile(`(?m)^ +crane auth login (\S+) -u admin -p PASSWORD --insecure`).FindStringSubmatch(banner)
+	if m == nil || m[1] != host {
+		t.Fatalf("the banner suggests no crane login at %s:\n%s", host, banner)
+	}
+	c := newOCIClient(t, srv, tools)
+	c.must(nil, "crane", "auth", "login", m[1], "-u", "admin", "-p", adminPassword, "--insecure")
+	c.crane("catalog", host)
+
+	srv.Stop()
+	again := StartServer(t, ServerOptions{DataDir: srv.DataDir()})
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(again.Log(), "arca is ready.") {
+		t.Errorf("a second start printed the banner again:\n%s", again.LogTail(40))
+	}
+	srv.WantNoServerErrors()
+	again.WantNoServerErrors()
+}

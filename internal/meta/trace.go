@@ -1,0 +1,54 @@
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+
+	"github.com/XSAM/otelsql"
+	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	tracer trace.TracerProvider
+}
+
+// WithTracing makes every statement, transaction and connection of the
+// database a span (named sql.conn.query, sql.conn.exec, sql.conn.begin_tx,
+// sql.tx.commit, ...) under the span of the context it runs with, by
+// wrapping the database/sql driver: one place, so that queries inside
+// transactions and those of the job queue on SQLite are traced alike.
+// Statements whose context has no span (the job queue's polling, the
+// SQLite checkpointer) make none. Without WithTracing, or with a nil
+// provider, the driver is not wrapped at all.
+func WithTracing(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
+}
+
+func (o options) open(driverName, dsn string, dialect Dialect) (*sql.DB, error) {
+	if o.tracer == nil {
+		return sql.Open(driverName, dsn)
+	}
+	system := "sqlite"
+	if dialect == Postgres {
+		system = "postgresql"
+	}
+	return otelsql.Open(driverName, dsn,
+		otelsql.WithTracerProvider(o.tracer),
+		otelsql.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelsql.WithAttributes(attribute.String("db.system.name", system)),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{
+			OmitConnResetSession: true,
+			OmitConnPrepare:      true,
+			OmitRows:             true,
+			DisableErrSkip:       true,
+			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+				return trace.SpanContextFromContext(ctx).IsValid()
+			},
+		}))
+}
