@@ -116,6 +116,7 @@ func (h *Handler) hostedIndex(ctx context.Context, repoID int64) (*Index, error)
 // upload is one chart upload: the archive, and optionally its provenance.
 type upload struct {
 	chart *blob.Info
+	meta  Chart // the archive's Chart.yaml, read while it was stored
 	prov  []byte
 }
 
@@ -144,11 +145,11 @@ func (h *Handler) postChart(w http.ResponseWriter, r *http.Request) error {
 			}
 			switch part.FormName() {
 			case "chart":
-				info, err := h.putChart(ctx, part, -1)
+				info, meta, err := h.putChart(ctx, part, -1)
 				if err != nil {
 					return err
 				}
-				up.chart = &info
+				up.chart, up.meta = &info, meta
 			case "prov":
 				if up.prov, err = readProv(part); err != nil {
 					return err
@@ -160,11 +161,11 @@ func (h *Handler) postChart(w http.ResponseWriter, r *http.Request) error {
 			return errs.E(errs.Invalid, "the form has no chart field")
 		}
 	} else {
-		info, err := h.putChart(ctx, r.Body, r.ContentLength)
+		info, meta, err := h.putChart(ctx, r.Body, r.ContentLength)
 		if err != nil {
 			return err
 		}
-		up.chart = &info
+		up.chart, up.meta = &info, meta
 	}
 	return h.save(w, r, rp, up, "")
 }
@@ -188,11 +189,11 @@ func (h *Handler) putFile(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.saveProv(w, r, rp, tgz, b)
 	}
-	info, err := h.putChart(ctx, r.Body, r.ContentLength)
+	info, meta, err := h.putChart(ctx, r.Body, r.ContentLength)
 	if err != nil {
 		return err
 	}
-	return h.save(w, r, rp, upload{chart: &info}, file)
+	return h.save(w, r, rp, upload{chart: &info, meta: meta}, file)
 }
 
 // postProv answers ChartMuseum's POST api/prov: a provenance file, which
@@ -227,34 +228,42 @@ func readProv(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// putChart stores an uploaded archive's bytes (not yet referred to).
-func (h *Handler) putChart(ctx context.Context, body io.Reader, length int64) (blob.Info, error) {
+// putChart stores an uploaded archive's bytes (not yet referred to) and
+// reads its Chart.yaml from the same stream as they pass. It does not read
+// the archive back from the store: until the upload's transaction refers
+// to them, bytes that another archive already stored may be collected
+// (the transaction's gc.Record stores them again; a read in between would
+// find nothing).
+func (h *Handler) putChart(ctx context.Context, body io.Reader, length int64) (blob.Info, Chart, error) {
 	limit := h.chartLimit()
 	if length > limit {
-		return blob.Info{}, errs.E(errs.TooLarge, "%d bytes exceed the chart limit of %d", length, limit)
+		return blob.Info{}, Chart{}, errs.E(errs.TooLarge, "%d bytes exceed the chart limit of %d", length, limit)
 	}
 	want := blob.Expect{}
 	if length >= 0 {
 		want.Size, want.SizeKnown = length, true
 	}
-	info, err := h.blobs.Put(ctx, io.LimitReader(body, limit+1), want, 0)
+	pr, pw := io.Pipe()
+	type parsed struct {
+		c   Chart
+		err error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		c, err := ParseChart(pr)
+		io.Copy(io.Discard, pr) // the rest of the archive, so that the store's reads go on
+		done <- parsed{c, err}
+	}()
+	info, err := h.blobs.Put(ctx, io.TeeReader(io.LimitReader(body, limit+1), pw), want, 0)
+	pw.CloseWithError(err) // nil: EOF for the parser
+	p := <-done
 	if err != nil {
-		return info, err
+		return info, Chart{}, err
 	}
 	if info.Size > limit {
-		return info, errs.E(errs.TooLarge, "the chart exceeds the limit of %d bytes", limit)
+		return info, Chart{}, errs.E(errs.TooLarge, "the chart exceeds the limit of %d bytes", limit)
 	}
-	return info, nil
-}
-
-// readChart parses a stored archive's Chart.yaml.
-func (h *Handler) readChart(ctx context.Context, d blob.Digest) (Chart, error) {
-	rd, err := h.blobs.Open(ctx, d)
-	if err != nil {
-		return Chart{}, err
-	}
-	defer rd.Close()
-	return ParseChart(rd)
+	return info, p.c, p.err
 }
 
 // save records an uploaded chart (and its provenance). want is the archive
@@ -265,10 +274,7 @@ func (h *Handler) readChart(ctx context.Context, d blob.Digest) (Chart, error) {
 // conflict.
 func (h *Handler) save(w http.ResponseWriter, r *http.Request, rp *repo.Repository, up upload, want string) error {
 	ctx := r.Context()
-	c, err := h.readChart(ctx, up.chart.Digest)
-	if err != nil {
-		return err
-	}
+	c := up.meta
 	if want != "" && want != c.File() {
 		return errs.E(errs.Invalid, "the archive holds %s, not %s", c.File(), trunc(want))
 	}
