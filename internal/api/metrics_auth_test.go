@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/config"
@@ -55,7 +56,11 @@ func TestMetricsAuth(t *testing.T) {
 // that is not a trusted proxy cannot pick its address with
 // X-Forwarded-For; and unknown names answer as known ones do.
 func TestLoginLockoutPerClientOverHTTP(t *testing.T) {
-	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+	// A first lock of a minute, not the default second: on a loaded
+	// machine six password checks can outlast one second, and the sixth
+	// request would find the lock already lifted.
+	longLock := func(c *config.Config) { c.Auth.LoginLockout = config.Duration(time.Minute) }
+	apptest.EachWith(t, longLock, func(t *testing.T, s *apptest.Server) {
 		if _, err := s.Auth.CreateUser(t.Context(), "hank", "hank-password", "", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +82,10 @@ func TestLoginLockoutPerClientOverHTTP(t *testing.T) {
 			t.Fatalf("an untrusted X-Forwarded-For escaped the lock: %d", resp.StatusCode)
 		}
 	})
-	s := apptest.Start(t, "", func(c *config.Config) { c.Auth.TrustedProxies = []string{"127.0.0.0/8", "::1"} })
+	s := apptest.Start(t, "", func(c *config.Config) {
+		longLock(c)
+		c.Auth.TrustedProxies = []string{"127.0.0.0/8", "::1"}
+	})
 	if _, err := s.Auth.CreateUser(t.Context(), "hank", "hank-password", "", ""); err != nil {
 		t.Fatal(err)
 	}
