@@ -338,9 +338,9 @@ func (a *App) Handler() http.Handler {
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute)}).Routes(mux)
 	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute)}).Routes(mux)
 	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(helm.Format, 30*time.Minute)}).Routes(mux)
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)
 	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)

@@ -59,13 +59,17 @@ type Deps struct {
 	// MaxUpload caps an uploaded module zip (bytes); 0 means the module
 	// zip limit of the go command (500 MiB).
 	MaxUpload int64
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the Go module handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
-		maxUpload: d.MaxUpload, client: &http.Client{Timeout: 30 * time.Minute},
-		upstream: repo.NewUpstreamHealth()}
+		maxUpload: d.MaxUpload, client: d.Client, upstream: repo.NewUpstreamHealth()}
+	if h.client == nil {
+		h.client = &http.Client{Timeout: 30 * time.Minute}
+	}
 	h.surface = httpx.Surface{Name: "go", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	return h
 }

@@ -60,13 +60,17 @@ type Deps struct {
 	// MaxUpload caps an uploaded chart (bytes); 0 means no limit beyond
 	// the archive's own bounds.
 	MaxUpload int64
+	// Client fetches from proxies' upstreams; nil means a default client.
+	Client *http.Client
 }
 
 // New returns the Helm handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
-		maxUpload: d.MaxUpload, client: &http.Client{Timeout: 30 * time.Minute},
-		upstream: repo.NewUpstreamHealth()}
+		maxUpload: d.MaxUpload, client: d.Client, upstream: repo.NewUpstreamHealth()}
+	if h.client == nil {
+		h.client = &http.Client{Timeout: 30 * time.Minute}
+	}
 	h.surface = httpx.Surface{Name: "helm", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	return h
 }
