@@ -112,9 +112,26 @@ var queuedOrRunning = []rivertype.JobState{rivertype.JobStateAvailable, rivertyp
 // every state, finished ones included), so that a leader elected
 // mid-period does not run it again in that period.
 func periodic(id string, every time.Duration, runOnStart bool, args river.JobArgs) *river.PeriodicJob {
+	queue := ""
+	if _, ok := kindQueues()[args.Kind()]; ok {
+		queue = args.Kind()
+	}
 	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
-		return args, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+		return args, &river.InsertOpts{Queue: queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
 	}, &river.PeriodicJobOpts{ID: id, RunOnStart: runOnStart})
+}
+
+// kindQueues are the job kinds added after the first release (which had
+// gc and purge_staged, in the default queue), each run in a queue of its
+// own with this many workers per process: a replica of an earlier release,
+// which works only the queues it knows, then never fetches a kind it has
+// no worker for (jobs.Config.KindQueues). A new kind goes here.
+func kindQueues() map[string]int {
+	return map[string]int{
+		"replicate": 2, "replication_schedule": 1, "backup": 1,
+		"scan": 1, "scan_rescan": 1, "vulndb_update": 1,
+		"ldap_sync": 1, "webhook_prune": 1,
+	}
 }
 
 // openJobs builds the job runner with arca's workers and periodic jobs;
@@ -144,6 +161,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 		Periodic:   p,
 		MaxWorkers: a.Config.Jobs.Workers,
 		Queues:     map[string]int{webhook.QueueName: a.Config.Webhooks.Workers},
+		KindQueues: kindQueues(),
 		Timeout:    time.Duration(a.Config.Jobs.Timeout),
 		Retention:  time.Duration(a.Config.Jobs.Retention),
 		Log:        a.Log,

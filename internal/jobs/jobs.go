@@ -48,6 +48,16 @@ type Config struct {
 	// servers (webhook deliveries) gets its own, so that it neither waits
 	// behind a long GC nor holds the default queue's workers.
 	Queues map[string]int
+	// KindQueues are job kinds that run in a queue of their own, named
+	// after the kind, with how many of them this process runs at once.
+	// During a rolling update the previous release's processes share the
+	// queue tables; river hands a process only jobs of the queues it works,
+	// so a kind the previous release does not know must not be in a queue
+	// it works (there it would fail as "unhandled" and use up attempts).
+	// Every kind added after the first release therefore gets its own
+	// queue; TestRollingUpgrade catches one that does not. Enqueue puts
+	// these kinds in their queue; periodic jobs must set it themselves.
+	KindQueues map[string]int
 	// Timeout is the longest a job may run (default one hour): past it
 	// the job's context is cancelled, and a job whose process died (it is
 	// still "running" in the database) is retried by another process. A
@@ -77,10 +87,11 @@ type client interface {
 
 // Runner is the job queue of one arca process.
 type Runner struct {
-	client  client
-	pool    *pgxpool.Pool // PostgreSQL only; closed by Close
-	id      string
-	started bool
+	client     client
+	pool       *pgxpool.Pool // PostgreSQL only; closed by Close
+	id         string
+	started    bool
+	kindQueues map[string]int
 }
 
 // Open migrates river's tables (on PostgreSQL under the advisory lock that
@@ -110,11 +121,14 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmp.Or(cfg.MaxWorkers, 2)}}
+		for q, n := range cfg.KindQueues {
+			rc.Queues[q] = river.QueueConfig{MaxWorkers: max(n, 1)}
+		}
 		for q, n := range cfg.Queues {
 			rc.Queues[q] = river.QueueConfig{MaxWorkers: max(n, 1)}
 		}
 	}
-	r := &Runner{id: id}
+	r := &Runner{id: id, kindQueues: cfg.KindQueues}
 	switch db.Dialect {
 	case meta.Postgres:
 		pcfg, err := pgxpool.ParseConfig(databaseURL)
@@ -197,6 +211,14 @@ func (r *Runner) Close() {
 // unique and an equal job is already queued or running, that job is
 // returned with Duplicate set.
 func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (Job, error) {
+	if _, ok := r.kindQueues[args.Kind()]; ok && (opts == nil || opts.Queue == "") {
+		o := river.InsertOpts{}
+		if opts != nil {
+			o = *opts
+		}
+		o.Queue = args.Kind()
+		opts = &o
+	}
 	res, err := r.client.Insert(ctx, args, opts)
 	if err != nil {
 		return Job{}, errs.Wrap(err, errs.Unavailable, "enqueuing a job")
