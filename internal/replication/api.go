@@ -103,14 +103,7 @@ func (h *apiHandler) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *apiHandler) get(w http.ResponseWriter, r *http.Request) error {
-	if err := admin(r); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	p, err := h.s.store.get(r.Context(), id)
+	p, err := h.policyAt(r)
 	if err != nil {
 		return err
 	}
@@ -118,14 +111,7 @@ func (h *apiHandler) get(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *apiHandler) replace(w http.ResponseWriter, r *http.Request) error {
-	if err := admin(r); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	old, err := h.s.store.get(r.Context(), id)
+	old, err := h.policyAt(r)
 	if err != nil {
 		return err
 	}
@@ -142,7 +128,7 @@ func (h *apiHandler) replace(w http.ResponseWriter, r *http.Request) error {
 	if p.Remote.Password == Masked {
 		p.Remote.Password = old.Remote.Password
 	}
-	p.ID, p.CreatedAt = id, old.CreatedAt
+	p.ID, p.CreatedAt = old.ID, old.CreatedAt
 	if err := h.s.store.update(r.Context(), p, repoID); err != nil {
 		return err
 	}
@@ -151,18 +137,11 @@ func (h *apiHandler) replace(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *apiHandler) delete(w http.ResponseWriter, r *http.Request) error {
-	if err := admin(r); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	p, err := h.policyAt(r)
 	if err != nil {
 		return err
 	}
-	p, err := h.s.store.get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if err := h.s.store.delete(r.Context(), id); err != nil {
+	if err := h.s.store.delete(r.Context(), p.ID); err != nil {
 		return err
 	}
 	h.audit.Record(r.Context(), audit.Event{Action: "replication.policy.delete", Repository: p.Repository, Subject: p.Name, RemoteAddr: r.RemoteAddr})
@@ -172,27 +151,20 @@ func (h *apiHandler) delete(w http.ResponseWriter, r *http.Request) error {
 
 // run queues a full run of the policy and answers 202 with the job's ID.
 func (h *apiHandler) run(w http.ResponseWriter, r *http.Request) error {
-	if err := admin(r); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	p, err := h.s.store.get(r.Context(), id)
+	p, err := h.policyAt(r)
 	if err != nil {
 		return err
 	}
 	if p.Format == "maven" {
 		return errMavenFullRun
 	}
-	jobID, err := h.s.d.Enqueue(r.Context(), Job{PolicyID: id, Cause: CauseManual})
+	jobID, err := h.s.d.Enqueue(r.Context(), Job{PolicyID: p.ID, Cause: CauseManual})
 	if err != nil {
 		return err
 	}
 	h.audit.Record(r.Context(), audit.Event{Action: "replication.run", Repository: p.Repository, Subject: p.Name, RemoteAddr: r.RemoteAddr,
 		Detail: map[string]any{"job_id": jobID}})
-	return httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"policy_id": id, "job_id": jobID})
+	return httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"policy_id": p.ID, "job_id": jobID})
 }
 
 func (h *apiHandler) runs(w http.ResponseWriter, r *http.Request) error {
@@ -234,4 +206,16 @@ func (h *apiHandler) getRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return httpx.WriteJSON(w, http.StatusOK, run)
+}
+
+// policyAt is the policy the request's path names, for an admin.
+func (h *apiHandler) policyAt(r *http.Request) (*Policy, error) {
+	if err := admin(r); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	return h.s.store.get(r.Context(), id)
 }
