@@ -48,6 +48,7 @@ Usage:
   arca backup list|verify|prune --from LOCATION
   arca restore --from LOCATION  restore a backup into an empty data directory or database
   arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
+  arca import SOURCE [flags]    bring history from MLflow, registries, indexes, S3 or Nexus (run "arca import")
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -90,6 +91,8 @@ func Main(args []string, env Env) int {
 		err = goCommand(args[1:], env)
 	case "probe":
 		err = probe(args[1:], env)
+	case "import":
+		err = runImport(args[1:], env)
 	case "vulndb":
 		err = runVulnDB(args[1:], env)
 	case "help", "-h", "--help":
