@@ -368,3 +368,19 @@ func TestGradleClient(t *testing.T) {
 		t.Fatalf("gradle --refresh-dependencies sent no HEAD request that arca answered 200: %v", heads)
 	}
 }
+
+// TestGradleDebianFixDocumented keeps the init script of docs/maven.md the
+// one this test runs.
+func TestGradleDebianFixDocumented(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "maven.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```groovy\n"+gradleDebianFix+"```") {
+		t.Fatalf("docs/maven.md does not show the init script gradle_test.go runs:\n%s", gradleDebianFix)
+	}
+}
