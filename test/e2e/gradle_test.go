@@ -311,7 +311,9 @@ func TestGradleClient(t *testing.T) {
 	// credentials in the environment as a CI job passes them.
 	creds := []string{"ORG_GRADLE_PROJECT_arcaUsername=admin", "ORG_GRADLE_PROJECT_arcaPassword=" + pass}
 	consumer := gradleConsumer(t, s)
-	out := gradle(t, consumer, gradleEnv(gradleUserHome(t, ""), creds...), "build", "run", "copyDeps", "-PgreeterVersion=1.0")
+	// latest.release: Gradle reads the group's merged metadata, where
+	// 1.1-SNAPSHOT is the latest and 1.0 the release.
+	out := gradle(t, consumer, gradleEnv(gradleUserHome(t, ""), creds...), "build", "run", "copyDeps", "-PgreeterVersion=latest.release")
 	if got := consumerSays(t, out); got != "Hello From 1.0" {
 		t.Fatalf("release consumer printed %q", got)
 	}
