@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs arca's whole test suite, setting up everything it needs first:
 #
-#   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven
-#      and a JDK) - only the missing ones, with apt-get (needs root);
+#   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven,
+#      Gradle and a JDK) - only the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #      chromium (apt-get) for the web UI's; slapd and ldap-utils (apt-get)
@@ -75,6 +75,9 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# Debian's gradle 4.4.1 (test/e2e/gradle_test.go works around its packaging
+# of maven-publish with an init script; docs/maven.md explains).
+command -v gradle >/dev/null 2>&1 || missing+=(gradle)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry) # distribution 2.8: the foreign OCI target of replication tests
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 # OpenLDAP for the SSO tests (internal/sso/ldaptest starts its own slapd).
@@ -100,7 +103,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
     have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
 else
-    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, maven, JDK, python3 venv)"
+    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, maven, gradle, JDK, python3 venv)"
 fi
 
 # ---------------------------------------------------------------------------
