@@ -12,7 +12,7 @@ import (
 
 const importUsage = `usage: arca import SOURCE [flags]
 Sources:
-` + `
+` + importOCIUsage + `
 Every source takes --dry-run (list what would be imported, write nothing)
 and --report FILE (write the final report as JSON). Running an import again
 resumes it: what is already in arca is skipped.`
@@ -23,6 +23,8 @@ func runImport(args []string, env Env) error {
 		return usageError{importUsage}
 	}
 	switch args[0] {
+	case "oci":
+		return runImportOCI(args[1:], env)
 	}
 	return usageError{importUsage}
 }
