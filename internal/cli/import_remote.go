@@ -81,3 +81,37 @@ func runImportOCI(args []string, env Env) error {
 		return importer.OCI(ctx, target(a), src, opts, r)
 	})
 }
+
+const importNPMUsage = `  npm     --url REGISTRY --packages a,@s/b [--username U --password-stdin | --token-stdin] --repo NAME
+  npm     --verdaccio-storage DIR --repo NAME
+          every version, dist-tag and deprecation of the packages into a hosted
+          arca npm repository, through arca's npm publish
+`
+
+func runImportNPM(args []string, env Env) error {
+	var c importCommon
+	var creds remoteCreds
+	var src importer.NPMSource
+	var packages string
+	var tokenStdin bool
+	return runImportSource("npm", args, env, func(fs *flag.FlagSet) {
+		fs.StringVar(&src.URL, "url", "", "the registry (http(s)://host[/path])")
+		fs.StringVar(&packages, "packages", "", "comma-separated packages to import from --url")
+		creds.register(fs)
+		fs.BoolVar(&tokenStdin, "token-stdin", false, "read a Bearer token for the registry from the first line of standard input")
+		fs.StringVar(&src.Storage, "verdaccio-storage", "", "import from a Verdaccio storage directory instead of --url")
+		fs.StringVar(&src.Repository, "repo", "", "the arca npm repository (created hosted when absent)")
+	}, &c, func(ctx context.Context, a *app.App, opts importer.Options, r *importer.Report) error {
+		if tokenStdin {
+			creds.passwordStdin = true
+		}
+		if err := creds.resolve(env); err != nil {
+			return err
+		}
+		src.Username, src.Password, src.Packages = creds.username, creds.password, splitList(packages)
+		if tokenStdin {
+			src.Token, src.Password = creds.password, ""
+		}
+		return importer.NPM(ctx, target(a), src, opts, r)
+	})
+}
