@@ -115,3 +115,27 @@ func runImportNPM(args []string, env Env) error {
 		return importer.NPM(ctx, target(a), src, opts, r)
 	})
 }
+
+const importNexusUsage = `  nexus   --url URL --repository NAME --to REPO [--username U --password-stdin] [--docker-url REGISTRY]
+          a Nexus 3 repository (maven2, pypi, npm, raw; docker through --docker-url)
+          through its REST API into arca repository REPO
+`
+
+func runImportNexus(args []string, env Env) error {
+	var c importCommon
+	var creds remoteCreds
+	var src importer.NexusSource
+	return runImportSource("nexus", args, env, func(fs *flag.FlagSet) {
+		fs.StringVar(&src.URL, "url", "", "the Nexus base URL (http(s)://host:port)")
+		fs.StringVar(&src.Repository, "repository", "", "the Nexus repository to import")
+		fs.StringVar(&src.To, "to", "", "the arca repository (created hosted when absent)")
+		fs.StringVar(&src.DockerURL, "docker-url", "", "for a docker repository: its registry address (the connector port)")
+		creds.register(fs)
+	}, &c, func(ctx context.Context, a *app.App, opts importer.Options, r *importer.Report) error {
+		if err := creds.resolve(env); err != nil {
+			return err
+		}
+		src.Username, src.Password = creds.username, creds.password
+		return importer.Nexus(ctx, target(a), src, opts, r)
+	})
+}
