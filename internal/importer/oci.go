@@ -215,13 +215,8 @@ func (o *ociImport) missingBytes(dst string, desc *remote.Descriptor) (int64, er
 			return 0, err
 		}
 		for _, c := range m.Manifests {
-			child, err := idx.ImageIndex(c.Digest)
-			if err == nil && c.MediaType.IsIndex() {
-				cm, err := child.RawManifest()
-				if err != nil {
-					return 0, err
-				}
-				n += int64(len(cm))
+			if c.MediaType.IsIndex() { // a nested index: its manifest only
+				n += c.Size
 				continue
 			}
 			img, err := idx.Image(c.Digest)

@@ -54,6 +54,7 @@ func (r registry) digest(t testing.TB, s string) (v1.Hash, error) {
 type ociFixture struct {
 	app, index, sig v1.Hash
 	children        []v1.Hash
+	appImage        v1.Image
 }
 
 // pushFixture pushes to src: an image (one segment name), a two-platform
@@ -67,7 +68,7 @@ func pushFixture(t *testing.T, s *apptest.Server) ociFixture {
 	}
 	src := arcaRegistry(s)
 	var f ociFixture
-	img, err := random.Image(4096, 2)
+	img, err := random.Image(8192, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,7 @@ func pushFixture(t *testing.T, s *apptest.Server) ociFixture {
 		t.Fatal(err)
 	}
 	f.app, _ = img.Digest()
+	f.appImage = img
 	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
 		im, err := random.Image(2048, 1)
@@ -125,7 +127,7 @@ func TestOCIImport(t *testing.T) {
 		if got := r.Totals[importer.Planned].Items; got != 4 { // repository team, two tags, one referrer
 			t.Fatalf("dry run planned %d items: %+v", got, r.Items)
 		}
-		if r.Totals[importer.Planned].Bytes < 4096*2 || r.Totals[importer.Imported].Items != 0 {
+		if r.Totals[importer.Planned].Bytes < 8192*2 || r.Totals[importer.Imported].Items != 0 {
 			t.Fatalf("dry run totals = %+v", r.Totals)
 		}
 		if resp, _ := dst.Do(t, "GET", "/api/v1/repositories/team", "admin:"+apptest.AdminPassword, nil); resp.StatusCode != 404 {
@@ -164,6 +166,29 @@ func TestOCIImport(t *testing.T) {
 		}
 		if r.Totals[importer.Imported].Items != 0 || r.Totals[importer.Present].Items != 3 || r.Failures() != 0 {
 			t.Fatalf("second run: %+v", r.Items)
+		}
+
+		// A new tag whose layers arca has: only its manifest and config move.
+		cf, _ := f.appImage.ConfigFile()
+		cf.Config.Labels = map[string]string{"version": "1.1"}
+		img11, err := mutate.ConfigFile(f.appImage, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := arcaRegistry(src)
+		if err := remote.Write(s.ref(t, "library/app:1.1"), img11, s.opts...); err != nil {
+			t.Fatal(err)
+		}
+		r = importer.NewReport("oci", importer.Options{})
+		if err := importer.OCI(ctx, target, ociSource(src), importer.Options{}, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Totals[importer.Imported].Items != 1 || r.Totals[importer.Imported].Bytes > 4096 || r.Failures() != 0 {
+			t.Fatalf("a tag sharing its layers moved %d bytes (layers of 8192): %+v", r.Totals[importer.Imported].Bytes, r.Items)
+		}
+		want11, _ := img11.Digest()
+		if got, err := d.digest(t, "library/app:1.1"); err != nil || got != want11 {
+			t.Fatalf("library/app:1.1 = %v %v", got, err)
 		}
 	})
 }
