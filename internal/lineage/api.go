@@ -14,7 +14,7 @@ import (
 // Routes mounts the lineage API on /api/v1, readable top to bottom.
 func (s *Service) Routes(mux *http.ServeMux) {
 	api := &httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: s.auth, Log: s.log}
-	mux.Handle("GET /api/v1/lineage", api.Handle(s.getGraph))         // ?artifact=<ref>&depth=N&direction=up|down|both
+	mux.Handle("GET /api/v1/lineage", api.Handle(s.getGraph))          // ?artifact=<ref>&depth=N&direction=up|down|both
 	mux.Handle("POST /api/v1/lineage/links", api.Handle(s.createLink)) // {"from", "to", "relation"}: writer on both ends
 }
 
