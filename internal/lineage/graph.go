@@ -124,7 +124,7 @@ func (s *Service) Walk(ctx context.Context, p auth.Principal, root string, depth
 		return nil, err
 	}
 	g.Root = r.String()
-	w := walker{s: s, p: p, g: g, ids: map[string]string{}, edges: map[edge]bool{}}
+	w := walker{s: s, p: p, g: g, ids: map[string]string{}, edges: map[edge]bool{}, repos: map[string]bool{}}
 	w.visit(ctx, r.String(), 0)
 	if direction != Down {
 		if err := w.walk(ctx, g.Root, -1); err != nil {
@@ -157,8 +157,26 @@ type walker struct {
 	g     *Graph
 	ids   map[string]string // ref → node ID
 	edges map[edge]bool
+	repos map[string]bool // readable images and raw files, by kind and repository
 	full  bool
 	err   error
+}
+
+// allowed is Service.allowed for the walk's caller, asking once per
+// repository for images and raw files, whose rule is the repository's.
+func (w *walker) allowed(ctx context.Context, r Ref) (bool, error) {
+	if r.Kind != KindImage && r.Kind != KindRaw {
+		return w.s.allowed(ctx, w.p, r, false)
+	}
+	key := r.Kind + ":" + r.Repo
+	if ok, known := w.repos[key]; known {
+		return ok, nil
+	}
+	ok, err := w.s.allowed(ctx, w.p, r, false)
+	if err == nil {
+		w.repos[key] = ok
+	}
+	return ok, err
 }
 
 // visit adds the node ref at level unless it is known, and returns its
@@ -175,7 +193,7 @@ func (w *walker) visit(ctx context.Context, ref string, level int) string {
 	r, err := ParseRef(ref)
 	ok := false
 	if err == nil {
-		if ok, err = w.s.allowed(ctx, w.p, r, false); err != nil && w.err == nil {
+		if ok, err = w.allowed(ctx, r); err != nil && w.err == nil {
 			w.err = err
 		}
 	}
