@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arcaproject/arca/internal/httpx"
 )
 
 const lineageUsage = `usage: arca lineage <ref> --url URL [--depth N] [--direction up|down|both] [--json]
@@ -107,11 +109,9 @@ func lineageCommand(args []string, env Env) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", resp.Status, e.Error)
+		var e httpx.JSONError
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("%s: %s", resp.Status, e.Error.Message)
 		}
 		return fmt.Errorf("%s", resp.Status)
 	}
