@@ -46,6 +46,8 @@ func (a *App) lineageOnEvent(ctx context.Context, e audit.Event) {
 	if !lineage.Wants(e) {
 		return
 	}
+	// What extraction reads, not where the request came from.
+	e.RemoteAddr, e.RequestID = "", ""
 	if _, err := a.Jobs.Enqueue(ctx, lineageArgs{Event: e}, &river.InsertOpts{MaxAttempts: 5}); err != nil {
 		a.Log.WarnContext(ctx, "enqueuing lineage extraction", "action", e.Action, "subject", e.Subject, "err", err)
 	}
