@@ -35,6 +35,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
+	"github.com/arcaproject/arca/internal/lineage"
 	"github.com/arcaproject/arca/internal/maven"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
@@ -80,6 +81,8 @@ type App struct {
 	Webhooks *webhook.Service
 	// Replication runs replication policies (as jobs).
 	Replication *replication.Service
+	// Lineage records and walks what was made from what.
+	Lineage *lineage.Service
 	// Tracing is the OpenTelemetry tracer provider (OTEL_* environment;
 	// off, a no-op, by default); Close flushes it.
 	Tracing *telemetry.Tracing
@@ -201,6 +204,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.openOIDC()
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	a.openLineage()
 	a.Replication = a.openReplication()
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
 		db.Close()
@@ -346,6 +350,7 @@ func (a *App) Handler() http.Handler {
 	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
+	a.Lineage.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
@@ -358,7 +363,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux)}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
