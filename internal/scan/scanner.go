@@ -72,6 +72,12 @@ type Deps struct {
 	Audit     *audit.Log
 	Log       *slog.Logger
 	Limits    Limits
+	// External scanners (adapter.go): Keys seals their credentials,
+	// Tokens mints the pull tokens they fetch images with, from
+	// RegistryURL (the base URL adapters reach arca's registry at).
+	Keys        Sealer
+	Tokens      PullTokens
+	RegistryURL string
 }
 
 // Scanner scans artifacts and keeps their reports.

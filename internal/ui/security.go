@@ -109,7 +109,7 @@ func (h *Handler) scanNow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, t := range targets {
-		if err := h.ScanQueue.EnqueueScan(ctx, t); err != nil {
+		if err := h.Scans.EnqueueAll(ctx, h.ScanQueue, t); err != nil {
 			return err
 		}
 	}
