@@ -74,6 +74,7 @@ type job struct {
 	err      error
 	packages int
 	pulled   int64 // bytes read from the registry
+	took     time.Duration
 	vulns    []vuln
 }
 
@@ -99,15 +100,17 @@ func (a *Adapter) Polls() int {
 	return a.polls
 }
 
-// Pulled returns the bytes pulled and packages found by the scans done.
-func (a *Adapter) Pulled() (bytes int64, packages int) {
+// Pulled returns the bytes pulled, packages found and time taken by the
+// scans done.
+func (a *Adapter) Pulled() (bytes int64, packages int, took time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, j := range a.scans {
 		bytes += j.pulled
 		packages += j.packages
+		took += j.took
 	}
-	return bytes, packages
+	return bytes, packages, took
 }
 
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
@@ -175,9 +178,10 @@ func (a *Adapter) accept(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
+		t0 := time.Now()
 		vulns, pkgs, pulled, err := a.scan(ctx, req)
 		a.mu.Lock()
-		j.vulns, j.packages, j.pulled, j.err, j.done = vulns, pkgs, pulled, err, true
+		j.vulns, j.packages, j.pulled, j.err, j.done, j.took = vulns, pkgs, pulled, err, true, time.Since(t0)
 		a.mu.Unlock()
 	}()
 	writeJSON(w, http.StatusAccepted, "application/vnd.scanner.adapter.scan.response+json; version=1.0", map[string]string{"id": id})
