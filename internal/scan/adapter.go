@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -209,10 +210,11 @@ func (s *Scanner) Adapter(ctx context.Context, name string) (*Adapter, error) {
 func credentialAD(name string) []byte { return []byte("scanner_adapter:" + name) }
 
 // SaveAdapter registers a (create) or replaces the registration of
-// a.Name (update, when it exists and create is false). The adapter's
-// metadata is read first: an enabled adapter that does not answer is
-// refused. An empty Credential on update keeps the stored one.
-func (s *Scanner) SaveAdapter(ctx context.Context, a *Adapter, create bool) (*Adapter, error) {
+// a.Name (update, when it exists and create is false), and audits it.
+// The adapter's metadata is read first: an enabled adapter that does not
+// answer is refused. An empty Credential on update keeps the stored one.
+// The caller checks that ctx's principal is a server admin.
+func (s *Scanner) SaveAdapter(ctx context.Context, a *Adapter, create bool, remoteAddr string) (*Adapter, error) {
 	if err := a.normalize(); err != nil {
 		return nil, err
 	}
@@ -274,12 +276,18 @@ func (s *Scanner) SaveAdapter(ctx context.Context, a *Adapter, create bool) (*Ad
 		}
 	}
 	a.Credential, a.HasCredential = "", sealed != ""
+	action := "scanner.create"
+	if !create {
+		action = "scanner.update"
+	}
+	s.Audit.Record(ctx, audit.Event{Action: action, Subject: a.Name, RemoteAddr: remoteAddr,
+		Detail: map[string]any{"url": a.URL, "auth": a.Auth, "enabled": a.Enabled, "skip_tls_verify": a.SkipTLSVerify}})
 	return a, nil
 }
 
-// DeleteAdapter removes a registration and its reports.
-func (s *Scanner) DeleteAdapter(ctx context.Context, name string) error {
-	return s.DB.WithTx(ctx, func(tx *sql.Tx) error {
+// DeleteAdapter removes a registration and its reports, and audits it.
+func (s *Scanner) DeleteAdapter(ctx context.Context, name, remoteAddr string) error {
+	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM scanner_adapters WHERE name = $1`, name)
 		if err != nil {
 			return meta.Err(err)
@@ -290,6 +298,10 @@ func (s *Scanner) DeleteAdapter(ctx context.Context, name string) error {
 		_, err = tx.ExecContext(ctx, `DELETE FROM scan_adapter_reports WHERE scanner = $1`, name)
 		return meta.Err(err)
 	})
+	if err == nil {
+		s.Audit.Record(ctx, audit.Event{Action: "scanner.delete", Subject: name, RemoteAddr: remoteAddr})
+	}
+	return err
 }
 
 // adapterClient is the HTTP client of one adapter: bounded, and without

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -292,3 +293,37 @@ func FuzzParseAdapterReport(f *testing.F) {
 }
 
 var _ http.Handler = (*scanneradapter.Adapter)(nil)
+
+// The external scanners page: admins register, disable and delete
+// adapters; nobody else sees it.
+func TestScannersPage(t *testing.T) {
+	s := apptest.Start(t, "", nil)
+	start(t, s)
+	_, adURL := startAdapter(t, s, 0)
+	for _, user := range []string{"reader", "dev"} {
+		b := signIn(t, s, user, user+"-password-1234")
+		if code, page := b.get("/ui/admin/scanners"); code != 403 || strings.Contains(page, "Register scanner") {
+			t.Errorf("%s: %d", user, code)
+		}
+	}
+	b := signIn(t, s, "admin", apptest.AdminPassword)
+	code, page := b.get("/ui/admin/scanners")
+	if code != 200 || !strings.Contains(page, "No external scanners") {
+		t.Fatalf("page: %d %.300s", code, page)
+	}
+	code, page = b.post("/ui/admin/scanners", page, url.Values{"name": {"trivy"}, "url": {adURL}, "auth": {"X-ScannerAdapter-API-Key"}, "credential": {"adapter-key-1"}})
+	if code != 200 || !strings.Contains(page, "TestScanner 1.0 by arca tests") || strings.Contains(page, "adapter-key-1") {
+		t.Fatalf("after registering: %d %s", code, grep(page, "trivy"))
+	}
+	code, page = b.post("/ui/admin/scanners/trivy/disable", page, url.Values{})
+	if code != 200 || !strings.Contains(page, "/ui/admin/scanners/trivy/enable") {
+		t.Fatalf("after disabling: %d %s", code, grep(page, "trivy"))
+	}
+	if a, err := s.Scanner.Adapter(context.Background(), "trivy"); err != nil || a.Enabled || !a.HasCredential {
+		t.Fatalf("disabled registration: %+v %v", a, err)
+	}
+	code, page = b.post("/ui/admin/scanners/trivy/delete", page, url.Values{})
+	if code != 200 || !strings.Contains(page, "No external scanners") {
+		t.Fatalf("after deleting: %d %s", code, grep(page, "trivy"))
+	}
+}

@@ -3,7 +3,6 @@ package scan
 import (
 	"net/http"
 
-	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
@@ -76,16 +75,14 @@ func (h *API) saveAdapter(w http.ResponseWriter, r *http.Request, create bool) e
 		}
 		in.Name = r.PathValue("name")
 	}
-	a, err := h.scanner.SaveAdapter(ctx, in.adapter(), create)
+	a, err := h.scanner.SaveAdapter(ctx, in.adapter(), create, r.RemoteAddr)
 	if err != nil {
 		return err
 	}
-	action, status := "scanner.create", http.StatusCreated
+	status := http.StatusCreated
 	if !create {
-		action, status = "scanner.update", http.StatusOK
+		status = http.StatusOK
 	}
-	h.scanner.Audit.Record(ctx, audit.Event{Action: action, Subject: a.Name, RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"url": a.URL, "auth": a.Auth, "enabled": a.Enabled, "skip_tls_verify": a.SkipTLSVerify}})
 	return httpx.WriteJSON(w, status, a)
 }
 
@@ -95,10 +92,9 @@ func (h *API) deleteAdapter(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("name")
-	if err := h.scanner.DeleteAdapter(ctx, name); err != nil {
+	if err := h.scanner.DeleteAdapter(ctx, name, r.RemoteAddr); err != nil {
 		return err
 	}
-	h.scanner.Audit.Record(ctx, audit.Event{Action: "scanner.delete", Subject: name, RemoteAddr: r.RemoteAddr})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
