@@ -32,10 +32,6 @@ const (
 	adapterMetadataType = "application/vnd.scanner.adapter.metadata+json; version=1.0"
 	adapterRequestType  = "application/vnd.scanner.adapter.scan.request+json; version=1.0"
 	adapterResponseType = "application/vnd.scanner.adapter.scan.response+json; version=1.0"
-	// adapterReportType is what Harbor asks adapters for; the spec's own
-	// name for the same document follows in Accept.
-	adapterReportType     = HarborReportType
-	adapterSpecReportType = "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
 )
 
 // Adapter authentication schemes, named as Harbor's registration names
@@ -98,26 +94,39 @@ type AdapterMetadata struct {
 	Properties map[string]string `json:"properties,omitempty"`
 }
 
-// consumes reports whether the adapter scans artifacts of mediaType into
-// a vulnerability report arca reads.
-func (m *AdapterMetadata) consumes(mediaType string) bool {
+// reportType is the report media type to ask the adapter for when it
+// scans an artifact of mediaType: Harbor's own name
+// (application/vnd.security.vulnerability.report; version=1.1) when the
+// adapter lists it, else the spec's harbor+json name it lists; "" when no
+// capability of the adapter consumes mediaType into a vulnerability
+// report. v12 says the capability has a type (spec v1.2), and so expects
+// enabled_capabilities in the scan request.
+func (m *AdapterMetadata) reportType(mediaType string) (accept string, v12 bool) {
 	for _, c := range m.Capabilities {
 		if c.Type != "" && c.Type != "vulnerability" {
 			continue
 		}
-		in, out := false, false
+		in := false
 		for _, t := range c.ConsumesMimeTypes {
 			in = in || t == mediaType
 		}
+		if !in {
+			continue
+		}
 		for _, t := range c.ProducesMimeTypes {
 			base, _, _ := strings.Cut(t, ";")
-			out = out || base == "application/vnd.security.vulnerability.report" || base == "application/vnd.scanner.adapter.vuln.report.harbor+json"
+			switch strings.TrimSpace(base) {
+			case "application/vnd.security.vulnerability.report":
+				return t, c.Type != ""
+			case "application/vnd.scanner.adapter.vuln.report.harbor+json":
+				accept, v12 = t, c.Type != ""
+			}
 		}
-		if in && out {
-			return true
+		if accept != "" {
+			return accept, v12
 		}
 	}
-	return false
+	return "", false
 }
 
 var adapterNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
@@ -412,6 +421,13 @@ type adapterScanRequest struct {
 		Tag        string `json:"tag,omitempty"`
 		MimeType   string `json:"mime_type"`
 	} `json:"artifact"`
+	// Capabilities (spec v1.2) asks for the vulnerability report only.
+	Capabilities []adapterCapability `json:"enabled_capabilities,omitempty"`
+}
+
+type adapterCapability struct {
+	Type              string   `json:"type"`
+	ProducesMimeTypes []string `json:"produces_mime_types"`
 }
 
 // submit sends POST /api/v1/scan and returns the scan request's ID.
@@ -438,9 +454,8 @@ const maxAdapterReport = 64 << 20
 
 // fetchReport sends GET /api/v1/scan/{id}/report once: the report when
 // done, or how long to wait (302 with Refresh-After) when not.
-func (s *Scanner) fetchReport(ctx context.Context, a *Adapter, id string) ([]byte, time.Duration, error) {
-	resp, err := s.adapterRequest(ctx, a, http.MethodGet, "/scan/"+url.PathEscape(id)+"/report",
-		adapterReportType+", "+adapterSpecReportType, "", nil)
+func (s *Scanner) fetchReport(ctx context.Context, a *Adapter, id, accept string) ([]byte, time.Duration, error) {
+	resp, err := s.adapterRequest(ctx, a, http.MethodGet, "/scan/"+url.PathEscape(id)+"/report", accept, "", nil)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -82,7 +82,8 @@ func (s *Scanner) runAdapter(ctx context.Context, a *Adapter, rp *repo.Repositor
 	if err != nil {
 		return nil, err
 	}
-	if !md.consumes(mediaType) {
+	accept, v12 := md.reportType(mediaType)
+	if accept == "" {
 		return nil, ErrNotScanned
 	}
 	if s.Tokens == nil || s.RegistryURL == "" {
@@ -101,13 +102,16 @@ func (s *Scanner) runAdapter(ctx context.Context, a *Adapter, rp *repo.Repositor
 	if !strings.HasPrefix(t.Ref, "sha256:") {
 		req.Artifact.Tag = t.Ref
 	}
+	if v12 {
+		req.Capabilities = []adapterCapability{{Type: "vulnerability", ProducesMimeTypes: []string{accept}}}
+	}
 	id, err := s.submit(ctx, a, req)
 	if err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(adapterPollLimit)
 	for {
-		body, wait, err := s.fetchReport(ctx, a, id)
+		body, wait, err := s.fetchReport(ctx, a, id, accept)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -188,6 +189,12 @@ func (a *Adapter) accept(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Adapter) report(w http.ResponseWriter, r *http.Request, id string) {
+	// One media type, the one the metadata lists (Trivy's adapter answers
+	// 415 to anything else, lists included).
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Accept")); err != nil || mt != "application/vnd.security.vulnerability.report" || params["version"] != "1.1" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported media type "+r.Header.Get("Accept"))
+		return
+	}
 	a.mu.Lock()
 	j, ok := a.scans[id]
 	var pending bool
