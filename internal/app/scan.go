@@ -119,8 +119,29 @@ func scanTarget(e audit.Event) (scan.Target, bool) {
 	case "npm.publish":
 		t.Kind = scan.KindNPM
 		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
+	case "maven.deploy", "maven.redeploy":
+		// Subject is the file's path; detail.gav is group:artifact:version.
+		gav, _ := e.Detail["gav"].(string)
+		t.Kind, t.Ref = scan.KindMaven, e.Subject
+		t.Name, _, ok = cutLast(gav, ":")
+		ok = ok && mavenScannedPath(e.Subject)
+	case "go.publish":
+		t.Kind = scan.KindGo
+		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
 	}
 	return t, ok && t.Name != "" && t.Ref != ""
+}
+
+// mavenScannedPath says whether a deployed Maven file may be scanned (a
+// main artifact or a pom; the scan checks its classifier), so that
+// checksums and signatures queue no job.
+func mavenScannedPath(p string) bool {
+	for _, ext := range []string{".jar", ".war", ".ear", ".aar", ".pom"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func cutLast(s, sep string) (string, string, bool) {

@@ -318,6 +318,11 @@ func (s *Scanner) Artifacts(ctx context.Context, rp *repo.Repository, limit int)
 		q = `SELECT 'pypi', project, filename FROM pypi_files WHERE repository_id = $1 ORDER BY project, filename LIMIT $2`
 	case "npm":
 		q = `SELECT 'npm', name, version FROM npm_versions WHERE repository_id = $1 ORDER BY name, version LIMIT $2`
+	case "maven":
+		q = `SELECT 'maven', group_id || ':' || artifact_id, path FROM maven_files WHERE repository_id = $1 AND classifier = ''
+			AND extension IN ('jar', 'war', 'ear', 'aar', 'pom') ORDER BY path LIMIT $2`
+	case "go":
+		q = `SELECT 'go', module, version FROM go_versions WHERE repository_id = $1 ORDER BY module, version LIMIT $2`
 	default:
 		return nil, errs.E(errs.Invalid, "%s repositories are not scanned", rp.Format)
 	}
