@@ -313,10 +313,12 @@ func (s *Scanner) DeleteAdapter(ctx context.Context, name, remoteAddr string) er
 	return err
 }
 
-// adapterClient is the HTTP client of one adapter: bounded, and without
+// adapterClient is an HTTP client for one adapter: bounded, and without
 // certificate checks only when the registration says so.
 func adapterClient(a *Adapter) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// A client per request: no idle connections left behind.
+	tr.DisableKeepAlives = true
 	if a.SkipTLSVerify {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the admin's choice, per adapter
 	}
