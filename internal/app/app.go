@@ -178,8 +178,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			oci.Format:     scan.WithPolicy(oci.CheckSettings),
 			pypi.Format:    scan.WithPolicy(pypi.CheckSettings),
 			npm.Format:     scan.WithPolicy(npm.CheckSettings),
-			maven.Format:   maven.CheckSettings,
-			goproxy.Format: goproxy.CheckSettings,
+			maven.Format:   scan.WithPolicy(maven.CheckSettings),
+			goproxy.Format: scan.WithPolicy(goproxy.CheckSettings),
 			helm.Format:    helm.CheckSettings,
 			s3api.Format:   s3api.CheckSettings,
 			mlflow.Format:  mlflow.CheckSettings,
@@ -340,9 +340,9 @@ func (a *App) Handler() http.Handler {
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
 		Client: a.Upstreams.Client(npm.Format, 30*time.Minute)}).Routes(mux)
 	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute)}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
 	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute)}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
 	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(helm.Format, 30*time.Minute)}).Routes(mux)
 	a.MLflow.Routes(mux)

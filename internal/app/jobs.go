@@ -129,7 +129,7 @@ func periodic(id string, every time.Duration, runOnStart bool, args river.JobArg
 func kindQueues() map[string]int {
 	return map[string]int{
 		"replicate": 2, "replication_schedule": 1, "backup": 1,
-		"scan": 1, "scan_rescan": 1, "vulndb_update": 1,
+		"scan": 1, "scan_rescan": 1, "vulndb_update": 1, "scan_adapter": 2,
 		"ldap_sync": 1, "webhook_prune": 1, "lineage_extract": 1,
 	}
 }

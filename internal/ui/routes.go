@@ -68,6 +68,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks)     // a repository's (its admins)
 	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                       // add one (form names the repository)
 	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)         // ping, delete, redeliver
+	h.handle(mux, "GET /ui/admin/scanners", admins, h.scannersPage)                     // external scanners (Pluggable Scanner API)
+	h.handle(mux, "POST /ui/admin/scanners", admins, h.createScanner)                   // register one
+	h.handle(mux, "POST /ui/admin/scanners/{name}/{action}", admins, h.scannerAction)   // enable, disable, delete
 	h.handle(mux, "GET /ui/admin/replication", admins, h.replication)                   // policies and their runs
 	h.handle(mux, "GET /ui/admin/replication/runs/{run}", admins, h.replicationRunPage) // one run's items
 
