@@ -19,6 +19,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/transfer"
 )
 
 // Deps are what the service needs, passed in by internal/app.
@@ -206,14 +207,14 @@ func (s *Service) sides(rc *runCtx, localHandler func() http.Handler) (src, dst 
 	p := rc.p
 	as := auth.Principal{UserID: -1, Name: "replication:" + p.Name, Kind: auth.KindRobot, Role: auth.Admin}
 	local := &side{base: &url.URL{Scheme: "http", Host: localHost}, repository: p.Repository, local: true,
-		client: &http.Client{Transport: inProcess{h: localHandler(), as: as}}}
+		client: &http.Client{Transport: transfer.InProcess{Handler: localHandler(), As: as}}}
 	u, err := url.Parse(p.Remote.URL)
 	if err != nil {
 		return nil, nil, errs.E(errs.Invalid, "remote.url: %v", err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	remote := &side{base: u, repository: p.Remote.Repository, username: p.Remote.Username, password: p.Remote.Password,
-		client: &http.Client{Transport: remoteTransport(s.d.Timeout, p.BandwidthLimit)}}
+		client: &http.Client{Transport: transfer.Remote(s.d.Timeout, p.BandwidthLimit)}}
 	src, dst = local, remote
 	if p.Direction == Pull {
 		src, dst = remote, local
