@@ -12,6 +12,8 @@ import (
 
 const importUsage = `usage: arca import SOURCE [flags]
 Sources:
+  mlflow --url URL      an MLflow tracking server: experiments, runs, metrics,
+                        artifacts, logged models, the model registry
 ` + `
 Every source takes --dry-run (list what would be imported, write nothing)
 and --report FILE (write the final report as JSON). Running an import again
@@ -23,6 +25,8 @@ func runImport(args []string, env Env) error {
 		return usageError{importUsage}
 	}
 	switch args[0] {
+	case "mlflow":
+		return runImportMLflow(args[1:], env)
 	}
 	return usageError{importUsage}
 }

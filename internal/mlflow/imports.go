@@ -560,3 +560,13 @@ func checkImportedKey(key string) error {
 	}
 	return nil
 }
+
+// ExperimentID returns the id of the experiment of that name, and whether
+// there is one.
+func (im *Importer) ExperimentID(ctx context.Context, name string) (int64, bool, error) {
+	e, err := experimentByName(ctx, im.h.db, name)
+	if err != nil || e == nil {
+		return 0, false, err
+	}
+	return e.ID, true, nil
+}
