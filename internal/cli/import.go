@@ -14,6 +14,8 @@ const importUsage = `usage: arca import SOURCE [flags]
 Sources:
   mlflow --url URL      an MLflow tracking server: experiments, runs, metrics,
                         artifacts, logged models, the model registry
+  s3 --endpoint URL --bucket SRC [--to-bucket DST]
+                        objects of any S3 API, with metadata and tags
 ` + `
 Every source takes --dry-run (list what would be imported, write nothing)
 and --report FILE (write the final report as JSON). Running an import again
@@ -27,6 +29,8 @@ func runImport(args []string, env Env) error {
 	switch args[0] {
 	case "mlflow":
 		return runImportMLflow(args[1:], env)
+	case "s3":
+		return runImportS3(args[1:], env)
 	}
 	return usageError{importUsage}
 }

@@ -24,9 +24,8 @@ type s3Side struct {
 }
 
 // etagMeta is the user metadata that keeps, on a replica, the ETag of the
-// object it was copied from (a multipart object's ETag differs once the
-// copy is uploaded in one part).
-const etagMeta = "arca-replicated-etag"
+// object it was copied from.
+const etagMeta = transfer.SourceETagMeta
 
 func newS3(_ context.Context, src, dst *side) (*s3Rep, error) {
 	return &s3Rep{src: openS3Side(src), dst: openS3Side(dst)}, nil

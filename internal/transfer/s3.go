@@ -65,3 +65,9 @@ func IsS3NotFound(err error) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
 }
+
+// SourceETagMeta is the user metadata that keeps, on a copy, the ETag of
+// the object it was copied from (a multipart object's ETag differs once
+// the copy is uploaded in one part), so that the next pass knows the copy
+// is current.
+const SourceETagMeta = "arca-replicated-etag"
