@@ -14,6 +14,9 @@ const importUsage = `usage: arca import SOURCE [flags]
 Sources:
   mlflow --url URL      an MLflow tracking server: experiments, runs, metrics,
                         artifacts, logged models, the model registry
+  pypi --repo NAME (--dir PATH | --index URL)
+                        Python packages of a pypiserver directory or any
+                        simple index, with hashes, upload times, yanks
   s3 --endpoint URL --bucket SRC [--to-bucket DST]
                         objects of any S3 API, with metadata and tags
 ` + `
@@ -29,6 +32,8 @@ func runImport(args []string, env Env) error {
 	switch args[0] {
 	case "mlflow":
 		return runImportMLflow(args[1:], env)
+	case "pypi":
+		return runImportPyPI(args[1:], env)
 	case "s3":
 		return runImportS3(args[1:], env)
 	}
