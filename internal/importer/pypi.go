@@ -111,6 +111,9 @@ func importPyPIFile(ctx context.Context, src PyPISource, dst PyPITarget, reposit
 		r.Fail("file", name, fmt.Errorf("arca's %s has %s with other content (sha256 %s)", repository, name, have))
 		return
 	case opts.DryRun:
+		if f.link.Size < 0 && f.link.URL != "" {
+			f.link.Size = headSize(ctx, src, f.link.URL)
+		}
 		r.Planned("file", name, max(f.link.Size, 0))
 		return
 	}
@@ -242,6 +245,27 @@ func get(ctx context.Context, src PyPISource, target, accept string) (*http.Resp
 		return nil, fmt.Errorf("GET %s: %d %s", target, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return resp, nil
+}
+
+// headSize asks the index for a file's size (simple indexes before PEP
+// 700 list none), or returns -1.
+func headSize(ctx context.Context, src PyPISource, target string) int64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)
+	if err != nil {
+		return -1
+	}
+	if iu, err := url.Parse(src.Index); err == nil && src.Username != "" && iu.Host == req.URL.Host {
+		req.SetBasicAuth(src.Username, src.Password)
+	}
+	resp, err := src.Client.Do(req)
+	if err != nil {
+		return -1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	return resp.ContentLength
 }
 
 // maxIndexPage bounds one page of the index read into memory.

@@ -178,7 +178,10 @@ func TestImportMLflow(t *testing.T) {
 	log := startProcess(t, work, env, filepath.Join(venv, "bin", "mlflow"), "server",
 		"--backend-store-uri", "sqlite:///"+filepath.Join(work, "mlflow.db"),
 		"--serve-artifacts", "--artifacts-destination", filepath.Join(work, "artifacts"),
-		"--host", "127.0.0.1", "--port", port)
+		"--host", "127.0.0.1", "--port", port,
+		// One worker: uvicorn then runs no supervisor, which on a loaded
+		// machine kills workers slow to answer its health checks.
+		"--workers", "1")
 	waitHTTP(t, srcURL+"/health", 3*time.Minute, log)
 
 	script := func(name string) string {
