@@ -353,7 +353,7 @@ func (c *mlflowClient) runFiles(ctx context.Context, runID string) ([]artifactFi
 }
 
 func addFile(out *[]artifactFile, f fileInfo, p string, walk func(string) error) error {
-	if p == "" || strings.HasPrefix(p, "/") || strings.Contains("/"+p+"/", "/../") || strings.Contains("/"+p+"/", "/./") {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains("/"+p+"/", "/../") || strings.Contains("/"+p+"/", "/./") || strings.Contains(p, "//") {
 		return fmt.Errorf("the source lists an invalid artifact path %q", p)
 	}
 	if f.IsDir {
