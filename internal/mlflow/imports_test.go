@@ -22,21 +22,22 @@ func TestImporter(t *testing.T) {
 		ctx := auth.WithPrincipal(context.Background(), auth.Principal{UserID: -1, Name: "import:test", Kind: auth.KindRobot, Role: auth.Admin})
 		im := s.MLflow.Importer()
 
-		id, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "7", Name: "imp", CreationTime: 1000, LastUpdateTime: 2000,
+		id, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "1", Name: "imp", CreationTime: 1000, LastUpdateTime: 2000,
 			Tags: []mlflow.ExperimentTag{{Key: "team", Value: "a"}}})
-		if err != nil || !created || id != 7 {
-			t.Fatalf("experiment: %d %v %v, want 7 created", id, created, err)
+		if err != nil || !created || id != 1 {
+			t.Fatalf("experiment: %d %v %v, want 1 created", id, created, err)
 		}
-		if again, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "7", Name: "imp"}); err != nil || created || again != 7 {
-			t.Fatalf("experiment again: %d %v %v, want 7 present", again, created, err)
+		if again, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "1", Name: "imp"}); err != nil || created || again != 1 {
+			t.Fatalf("experiment again: %d %v %v, want 1 present", again, created, err)
 		}
-		taken, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "7", Name: "other", CreationTime: 1})
-		if err != nil || !created || taken == 7 {
+		taken, created, err := im.Experiment(ctx, mlflow.ImportedExperiment{ID: "1", Name: "other", CreationTime: 1})
+		if err != nil || !created || taken == 1 {
 			t.Fatalf("experiment with a taken id: %d %v %v", taken, created, err)
 		}
-		// arca's own next experiment gets a free id.
+		// The explicit id was the next one arca would generate: arca's own
+		// next experiments get free ids all the same.
 		made := c.createExperiment("made-here")
-		if made == "7" || made == itoa(taken) {
+		if made == "1" || made == itoa(taken) {
 			t.Fatalf("a created experiment got id %s, taken already", made)
 		}
 		var exp struct {
@@ -46,14 +47,14 @@ func TestImporter(t *testing.T) {
 				Tags         []kv   `json:"tags"`
 			} `json:"experiment"`
 		}
-		c.ok("GET", "/experiments/get?experiment_id=7", nil, &exp)
+		c.ok("GET", "/experiments/get?experiment_id=1", nil, &exp)
 		if exp.Experiment.CreationTime != 1000 || len(exp.Experiment.Tags) != 1 {
 			t.Fatalf("imported experiment: %+v", exp.Experiment)
 		}
 
 		const runID = "0123456789abcdef0123456789abcdef"
-		uri, err := im.BeginRun(ctx, mlflow.ImportedRun{UUID: runID, ExperimentID: 7, Name: "r", UserID: "alice", StartTime: 5000})
-		if err != nil || !strings.HasPrefix(uri, "mlflow-artifacts:/7/"+runID) {
+		uri, err := im.BeginRun(ctx, mlflow.ImportedRun{UUID: runID, ExperimentID: 1, Name: "r", UserID: "alice", StartTime: 5000})
+		if err != nil || !strings.HasPrefix(uri, "mlflow-artifacts:/1/"+runID) {
 			t.Fatalf("begin run: %q %v", uri, err)
 		}
 		if err := im.RunData(ctx, runID, []mlflow.Param{{Key: "lr", Value: "0.1"}}, []mlflow.RunTag{{Key: "mlflow.runName", Value: "r"}}, nil, nil, nil); err != nil {
@@ -76,7 +77,7 @@ func TestImporter(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := c.getRun(runID)
-		if r.Info.Status != "FINISHED" || r.Info.StartTime != 5000 || r.Info.EndTime != 9000 || r.Info.UserID != "alice" || r.Info.ExperimentID != "7" {
+		if r.Info.Status != "FINISHED" || r.Info.StartTime != 5000 || r.Info.EndTime != 9000 || r.Info.UserID != "alice" || r.Info.ExperimentID != "1" {
 			t.Fatalf("imported run: %+v", r.Info)
 		}
 		var hist struct{ Metrics []metric }
