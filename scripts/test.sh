@@ -40,6 +40,10 @@ VENV="$ROOT/.cache/venv"
 # botocore), so the S3 clients get their own. [crt] brings CRC32C/CRC64NVME.
 PY_S3_REQUIREMENTS=("boto3[crt]==1.44.8" "awscli==1.46.3")
 VENV_S3="$ROOT/.cache/venv-s3"
+# pypiserver serves the package directory that arca import pypi reads in
+# the import test (its own venv: it pins its own dependencies).
+PYPISERVER_REQUIREMENT="pypiserver==2.4.2"
+VENV_PYPISERVER="$ROOT/.cache/venv-pypiserver"
 GO_TEST_TIMEOUT="${ARCA_GO_TEST_TIMEOUT:-30m}"
 GOTESTSUM_VERSION="v1.13.0"
 RESULTS="${ARCA_TEST_RESULTS:-$ROOT/results}"
@@ -220,6 +224,20 @@ else
 fi
 export ARCA_TEST_S3_VENV="$VENV_S3"
 echo "ARCA_TEST_S3_VENV=$ARCA_TEST_S3_VENV"
+
+section "pypiserver, the source of the PyPI import test ($VENV_PYPISERVER)"
+stamp_ps="$VENV_PYPISERVER/.arca-requirements"
+if [[ -x "$VENV_PYPISERVER/bin/pypi-server" && -f "$stamp_ps" && "$(cat "$stamp_ps")" == "$PYPISERVER_REQUIREMENT" ]]; then
+    echo "up to date: $PYPISERVER_REQUIREMENT"
+else
+    rm -rf -- "$VENV_PYPISERVER"
+    python3 -m venv "$VENV_PYPISERVER"
+    "$VENV_PYPISERVER/bin/python" -m pip install --progress-bar off "$PYPISERVER_REQUIREMENT" </dev/null
+    "$VENV_PYPISERVER/bin/pypi-server" --version >/dev/null || die "pypiserver in $VENV_PYPISERVER does not work"
+    printf '%s\n' "$PYPISERVER_REQUIREMENT" >"$stamp_ps"
+fi
+export ARCA_TEST_PYPISERVER_VENV="$VENV_PYPISERVER"
+echo "ARCA_TEST_PYPISERVER_VENV=$ARCA_TEST_PYPISERVER_VENV"
 
 section "MLflow client and server"
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true

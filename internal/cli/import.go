@@ -13,6 +13,14 @@ import (
 const importUsage = `usage: arca import SOURCE [flags]
 Sources:
 ` + importOCIUsage + importNPMUsage + importNexusUsage + `
+  mlflow --url URL      an MLflow tracking server: experiments, runs, metrics,
+                        artifacts, logged models, the model registry
+  pypi --repo NAME (--dir PATH | --index URL)
+                        Python packages of a pypiserver directory or any
+                        simple index, with hashes, upload times, yanks
+  s3 --endpoint URL --bucket SRC [--to-bucket DST]
+                        objects of any S3 API, with metadata and tags
+` + `
 Every source takes --dry-run (list what would be imported, write nothing)
 and --report FILE (write the final report as JSON). Running an import again
 resumes it: what is already in arca is skipped.`
@@ -29,6 +37,12 @@ func runImport(args []string, env Env) error {
 		return runImportNPM(args[1:], env)
 	case "nexus":
 		return runImportNexus(args[1:], env)
+	case "mlflow":
+		return runImportMLflow(args[1:], env)
+	case "pypi":
+		return runImportPyPI(args[1:], env)
+	case "s3":
+		return runImportS3(args[1:], env)
 	}
 	return usageError{importUsage}
 }

@@ -12,11 +12,11 @@ import (
 	"sync/atomic"
 
 	"github.com/arcaproject/arca/internal/auth"
-	"github.com/arcaproject/arca/internal/inproc"
+	"github.com/arcaproject/arca/internal/transfer"
 )
 
 // Target is arca as the destination of the OCI, npm and Nexus sources:
-// its main handler, called in process (internal/inproc) as an admin
+// its main handler, called in process (transfer.InProcess) as an admin
 // principal named import:<source> (the actor in the audit trail), so
 // that imported content takes the same path as uploaded content.
 type Target struct {
@@ -34,9 +34,9 @@ var localURL = &url.URL{Scheme: "http", Host: "arca.local"}
 // that counts the request bytes it sends into moved.
 func (t Target) local(source string, moved *atomic.Int64) *http.Client {
 	as := auth.Principal{UserID: -1, Name: "import:" + source, Kind: auth.KindRobot, Role: auth.Admin}
-	var rt http.RoundTripper = inproc.Transport{Handler: t.Handler, As: as}
+	var rt http.RoundTripper = transfer.InProcess{Handler: t.Handler, As: as}
 	if moved != nil {
-		rt = inproc.Counting{Next: rt, N: moved}
+		rt = transfer.Counting{Next: rt, N: moved}
 	}
 	return &http.Client{Transport: rt}
 }

@@ -4,7 +4,7 @@
 // uploads only the blobs a HEAD finds missing at the destination, and
 // keeps manifests byte for byte (so digests are preserved). Replication
 // and `arca import oci` share it; arca's own side is reached in process
-// (internal/inproc) through its OCI handlers.
+// (transfer.InProcess) through its OCI handlers.
 package ocicopy
 
 import (

@@ -157,9 +157,9 @@ func (s store) putFile(ctx context.Context, repoID int64, u upload) (replaced bo
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO pypi_files (repository_id, project, filename, name, version, filetype,
 			python_version, requires_python, digest, size, metadata_digest, metadata, yanked, yanked_reason, uploaded_by, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', $14, $15)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			repoID, r.Project, r.Filename, r.Name, r.Version, r.Type, r.PythonVersion, r.RequiresPython,
-			r.Digest, r.Size, metaDigest, r.Metadata, false, r.UploadedBy, r.CreatedAt)
+			r.Digest, r.Size, metaDigest, r.Metadata, r.Yanked, r.YankedReason, r.UploadedBy, r.CreatedAt)
 		if meta.IsUniqueViolation(err) {
 			return errs.E(errs.Conflict, "File already exists: %s is in the repository", r.Filename)
 		}

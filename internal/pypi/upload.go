@@ -18,6 +18,7 @@ import (
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/meta"
+	"github.com/arcaproject/arca/internal/repo"
 )
 
 // Limits on the upload form besides the file: every other field together,
@@ -272,7 +273,48 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	// The archive's own metadata must agree with the form.
+	_, err = h.keep(ctx, rp, &bw, &sp, received{filename: form.Filename, fn: fn, version: ver, want: want,
+		pyversion: form.Get("pyversion"), replaceable: exists && settings.AllowRedeploy, createdAt: meta.Now(),
+		formName: name, formVersion: version, remoteAddr: r.RemoteAddr})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err = io.WriteString(w, "OK: "+form.Filename+" uploaded to "+rp.Name+"\n")
+	return err
+}
+
+// received is a file whose bytes are staged (and spooled), with what its
+// uploader declares of it.
+type received struct {
+	filename    string
+	fn          Filename
+	version     Version
+	want        blob.Expect
+	pyversion   string
+	replaceable bool  // an existing file of the name may be replaced
+	createdAt   int64 // the upload time recorded
+	yanked      bool
+	yankReason  string
+	formName    string // the name and version the uploader gave; "" to take the file name's
+	formVersion string
+	remoteAddr  string
+	action      string // the audit action; "" means pypi.upload (pypi.replace)
+}
+
+// keep checks a received file against its own core metadata (a wheel's
+// METADATA, an sdist's PKG-INFO), commits its blob (verified against
+// what was declared), stores a wheel's METADATA as a blob of its own and
+// records the file, in one transaction, and audits it. It is the end of
+// every way a file enters a hosted repository (twine's upload, imports).
+// *bw is set to nil once committed.
+func (h *Handler) keep(ctx context.Context, rp *repo.Repository, bw **blob.Writer, sp *spool, in received) (replaced bool, err error) {
+	fn, project := in.fn, in.fn.Project
+	name, version := in.formName, in.formVersion
+	if name == "" {
+		name, version = fn.Name, in.version.String()
+	}
 	var metaBytes []byte
 	var md *Metadata
 	if fn.Type == Wheel {
@@ -281,54 +323,56 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) error {
 		_, md, err = SdistMetadata(sp.readerAt(), sp.size, fn.Ext)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if Normalize(md.Get("name")) != project {
-		return errs.E(errs.Invalid, "the file's metadata names project %q, the form %q", md.Get("name"), name)
+		return false, errs.E(errs.Invalid, "the file's metadata names project %q, the form %q", md.Get("name"), name)
 	}
-	if mv, _ := ParseVersion(md.Get("version")); CompareVersions(mv, ver) != 0 {
-		return errs.E(errs.Invalid, "the file's metadata says version %s, the form %s", md.Get("version"), version)
+	if mv, _ := ParseVersion(md.Get("version")); CompareVersions(mv, in.version) != 0 {
+		return false, errs.E(errs.Invalid, "the file's metadata says version %s, the form %s", md.Get("version"), version)
 	}
 
-	info, err := bw.Commit(ctx, want)
-	bw = nil
+	info, err := (*bw).Commit(ctx, in.want)
+	*bw = nil
 	if err != nil {
 		if errs.CodeOf(err) == "DIGEST_INVALID" {
-			return errs.E(errs.Invalid, "md5_digest or sha256_digest does not match the uploaded file: %s", errs.Message(err))
+			return false, errs.E(errs.Invalid, "md5_digest or sha256_digest does not match the uploaded file: %s", errs.Message(err))
 		}
-		return err
+		return false, err
 	}
-	row := fileRow{Project: project, Filename: form.Filename, Name: md.Get("name"), Version: ver.String(), Type: fn.Type,
-		PythonVersion: form.Get("pyversion"), RequiresPython: md.Get("requires-python"), Digest: string(info.Digest),
-		Size: info.Size, Metadata: metadataJSON(md), UploadedBy: auth.From(ctx).String(), CreatedAt: meta.Now()}
+	row := fileRow{Project: project, Filename: in.filename, Name: md.Get("name"), Version: in.version.String(), Type: fn.Type,
+		PythonVersion: in.pyversion, RequiresPython: md.Get("requires-python"), Digest: string(info.Digest),
+		Size: info.Size, Metadata: metadataJSON(md), UploadedBy: auth.From(ctx).String(), CreatedAt: in.createdAt,
+		Yanked: in.yanked, YankedReason: in.yankReason}
 	if row.PythonVersion == "" {
 		row.PythonVersion = fn.Python
 		if fn.Type == Sdist {
 			row.PythonVersion = "source"
 		}
 	}
-	u := upload{row: row, md5: info.MD5, replaceable: exists && settings.AllowRedeploy}
+	u := upload{row: row, md5: info.MD5, replaceable: in.replaceable}
 	if metaBytes != nil {
 		mi, err := h.blobs.Put(ctx, bytes.NewReader(metaBytes), blob.Expect{}, 0)
 		if err != nil {
-			return err
+			return false, err
 		}
 		u.row.MetadataDigest, u.metaSize = string(mi.Digest), mi.Size
 	}
-	replaced, err := h.store.putFile(ctx, rp.ID, u)
+	replaced, err = h.store.putFile(ctx, rp.ID, u)
 	if err != nil {
-		return err
+		return false, err
 	}
-	action := "pypi.upload"
-	if replaced {
+	action := in.action
+	switch {
+	case action != "":
+	case replaced:
 		action = "pypi.replace"
+	default:
+		action = "pypi.upload"
 	}
-	h.audit.Record(ctx, audit.Event{Action: action, Repository: rp.Name, Subject: project + "/" + form.Filename, RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"digest": info.Digest, "size": info.Size, "version": ver.String()}})
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, err = io.WriteString(w, "OK: "+form.Filename+" uploaded to "+rp.Name+"\n")
-	return err
+	h.audit.Record(ctx, audit.Event{Action: action, Repository: rp.Name, Subject: project + "/" + in.filename, RemoteAddr: in.remoteAddr,
+		Detail: map[string]any{"digest": info.Digest, "size": info.Size, "version": in.version.String()}})
+	return replaced, nil
 }
 
 // declaredDigests reads sha256_digest and md5_digest (hex) from the form.

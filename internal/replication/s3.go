@@ -2,15 +2,13 @@ package replication
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/arcaproject/arca/internal/transfer"
 )
 
 // s3Rep replicates a bucket through the S3 API (aws-sdk-go-v2 on both
@@ -26,9 +24,8 @@ type s3Side struct {
 }
 
 // etagMeta is the user metadata that keeps, on a replica, the ETag of the
-// object it was copied from (a multipart object's ETag differs once the
-// copy is uploaded in one part).
-const etagMeta = "arca-replicated-etag"
+// object it was copied from.
+const etagMeta = transfer.SourceETagMeta
 
 func newS3(_ context.Context, src, dst *side) (*s3Rep, error) {
 	return &s3Rep{src: openS3Side(src), dst: openS3Side(dst)}, nil
@@ -38,27 +35,8 @@ func newS3(_ context.Context, src, dst *side) (*s3Rep, error) {
 // AWS itself for s3://<region>; static credentials, or none (the local
 // side, which acts as the policy in process).
 func openS3Side(sd *side) *s3Side {
-	region := "us-east-1"
-	o := s3sdk.Options{
-		HTTPClient:                 sd.client,
-		UsePathStyle:               true,
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		RetryMaxAttempts:           1, // the job's retry is the retry
-	}
-	if sd.base.Scheme == "s3" {
-		region = sd.base.Host
-		o.UsePathStyle = false
-	} else {
-		o.BaseEndpoint = aws.String(sd.base.String())
-	}
-	o.Region = region
-	if sd.username != "" {
-		o.Credentials = credentials.NewStaticCredentialsProvider(sd.username, sd.password, "")
-	} else {
-		o.Credentials = aws.AnonymousCredentials{}
-	}
-	return &s3Side{client: s3sdk.New(o), bucket: sd.repository}
+	return &s3Side{client: transfer.S3Client(transfer.S3Endpoint{URL: sd.base, AccessKey: sd.username, SecretKey: sd.password}, sd.client),
+		bucket: sd.repository}
 }
 
 // keys lists the side's objects (current versions) with their size and
@@ -132,14 +110,7 @@ func (r *s3Rep) apply(ctx context.Context, rc *runCtx, changes []Change) error {
 	return nil
 }
 
-func isS3NotFound(err error) bool {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() == 404 {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
-}
+func isS3NotFound(err error) bool { return transfer.IsS3NotFound(err) }
 
 func (r *s3Rep) copy(ctx context.Context, rc *runCtx, key string) {
 	rc.copyMeasured(key, func() (bool, error) {

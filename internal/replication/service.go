@@ -17,9 +17,9 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
-	"github.com/arcaproject/arca/internal/inproc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/transfer"
 )
 
 // Deps are what the service needs, passed in by internal/app.
@@ -207,20 +207,20 @@ func (s *Service) sides(rc *runCtx, localHandler func() http.Handler) (src, dst 
 	p := rc.p
 	as := auth.Principal{UserID: -1, Name: "replication:" + p.Name, Kind: auth.KindRobot, Role: auth.Admin}
 	local := &side{base: &url.URL{Scheme: "http", Host: localHost}, repository: p.Repository, local: true,
-		client: &http.Client{Transport: inproc.Transport{Handler: localHandler(), As: as}}}
+		client: &http.Client{Transport: transfer.InProcess{Handler: localHandler(), As: as}}}
 	u, err := url.Parse(p.Remote.URL)
 	if err != nil {
 		return nil, nil, errs.E(errs.Invalid, "remote.url: %v", err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	remote := &side{base: u, repository: p.Remote.Repository, username: p.Remote.Username, password: p.Remote.Password,
-		client: &http.Client{Transport: remoteTransport(s.d.Timeout, p.BandwidthLimit)}}
+		client: &http.Client{Transport: transfer.Remote(s.d.Timeout, p.BandwidthLimit)}}
 	src, dst = local, remote
 	if p.Direction == Pull {
 		src, dst = remote, local
 	}
 	// What reaches the destination is counted: the bytes a run moved.
-	dst.client = &http.Client{Transport: inproc.Counting{Next: dst.client.Transport, N: rc.moved}, CheckRedirect: dst.client.CheckRedirect}
+	dst.client = &http.Client{Transport: transfer.Counting{Next: dst.client.Transport, N: rc.moved}, CheckRedirect: dst.client.CheckRedirect}
 	return src, dst, nil
 }
 

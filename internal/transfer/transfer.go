@@ -1,31 +1,36 @@
-// Package inproc holds the transports with which arca calls itself: a
-// RoundTripper that serves each request with arca's own handler in the
-// same process, acting as a given principal, and one that counts the
-// bytes sent through another. Replication runs and imports use them so
-// that what they write goes through the same handlers, checks, audit and
-// quotas as what clients upload.
-package inproc
+// Package transfer holds the clients that move content between arca and
+// other servers, shared by replication (internal/replication) and imports
+// (internal/importer): the transport that reaches remotes (bounded waits,
+// an optional bandwidth limit), the transport that calls arca's own
+// handlers in process, and S3 clients of any S3 endpoint.
+package transfer
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/arcaproject/arca/internal/auth"
 )
 
-// Transport serves each request with Handler, in process, acting as As
-// (auth.WithInternal), and streams the response back through a pipe.
-// Requests go to any host name; none leaves the process.
-type Transport struct {
+// InProcess is a transport that serves each request with arca's own
+// handler, in process, acting as As (auth.WithInternal: no credentials
+// are read), and streams the response back through a pipe. What it writes
+// goes through the same code paths (and checks, audit, quotas) as a
+// client's request.
+type InProcess struct {
 	Handler http.Handler
 	As      auth.Principal
 }
 
-// RoundTrip implements http.RoundTripper.
-func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t InProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := auth.WithInternal(req.Context(), t.As)
 	sreq := req.Clone(ctx)
 	sreq.RequestURI = req.URL.RequestURI()
@@ -103,6 +108,65 @@ func (w *pipeResponse) Write(b []byte) (int, error) {
 }
 
 func (w *pipeResponse) Flush() {}
+
+// Remote is the transport that reaches remotes: bounded dialing, TLS
+// handshakes and waits for response headers (a remote that stops
+// answering fails the item instead of hanging), and optionally a
+// bandwidth limit in bytes per second (0 for none).
+func Remote(headerTimeout time.Duration, bytesPerSecond int64) http.RoundTripper {
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   16,
+	}
+	if bytesPerSecond <= 0 {
+		return t
+	}
+	burst := int(min(bytesPerSecond, 256<<10))
+	return &limited{next: t, lim: rate.NewLimiter(rate.Limit(bytesPerSecond), burst)}
+}
+
+// limited caps the bytes a transport sends and receives together.
+type limited struct {
+	next http.RoundTripper
+	lim  *rate.Limiter
+}
+
+func (l *limited) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req = req.Clone(req.Context())
+		req.Body = &limitedBody{ReadCloser: req.Body, lim: l.lim, ctx: req.Context()}
+	}
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, lim: l.lim, ctx: req.Context()}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	lim *rate.Limiter
+	ctx context.Context
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if len(p) > b.lim.Burst() {
+		p = p[:b.lim.Burst()]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		if werr := b.lim.WaitN(b.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
 
 // Counting counts into N the request body bytes sent through Next: what
 // a run or an import moved to its destination.
