@@ -28,6 +28,7 @@ type call struct {
 //	GET, HEAD  /<module>/@v/<version>.mod         the version's go.mod
 //	GET, HEAD  /<module>/@v/<version>.zip         the module zip
 //	GET, HEAD  /<module>/@latest                  .info of the latest version
+//	GET        /@modules                          (hosted) modules, versions and go.sum hashes, as JSON
 //	GET, HEAD  /sumdb/<name>/supported            whether the checksum database is passed through
 //	GET, HEAD  /sumdb/<name>/lookup/... /tile/... /latest   the checksum database, through a proxy
 //	PUT        /<module>/@v/<version>.zip         publish a version (developer): the zip
@@ -51,6 +52,9 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if path == modulesPath {
+			return h.listModules(c)
+		}
 		return h.get(c)
 	case http.MethodPut:
 		return h.publish(c)
