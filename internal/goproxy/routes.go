@@ -50,11 +50,14 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.sumdb(c, sum)
 	}
+	if path == modulesPath {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return errs.E(errs.Unsupported, "method %s is not allowed on the module listing", r.Method).WithCode(codeMethod)
+		}
+		return h.listModules(c)
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if path == modulesPath {
-			return h.listModules(c)
-		}
 		return h.get(c)
 	case http.MethodPut:
 		return h.publish(c)
