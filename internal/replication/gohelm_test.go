@@ -88,13 +88,29 @@ func TestGoPushAndPull(t *testing.T) {
 		if got := goList(t, dst, "go-hosted", mod); got != "v1.1.0" {
 			t.Fatalf("replica's list = %q before the full run", got)
 		}
+		// A module path with capitals travels case-encoded (!caps).
+		caps := moduleZip(t, "example.com/Caps", "v0.1.0", "capitals")
+		if resp, out := src.Do(t, "PUT", "/go/go-hosted/example.com/!caps/@v/v0.1.0.zip", admin, bytes.NewReader(caps)); resp.StatusCode != 201 {
+			t.Fatalf("publish example.com/Caps = %d %s", resp.StatusCode, out)
+		}
+		eventually(t, 20*time.Second, func() error {
+			got, err := goZipOf(t, dst, "go-hosted", "example.com/!caps", "v0.1.0")
+			if err == nil && !bytes.Equal(got, caps) {
+				err = fmt.Errorf("the replica's zip of example.com/Caps differs")
+			}
+			return err
+		})
+		waitRuns(t, src, p.ID, 2, 20*time.Second)
 		runNow(t, src, p.ID)
-		run := waitRuns(t, src, p.ID, 2, 20*time.Second)
-		if got := outcomes(run); run.State != replication.Succeeded || got[replication.Copied] != 1 || got[replication.Skipped] != 1 {
+		run := waitRuns(t, src, p.ID, 3, 20*time.Second)
+		if got := outcomes(run); run.State != replication.Succeeded || got[replication.Copied] != 1 || got[replication.Skipped] != 2 {
 			t.Fatalf("full run = %+v", run)
 		}
 		if got, err := goZipOf(t, dst, "go-hosted", mod, "v1.0.0"); err != nil || !bytes.Equal(got, old) {
 			t.Fatalf("the full run did not copy v1.0.0: %v", err)
+		}
+		if got, err := goZipOf(t, dst, "go-hosted", "example.com/!caps", "v0.1.0"); err != nil || !bytes.Equal(got, caps) {
+			t.Fatalf("the full run did not copy example.com/Caps: %v", err)
 		}
 		// The replica answers the go command's files from the copied zip.
 		if _, out := dst.Do(t, "GET", "/go/go-hosted/"+mod+"/@v/v1.0.0.mod", admin, nil); !strings.HasPrefix(out, "module "+mod) {
