@@ -203,7 +203,7 @@ func TestRoles(t *testing.T) {
 		other.expect(403, "other repository's admin publishes", "PUT", mod+"/@v/v1.0.0.zip", z)
 		dev.expect(201, "developer publish", "PUT", mod+"/@v/v1.0.0.zip", z)
 		dev.expect(201, "developer publish", "PUT", mod+"/@v/v1.0.1.zip", z2)
-		for _, p := range []string{"@v/list", "@latest", "@v/v1.0.0.info", "@v/v1.0.0.mod", "@v/v1.0.0.zip", "../sumdb/sum.golang.org/supported"} {
+		for _, p := range []string{"@v/list", "@latest", "@v/v1.0.0.info", "@v/v1.0.0.mod", "@v/v1.0.0.zip", "../sumdb/sum.golang.org/supported", "../@modules"} {
 			path := mod + "/" + p
 			if strings.HasPrefix(p, "../") {
 				path = strings.TrimPrefix(p, "../")
@@ -214,6 +214,9 @@ func TestRoles(t *testing.T) {
 		for _, c := range []*client{reader, dev, maint} {
 			c.expect(200, "read", "GET", mod+"/@v/v1.0.0.zip", nil)
 			c.expect(200, "list", "GET", mod+"/@v/list", nil)
+			if got := c.expect(200, "module listing", "GET", "@modules", nil); !strings.Contains(got, `"`+mod+`"`) {
+				t.Fatalf("@modules = %s", got)
+			}
 		}
 		anon.expect(401, "anonymous delete", "DELETE", mod+"/@v/v1.0.0", nil)
 		reader.expect(403, "reader delete", "DELETE", mod+"/@v/v1.0.0", nil)

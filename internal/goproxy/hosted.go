@@ -287,15 +287,16 @@ func (h *Handler) remove(c *call) error {
 	if err != nil || p.Kind != KindZip {
 		return errs.E(errs.Invalid, "DELETE <module>/@v/<version>")
 	}
-	res, err := h.db.ExecContext(ctx, `DELETE FROM go_versions WHERE repository_id = $1 AND module = $2 AND version = $3`,
-		rp.ID, p.Module, p.Version)
-	if err != nil {
+	var v versionRow
+	err = h.db.QueryRowContext(ctx, `DELETE FROM go_versions WHERE repository_id = $1 AND module = $2 AND version = $3
+		RETURNING zip_digest, mod_digest, h1, size`, rp.ID, p.Module, p.Version).Scan(&v.ZipDigest, &v.ModDigest, &v.H1, &v.Size)
+	if err == sql.ErrNoRows {
+		return errs.E(errs.NotFound, "not found: %s@%s", trunc(p.Module), trunc(p.Version))
+	} else if err != nil {
 		return meta.Err(err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.NotFound, "not found: %s@%s", trunc(p.Module), trunc(p.Version))
-	}
-	h.audit.Record(ctx, audit.Event{Action: "go.delete", Repository: rp.Name, Subject: p.Module + "@" + p.Version, RemoteAddr: c.r.RemoteAddr})
+	h.audit.Record(ctx, audit.Event{Action: "go.delete", Repository: rp.Name, Subject: p.Module + "@" + p.Version, RemoteAddr: c.r.RemoteAddr,
+		Detail: map[string]any{"digest": v.ZipDigest, "mod_digest": v.ModDigest, "h1": v.H1, "size": v.Size}})
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

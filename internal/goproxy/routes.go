@@ -28,6 +28,7 @@ type call struct {
 //	GET, HEAD  /<module>/@v/<version>.mod         the version's go.mod
 //	GET, HEAD  /<module>/@v/<version>.zip         the module zip
 //	GET, HEAD  /<module>/@latest                  .info of the latest version
+//	GET        /@modules                          (hosted) modules, versions and go.sum hashes, as JSON
 //	GET, HEAD  /sumdb/<name>/supported            whether the checksum database is passed through
 //	GET, HEAD  /sumdb/<name>/lookup/... /tile/... /latest   the checksum database, through a proxy
 //	PUT        /<module>/@v/<version>.zip         publish a version (developer): the zip
@@ -48,6 +49,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 			return errs.E(errs.Unsupported, "method %s is not allowed on the checksum database", r.Method).WithCode(codeMethod)
 		}
 		return h.sumdb(c, sum)
+	}
+	if path == modulesPath {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return errs.E(errs.Unsupported, "method %s is not allowed on the module listing", r.Method).WithCode(codeMethod)
+		}
+		return h.listModules(c)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"mime/multipart"
 	"strings"
@@ -194,6 +195,20 @@ func TestHostedUploadIndexDownload(t *testing.T) {
 		s.DB.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action LIKE 'helm.%'`).Scan(&n)
 		if n != 6 { // 3 uploads, 1 provenance, 1 replace, 1 delete
 			t.Fatalf("audit has %d helm events, want 6", n)
+		}
+		// helm.delete says what the version held: its archive and provenance.
+		c.expect(200, "delete a version with provenance", "DELETE", "api/charts/demo/1.10.0", nil)
+		var detail string
+		if err := s.DB.QueryRowContext(context.Background(), `SELECT detail FROM audit_events WHERE action = 'helm.delete' AND subject = 'demo-1.10.0'`).Scan(&detail); err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		json.Unmarshal([]byte(detail), &d)
+		sum = sha256.Sum256(v11)
+		provSum := sha256.Sum256(prov("demo-1.10.0.tgz", v11))
+		if d["digest"] != "sha256:"+hex.EncodeToString(sum[:]) || d["provenance_digest"] != "sha256:"+hex.EncodeToString(provSum[:]) ||
+			d["chart"] != "demo" || d["version"] != "1.10.0" || d["size"] != float64(len(v11)) {
+			t.Fatalf("helm.delete detail = %s", detail)
 		}
 	})
 }

@@ -361,7 +361,7 @@ func (h *Handler) save(w http.ResponseWriter, r *http.Request, rp *repo.Reposito
 		return err
 	}
 	h.audit.Record(ctx, audit.Event{Action: action, Repository: rp.Name, Subject: c.Name + "-" + c.Version, RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"digest": up.chart.Digest, "size": up.chart.Size, "provenance": provInfo != nil}})
+		Detail: map[string]any{"chart": c.Name, "version": c.Version, "digest": up.chart.Digest, "size": up.chart.Size, "provenance": provInfo != nil}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, `{"saved":true}`+"\n")
@@ -410,7 +410,7 @@ func (h *Handler) saveProv(w http.ResponseWriter, r *http.Request, rp *repo.Repo
 		return err
 	}
 	h.audit.Record(ctx, audit.Event{Action: "helm.provenance", Repository: rp.Name, Subject: c.Name + "-" + c.Version, RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"digest": info.Digest}})
+		Detail: map[string]any{"chart": c.Name, "version": c.Version, "digest": info.Digest}})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	io.WriteString(w, `{"saved":true}`+"\n")
@@ -426,14 +426,20 @@ func (h *Handler) deleteChart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name, version := r.PathValue("name"), r.PathValue("version")
-	res, err := h.db.ExecContext(ctx, `DELETE FROM helm_charts WHERE repository_id = $1 AND name = $2 AND version = $3`, rp.ID, name, version)
-	if err != nil {
+	var digest, prov string
+	var size int64
+	err = h.db.QueryRowContext(ctx, `DELETE FROM helm_charts WHERE repository_id = $1 AND name = $2 AND version = $3
+		RETURNING digest, COALESCE(prov_digest, ''), size`, rp.ID, name, version).Scan(&digest, &prov, &size)
+	if err == sql.ErrNoRows {
+		return errs.E(errs.NotFound, "chart %s-%s not found", trunc(name), trunc(version))
+	} else if err != nil {
 		return meta.Err(err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.NotFound, "chart %s-%s not found", trunc(name), trunc(version))
+	detail := map[string]any{"chart": name, "version": version, "digest": digest, "size": size}
+	if prov != "" {
+		detail["provenance_digest"] = prov
 	}
-	h.audit.Record(ctx, audit.Event{Action: "helm.delete", Repository: rp.Name, Subject: name + "-" + version, RemoteAddr: r.RemoteAddr})
+	h.audit.Record(ctx, audit.Event{Action: "helm.delete", Repository: rp.Name, Subject: name + "-" + version, RemoteAddr: r.RemoteAddr, Detail: detail})
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"deleted":true}`+"\n")
 	return nil

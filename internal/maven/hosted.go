@@ -89,7 +89,8 @@ func (h *Handler) put(c *call) error {
 		}
 	}
 	by := auth.From(ctx).Name
-	if err := h.deploy(ctx, rp.ID, p, info, prev.Digest, by, s.SnapshotKeep); err != nil {
+	pruned, err := h.deploy(ctx, rp.ID, p, info, prev.Digest, by, s.SnapshotKeep)
+	if err != nil {
 		if now, ferr := h.file(ctx, h.db, rp.ID, p.Key); errs.Is(err, errs.Conflict) && ferr == nil && now.Digest == string(info.Digest) {
 			c.w.WriteHeader(http.StatusOK) // a concurrent deploy of the same bytes won
 			return nil
@@ -102,6 +103,12 @@ func (h *Handler) put(c *call) error {
 	}
 	h.audit.Record(ctx, audit.Event{Action: action, Repository: rp.Name, Subject: p.Key, RemoteAddr: c.r.RemoteAddr,
 		Detail: map[string]any{"digest": info.Digest, "size": info.Size, "gav": p.GroupID + ":" + p.ArtifactID + ":" + p.Version}})
+	// What snapshot_keep removed is deleted like any file: audited, so that
+	// webhooks and replication hear of it.
+	for _, f := range pruned {
+		h.audit.Record(ctx, audit.Event{Action: "maven.delete", Repository: rp.Name, Subject: f.Path, RemoteAddr: c.r.RemoteAddr,
+			Detail: map[string]any{"digest": f.Digest, "size": f.Size, "reason": "snapshot_keep"}})
+	}
 	c.w.WriteHeader(http.StatusCreated)
 	return nil
 }
@@ -177,10 +184,12 @@ func (h *Handler) remove(c *call) error {
 	if p.Kind != KindFile || p.Checksum != "" {
 		return errs.E(errs.Invalid, "only files are deleted: metadata and checksums follow them")
 	}
-	if err := h.deleteFile(ctx, rp.ID, p.Key); err != nil {
+	f, err := h.deleteFile(ctx, rp.ID, p.Key)
+	if err != nil {
 		return err
 	}
-	h.audit.Record(ctx, audit.Event{Action: "maven.delete", Repository: rp.Name, Subject: p.Key, RemoteAddr: c.r.RemoteAddr})
+	h.audit.Record(ctx, audit.Event{Action: "maven.delete", Repository: rp.Name, Subject: p.Key, RemoteAddr: c.r.RemoteAddr,
+		Detail: map[string]any{"digest": f.Digest, "size": f.Size}})
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

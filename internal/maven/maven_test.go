@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"net/http"
@@ -224,6 +225,30 @@ func TestSnapshots(t *testing.T) {
 		c.expect(404, "pruned build", "GET", dir+"lib-1.0-20260101.000001-1.jar", nil)
 		c.expect(200, "kept build", "GET", dir+"lib-1.0-20260101.000002-2.jar", nil)
 		c.expect(200, "latest build", "GET", dir+"lib-1.0-20260101.000003-3.jar", nil)
+		// What snapshot_keep removed is audited as deleted, with its digest.
+		rows, err := s.DB.Query(`SELECT subject, detail FROM audit_events WHERE action = 'maven.delete' ORDER BY subject`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pruned []string
+		for rows.Next() {
+			var subject, detail string
+			rows.Scan(&subject, &detail)
+			var d map[string]any
+			json.Unmarshal([]byte(detail), &d)
+			body := "<project>1</project>"
+			if strings.HasSuffix(subject, ".jar") {
+				body = "jar 1"
+			}
+			if d["reason"] != "snapshot_keep" || d["digest"] != "sha256:"+sum(sha256.New(), []byte(body)) || d["size"] != float64(len(body)) {
+				t.Errorf("maven.delete of %s: %s", subject, detail)
+			}
+			pruned = append(pruned, subject)
+		}
+		rows.Close()
+		if got := strings.Join(pruned, ","); got != dir+"lib-1.0-20260101.000001-1.jar,"+dir+"lib-1.0-20260101.000001-1.pom" {
+			t.Fatalf("pruned = %s", got)
+		}
 		// A non-timestamped name answers the newest build, as in a local repository.
 		if got := c.expect(200, "newest build by its SNAPSHOT name", "GET", dir+"lib-1.0-SNAPSHOT.jar", nil); got != "jar 3" {
 			t.Fatalf("lib-1.0-SNAPSHOT.jar = %q", got)

@@ -59,9 +59,13 @@ func (h *Handler) hasArtifact(ctx context.Context, repoID int64, groupID, artifa
 // is the digest the caller found at the path before ("" for none): when
 // the path holds something else by now, the deploy is a Conflict rather
 // than an overwrite the caller was not authorized for. With keep > 0, only
-// the newest keep timestamped builds of a snapshot version are left.
-func (h *Handler) deploy(ctx context.Context, repoID int64, p Path, info blob.Info, prev, by string, keep int) error {
-	return h.db.WithTx(ctx, func(tx *sql.Tx) error {
+// the newest keep timestamped builds of a snapshot version are left; the
+// files that removes are returned, for the caller to audit once the
+// transaction committed.
+func (h *Handler) deploy(ctx context.Context, repoID int64, p Path, info blob.Info, prev, by string, keep int) ([]prunedFile, error) {
+	var pruned []prunedFile
+	err := h.db.WithTx(ctx, func(tx *sql.Tx) error {
+		pruned = nil // a retried transaction starts again
 		if err := gc.Record(ctx, tx, h.blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
@@ -92,53 +96,78 @@ func (h *Handler) deploy(ctx context.Context, repoID int64, p Path, info blob.In
 			}
 		}
 		if keep > 0 && p.Timestamp != "" {
-			return pruneSnapshots(ctx, tx, repoID, p, keep)
+			var err error
+			pruned, err = pruneSnapshots(ctx, tx, repoID, p, keep)
+			return err
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return pruned, nil
+}
+
+// prunedFile is a file snapshot_keep removed.
+type prunedFile struct {
+	Path, Digest string
+	Size         int64
 }
 
 // pruneSnapshots deletes the files of all but the newest keep timestamped
-// builds of p's snapshot version (their blobs become garbage).
-func pruneSnapshots(ctx context.Context, tx *sql.Tx, repoID int64, p Path, keep int) error {
+// builds of p's snapshot version (their blobs become garbage) and returns
+// them.
+func pruneSnapshots(ctx context.Context, tx *sql.Tx, repoID int64, p Path, keep int) ([]prunedFile, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT build FROM maven_files WHERE repository_id = $1 AND group_id = $2
 		AND artifact_id = $3 AND version = $4 AND build > 0`, repoID, p.GroupID, p.ArtifactID, p.Version)
 	if err != nil {
-		return meta.Err(err)
+		return nil, meta.Err(err)
 	}
 	var builds []int
 	for rows.Next() {
 		var b int
 		if err := rows.Scan(&b); err != nil {
 			rows.Close()
-			return meta.Err(err)
+			return nil, meta.Err(err)
 		}
 		builds = append(builds, b)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return meta.Err(err)
+		return nil, meta.Err(err)
 	}
 	if len(builds) <= keep {
-		return nil
+		return nil, nil
 	}
 	slices.Sort(builds)
 	oldest := builds[len(builds)-keep] // the oldest build kept
-	_, err = tx.ExecContext(ctx, `DELETE FROM maven_files WHERE repository_id = $1 AND group_id = $2 AND artifact_id = $3
-		AND version = $4 AND build > 0 AND build < $5`, repoID, p.GroupID, p.ArtifactID, p.Version, oldest)
-	return meta.Err(err)
+	rows, err = tx.QueryContext(ctx, `DELETE FROM maven_files WHERE repository_id = $1 AND group_id = $2 AND artifact_id = $3
+		AND version = $4 AND build > 0 AND build < $5 RETURNING path, digest, size`, repoID, p.GroupID, p.ArtifactID, p.Version, oldest)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	defer rows.Close()
+	var out []prunedFile
+	for rows.Next() {
+		var f prunedFile
+		if err := rows.Scan(&f.Path, &f.Digest, &f.Size); err != nil {
+			return nil, meta.Err(err)
+		}
+		out = append(out, f)
+	}
+	return out, meta.Err(rows.Err())
 }
 
-// deleteFile deletes a hosted file; its blob becomes garbage.
-func (h *Handler) deleteFile(ctx context.Context, repoID int64, key string) error {
-	res, err := h.db.ExecContext(ctx, `DELETE FROM maven_files WHERE repository_id = $1 AND path = $2`, repoID, key)
-	if err != nil {
-		return meta.Err(err)
+// deleteFile deletes a hosted file and returns what it held; its blob
+// becomes garbage.
+func (h *Handler) deleteFile(ctx context.Context, repoID int64, key string) (fileRow, error) {
+	var f fileRow
+	err := h.db.QueryRowContext(ctx, `DELETE FROM maven_files WHERE repository_id = $1 AND path = $2 RETURNING digest, size, created_at`,
+		repoID, key).Scan(&f.Digest, &f.Size, &f.CreatedAt)
+	if err == sql.ErrNoRows {
+		return f, notFoundPath(key)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFoundPath(key)
-	}
-	return nil
+	return f, meta.Err(err)
 }
 
 // deleteVersion deletes every file of a version directory.

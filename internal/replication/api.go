@@ -77,7 +77,7 @@ func (h *apiHandler) readPolicy(r *http.Request) (*Policy, int64, error) {
 		return nil, 0, err
 	}
 	if _, ok := formats[rp.Format]; !ok {
-		return nil, 0, errs.E(errs.Invalid, "repositories of format %s are not replicated (formats: oci, s3, raw, pypi, npm, maven, mlflow)", rp.Format)
+		return nil, 0, errs.E(errs.Invalid, "repositories of format %s are not replicated (formats: oci, s3, raw, pypi, npm, maven, go, helm, mlflow)", rp.Format)
 	}
 	if rp.Kind != "hosted" {
 		return nil, 0, errs.E(errs.Invalid, "repository %q is a %s repository; replication works on hosted ones", rp.Name, rp.Kind)

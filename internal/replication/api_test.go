@@ -22,41 +22,56 @@ func TestPolicyAPIRoles(t *testing.T) {
 				t.Fatalf("creating %s = %d %s", u, resp.StatusCode, out)
 			}
 		}
-		// olga administers the repository the policy is on, not the server.
-		if resp, out := s.Do(t, "PUT", "/api/v1/repositories/library/roles/olga", admin, strings.NewReader(`{"role":"admin"}`)); resp.StatusCode != 200 {
-			t.Fatalf("grant = %d %s", resp.StatusCode, out)
-		}
-		p := createPolicy(t, s, `{"name":"p1","repository":"library","direction":"push","remote":{"url":"http://127.0.0.1:1","repository":"library"}}`)
-		policy := mustJSON(t, p)
-		endpoints := []struct{ method, path, body string }{
-			{"GET", "/api/v1/replication/policies", ""},
-			{"POST", "/api/v1/replication/policies", strings.Replace(policy, `"p1"`, `"p2"`, 1)},
-			{"GET", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), ""},
-			{"PUT", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), policy},
-			{"POST", fmt.Sprintf("/api/v1/replication/policies/%d/run", p.ID), ""},
-			{"GET", fmt.Sprintf("/api/v1/replication/policies/%d/runs", p.ID), ""},
-			{"GET", "/api/v1/replication/runs", ""},
-			{"GET", "/api/v1/replication/runs/1", ""},
-			{"DELETE", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), ""},
-		}
-		for _, e := range endpoints {
-			for who, want := range map[string]int{"": 401, "rita:rita-password": 403, "dave:dave-password": 403, "olga:olga-password": 403} {
-				resp, out := s.Do(t, e.method, e.path, who, strings.NewReader(e.body))
-				if resp.StatusCode != want || !strings.Contains(out, `"error"`) {
-					t.Errorf("%s %s as %q = %d %s, want %d", e.method, e.path, who, resp.StatusCode, out, want)
-				}
-			}
-		}
-		// The admin gets through each (the run is queued, not worked: the
-		// test runs no job workers).
-		wantAdmin := []int{200, 201, 200, 200, 202, 200, 200, 404, 204}
-		for i, e := range endpoints {
-			resp, out := s.Do(t, e.method, e.path, admin, strings.NewReader(e.body))
-			if resp.StatusCode != wantAdmin[i] {
-				t.Errorf("%s %s as admin = %d %s, want %d", e.method, e.path, resp.StatusCode, out, wantAdmin[i])
-			}
+		// Every kind of repository a policy may be on, the new formats too.
+		for _, rp := range []struct{ repo, remote string }{{"library", "library"}, {"go-hosted", "go-hosted"}, {"helm-hosted", "helm-hosted"}} {
+			t.Run(rp.repo, func(t *testing.T) { policyRoles(t, s, rp.repo, rp.remote) })
 		}
 	})
+}
+
+// policyRoles checks every endpoint of a policy on repository for every
+// role; olga administers that repository, not the server.
+func policyRoles(t *testing.T, s *apptest.Server, repository, remote string) {
+	if resp, out := s.Do(t, "PUT", "/api/v1/repositories/"+repository+"/roles/olga", admin, strings.NewReader(`{"role":"admin"}`)); resp.StatusCode != 200 {
+		t.Fatalf("grant = %d %s", resp.StatusCode, out)
+	}
+	p := createPolicy(t, s, fmt.Sprintf(`{"name":"p1-%s","repository":%q,"direction":"push","remote":{"url":"http://127.0.0.1:1","repository":%q}}`,
+		repository, repository, remote))
+	if p.Format == "" || p.Repository != repository {
+		t.Fatalf("policy = %+v", p)
+	}
+	policy := mustJSON(t, p)
+	endpoints := []struct{ method, path, body string }{
+		{"GET", "/api/v1/replication/policies", ""},
+		{"POST", "/api/v1/replication/policies", strings.Replace(policy, `"p1-`, `"p2-`, 1)},
+		{"GET", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), ""},
+		{"PUT", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), policy},
+		{"POST", fmt.Sprintf("/api/v1/replication/policies/%d/run", p.ID), ""},
+		{"GET", fmt.Sprintf("/api/v1/replication/policies/%d/runs", p.ID), ""},
+		{"GET", "/api/v1/replication/runs", ""},
+		{"GET", "/api/v1/replication/runs/1", ""},
+		{"DELETE", fmt.Sprintf("/api/v1/replication/policies/%d", p.ID), ""},
+	}
+	for _, e := range endpoints {
+		for who, want := range map[string]int{"": 401, "rita:rita-password": 403, "dave:dave-password": 403, "olga:olga-password": 403} {
+			resp, out := s.Do(t, e.method, e.path, who, strings.NewReader(e.body))
+			if resp.StatusCode != want || !strings.Contains(out, `"error"`) {
+				t.Errorf("%s %s as %q = %d %s, want %d", e.method, e.path, who, resp.StatusCode, out, want)
+			}
+			if who != "" && (strings.Contains(out, "127.0.0.1:1") || strings.Contains(out, "p1-")) {
+				t.Errorf("%s %s as %q leaks the policy: %s", e.method, e.path, who, out)
+			}
+		}
+	}
+	// The admin gets through each (the run is queued, not worked: the
+	// test runs no job workers).
+	wantAdmin := []int{200, 201, 200, 200, 202, 200, 200, 404, 204}
+	for i, e := range endpoints {
+		resp, out := s.Do(t, e.method, e.path, admin, strings.NewReader(e.body))
+		if resp.StatusCode != wantAdmin[i] {
+			t.Errorf("%s %s as admin = %d %s, want %d", e.method, e.path, resp.StatusCode, out, wantAdmin[i])
+		}
+	}
 }
 
 // TestPolicyValidation: what admins send is checked, credentials are
@@ -84,6 +99,14 @@ func TestPolicyValidation(t *testing.T) {
 		"unknown field":    `{"name":"a","repository":"library","direction":"push","remote":{"url":"http://x"},"surprise":1}`,
 		"tiny bandwidth":   `{"name":"a","repository":"library","direction":"push","remote":{"url":"http://x"},"bandwidth_limit":10}`,
 		"not json":         `{"name":`,
+		"go no remote":     `{"name":"a","repository":"go-hosted","direction":"push","remote":{"url":"http://x"}}`,
+		"go s3 url":        `{"name":"a","repository":"go-hosted","direction":"push","remote":{"url":"s3://us-east-1","repository":"g"}}`,
+		"go proxy repo":    `{"name":"a","repository":"goproxy","direction":"push","remote":{"url":"http://x","repository":"g"}}`,
+		"helm referrers":   `{"name":"a","repository":"helm-hosted","direction":"push","remote":{"url":"http://x","repository":"h"},"filter":{"referrers":true}}`,
+		"helm pull event":  `{"name":"a","repository":"helm-hosted","direction":"pull","on_event":true,"remote":{"url":"http://x","repository":"h"}}`,
+	}
+	if resp, out := s.Do(t, "POST", "/api/v1/repositories", admin, strings.NewReader(`{"name":"goproxy","format":"go","kind":"proxy","settings":{"upstream":{"url":"http://127.0.0.1:1"}}}`)); resp.StatusCode != 201 {
+		t.Fatalf("go proxy = %d %s", resp.StatusCode, out)
 	}
 	for what, body := range bad {
 		resp, out := s.Do(t, "POST", "/api/v1/replication/policies", admin, strings.NewReader(body))

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"time"
 
@@ -39,10 +40,40 @@ func changesOf(e audit.Event) []Change {
 		return []Change{{Item: e.Subject}}
 	case "raw.delete", "pypi.delete", "npm.unpublish", "maven.delete":
 		return []Change{{Item: e.Subject, Deleted: true}}
-	case "pypi.upload", "pypi.replace", "npm.publish":
+	case "pypi.upload", "pypi.replace", "npm.publish", "go.publish":
 		return []Change{{Item: e.Subject}}
+	case "go.delete":
+		return []Change{{Item: e.Subject, Deleted: true}}
+	case "helm.upload", "helm.replace", "helm.provenance":
+		if item := helmItem(e); item != "" {
+			return []Change{{Item: item}}
+		}
+	case "helm.delete":
+		if item := helmItem(e); item != "" {
+			return []Change{{Item: item, Deleted: true}}
+		}
 	}
 	return nil
+}
+
+var chartVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]*)?$`)
+
+// helmItem is a Helm event's chart version as name@version: from its
+// detail, or else from its subject <name>-<version>, split at the first
+// '-' that a semantic version follows (chart names may hold '-').
+func helmItem(e audit.Event) string {
+	name, _ := e.Detail["chart"].(string)
+	version, _ := e.Detail["version"].(string)
+	if name != "" && version != "" {
+		return name + "@" + version
+	}
+	s := e.Subject
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '-' && i > 0 && chartVersionRE.MatchString(s[i+1:]) {
+			return s[:i] + "@" + s[i+1:]
+		}
+	}
+	return ""
 }
 
 // stringsOf reads a detail that is a list of strings (in process it is

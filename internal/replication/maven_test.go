@@ -65,3 +65,43 @@ func TestMavenPushOnEvent(t *testing.T) {
 		})
 	})
 }
+
+// TestMavenSnapshotPruneReplicated: a snapshot build that snapshot_keep
+// removes at the source while a newer one is deployed leaves the replica
+// too (the prune is a maven.delete event like any other).
+func TestMavenSnapshotPruneReplicated(t *testing.T) {
+	src := apptest.Start(t, "", nil)
+	dst := apptest.Start(t, "", nil)
+	startJobs(t, src)
+	if resp, out := src.Do(t, "POST", "/api/v1/repositories", admin, strings.NewReader(`{"name":"snaps","format":"maven","settings":{"snapshot_keep":1}}`)); resp.StatusCode != 201 {
+		t.Fatalf("repository = %d %s", resp.StatusCode, out)
+	}
+	if resp, out := dst.Do(t, "POST", "/api/v1/repositories", admin, strings.NewReader(`{"name":"snaps","format":"maven"}`)); resp.StatusCode != 201 {
+		t.Fatalf("repository = %d %s", resp.StatusCode, out)
+	}
+	createPolicy(t, src, fmt.Sprintf(`{"name":"snaps-dr","repository":"snaps","direction":"push","on_event":true,"deletes":true,
+		"remote":{"url":%q,"repository":"snaps","username":"admin","password":%q}}`, dst.URL, apptest.AdminPassword))
+	dir := "/maven/snaps/com/example/lib/1.0-SNAPSHOT/lib-1.0-"
+	first, second := dir+"20260101.000001-1.jar", dir+"20260101.000002-2.jar"
+	if resp, out := src.Do(t, "PUT", first, admin, strings.NewReader("build 1")); resp.StatusCode != 201 {
+		t.Fatalf("deploy = %d %s", resp.StatusCode, out)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if resp, _ := dst.Do(t, "GET", first, admin, nil); resp.StatusCode != 200 {
+			return fmt.Errorf("replica's build 1 = %d", resp.StatusCode)
+		}
+		return nil
+	})
+	if resp, out := src.Do(t, "PUT", second, admin, strings.NewReader("build 2")); resp.StatusCode != 201 {
+		t.Fatalf("deploy = %d %s", resp.StatusCode, out)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if resp, _ := dst.Do(t, "GET", first, admin, nil); resp.StatusCode != 404 {
+			return fmt.Errorf("replica's build 1 = %d after the source pruned it", resp.StatusCode)
+		}
+		if resp, got := dst.Do(t, "GET", second, admin, nil); resp.StatusCode != 200 || got != "build 2" {
+			return fmt.Errorf("replica's build 2 = %d", resp.StatusCode)
+		}
+		return nil
+	})
+}

@@ -39,6 +39,16 @@ func TestChangesOf(t *testing.T) {
 		{audit.Event{Action: "s3.delete", Subject: "k"}, []Change{{Item: "k", Deleted: true}}},
 		{audit.Event{Action: "npm.publish", Subject: "@a/b@1.0.0"}, []Change{{Item: "@a/b@1.0.0"}}},
 		{audit.Event{Action: "pypi.delete", Subject: "p/p-1.whl"}, []Change{{Item: "p/p-1.whl", Deleted: true}}},
+		{audit.Event{Action: "go.publish", Subject: "example.com/a/v2@v2.0.1"}, []Change{{Item: "example.com/a/v2@v2.0.1"}}},
+		{audit.Event{Action: "go.delete", Subject: "example.com/a@v1.0.0"}, []Change{{Item: "example.com/a@v1.0.0", Deleted: true}}},
+		{audit.Event{Action: "helm.upload", Subject: "web-app-1.0.0-2.0.0", Detail: map[string]any{"chart": "web-app", "version": "1.0.0-2.0.0"}},
+			[]Change{{Item: "web-app@1.0.0-2.0.0"}}},
+		{audit.Event{Action: "helm.provenance", Subject: "x", Detail: map[string]any{"chart": "x", "version": "0.1.0"}}, []Change{{Item: "x@0.1.0"}}},
+		{audit.Event{Action: "helm.replace", Subject: "my-chart-2-1.2.3-rc.1"}, []Change{{Item: "my-chart-2@1.2.3-rc.1"}}},
+		{audit.Event{Action: "helm.delete", Subject: "nginx-15.0.1", Detail: map[string]any{"digest": "sha256:0"}}, []Change{{Item: "nginx@15.0.1", Deleted: true}}},
+		{audit.Event{Action: "helm.delete", Subject: "noversion"}, nil},
+		{audit.Event{Action: "maven.delete", Subject: "org/x/lib/1.0-SNAPSHOT/lib-1.0-20260101.000001-1.jar", Detail: map[string]any{"reason": "snapshot_keep"}},
+			[]Change{{Item: "org/x/lib/1.0-SNAPSHOT/lib-1.0-20260101.000001-1.jar", Deleted: true}}},
 		{audit.Event{Action: "user.create", Subject: "x"}, nil},
 		{audit.Event{Action: "oci.blob.push", Subject: "app@sha256:1"}, nil},
 	}
@@ -114,6 +124,55 @@ func FuzzEventParsing(f *testing.F) {
 		for _, c := range changesOf(audit.Event{Action: action, Subject: subject, Detail: map[string]any{"tags": []any{tag}}}) {
 			splitImageRef(c.Item)
 			splitNPM(c.Item)
+		}
+	})
+}
+
+func TestParseHelmIndex(t *testing.T) {
+	ix, err := parseHelmIndex([]byte(`apiVersion: v1
+entries:
+  web:
+  - name: web
+    version: 1.2.0
+    digest: ABCDEF
+    urls: [charts/web-1.2.0.tgz]
+  - name: other
+    version: 1.0.0
+    urls: [charts/other-1.0.0.tgz]
+  - name: web
+    version: 0.9.0
+  - name: web
+    version: ../x
+    urls: [x]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]helmChart{"web@1.2.0": {Name: "web", Version: "1.2.0", Digest: "abcdef", URL: "charts/web-1.2.0.tgz"}}
+	if len(ix) != len(want) || ix["web@1.2.0"] != want["web@1.2.0"] {
+		t.Fatalf("parseHelmIndex = %+v, want %+v", ix, want)
+	}
+	for _, bad := range []string{"entries: [", "entries: 3", "- a"} {
+		if _, err := parseHelmIndex([]byte(bad)); err == nil {
+			t.Errorf("parseHelmIndex(%q) took it", bad)
+		}
+	}
+}
+
+// FuzzParseHelmIndex: a remote's index.yaml never panics the parser, and
+// every entry it keeps is one path segment by name and version.
+func FuzzParseHelmIndex(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, urls: [charts/a-1.0.0.tgz], digest: '00'}\n"))
+	f.Add([]byte("entries: {a: [{name: a}]}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ix, err := parseHelmIndex(b)
+		if err != nil {
+			return
+		}
+		for k, c := range ix {
+			if k != c.Name+"@"+c.Version || !helmNameOK(c.Name) || !helmNameOK(c.Version) || c.URL == "" {
+				t.Fatalf("kept %q: %+v", k, c)
+			}
 		}
 	})
 }

@@ -38,6 +38,8 @@ var formats = map[string]string{
 	"npm":    "npm publish and packuments",
 	"mlflow": "MLflow REST API and artifact proxy",
 	"maven":  "Maven deploys (PUT), on events",
+	"go":     "GOPROXY protocol, module listing and zip upload",
+	"helm":   "index.yaml and the ChartMuseum upload API",
 }
 
 // Remote is the other side of a policy.

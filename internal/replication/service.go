@@ -53,7 +53,7 @@ type Job struct {
 
 // Change is one changed item: an image tag (image:tag) or digest
 // (image@sha256:...), an object key, a file path, project/filename,
-// package@version.
+// package@version, module@version, chart@version.
 type Change struct {
 	Item    string `json:"item"`
 	Deleted bool   `json:"deleted,omitempty"`
@@ -263,6 +263,18 @@ func (s *Service) replicator(ctx context.Context, rc *runCtx) (replicator, error
 			return nil, err
 		}
 		return &mavenRep{src: src, dst: dst}, nil
+	case "go":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &goRep{src: src, dst: dst}, nil
+	case "helm":
+		src, dst, err := s.sides(rc, s.d.Local)
+		if err != nil {
+			return nil, err
+		}
+		return &helmRep{src: src, dst: dst}, nil
 	case "mlflow":
 		src, dst, err := s.sides(rc, s.d.Local)
 		if err != nil {

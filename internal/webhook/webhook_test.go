@@ -75,16 +75,31 @@ func TestEventsOfEveryFormat(t *testing.T) {
 		rc.waitType(g, webhook.TypeMavenDeployed, "hooked-1.0.jar")
 		do(t, s, "DELETE", "/maven/maven-hosted/com/example/hooked/1.0/hooked-1.0.jar", admin, "", 204)
 		rc.waitType(g, webhook.TypeMavenDeleted, "hooked-1.0.jar")
+		// A snapshot build that snapshot_keep removes is a deletion too.
+		do(t, s, "PATCH", "/api/v1/repositories/maven-hosted", admin, `{"settings":{"snapshot_keep":1}}`, 200)
+		snap := "/maven/maven-hosted/com/example/hooked/2.0-SNAPSHOT/hooked-2.0-"
+		do(t, s, "PUT", snap+"20260101.000001-1.jar", admin, "build 1", 201)
+		do(t, s, "PUT", snap+"20260101.000002-2.jar", admin, "build 2", 201)
+		if ev := rc.waitType(g, webhook.TypeMavenDeleted, "hooked-2.0-20260101.000001-1.jar"); ev.ce.Data.Detail["reason"] != "snapshot_keep" ||
+			ev.ce.Data.Detail["digest"] != sha([]byte("build 1")) {
+			t.Errorf("snapshot prune event = %+v", ev.ce)
+		}
 
 		// Go and Helm
 		do(t, s, "PUT", "/go/go-hosted/example.com/hooked/@v/v1.0.0.zip", admin, goZip(t, "example.com/hooked", "v1.0.0"), 201)
 		rc.waitType(g, webhook.TypeGoPublished, "example.com/hooked@v1.0.0")
 		do(t, s, "DELETE", "/go/go-hosted/example.com/hooked/@v/v1.0.0", admin, "", 204)
-		rc.waitType(g, webhook.TypeGoDeleted, "example.com/hooked@v1.0.0")
-		do(t, s, "POST", "/helm/helm-hosted/api/charts", admin, helmChart(t, "hooked", "1.0.0"), 201)
+		if ev := rc.waitType(g, webhook.TypeGoDeleted, "example.com/hooked@v1.0.0"); !strings.HasPrefix(fmt.Sprint(ev.ce.Data.Detail["digest"]), "sha256:") ||
+			!strings.HasPrefix(fmt.Sprint(ev.ce.Data.Detail["h1"]), "h1:") {
+			t.Errorf("go delete event = %+v", ev.ce)
+		}
+		chart := helmChart(t, "hooked", "1.0.0")
+		do(t, s, "POST", "/helm/helm-hosted/api/charts", admin, chart, 201)
 		rc.waitType(g, webhook.TypeHelmUploaded, "hooked-1.0.0")
 		do(t, s, "DELETE", "/helm/helm-hosted/api/charts/hooked/1.0.0", admin, "", 200)
-		rc.waitType(g, webhook.TypeHelmDeleted, "hooked-1.0.0")
+		if ev := rc.waitType(g, webhook.TypeHelmDeleted, "hooked-1.0.0"); ev.ce.Data.Detail["digest"] != sha([]byte(chart)) {
+			t.Errorf("helm delete event = %+v", ev.ce)
+		}
 
 		// S3
 		c := s3Client(t, s)
