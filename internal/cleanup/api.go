@@ -34,12 +34,12 @@ func NewAPI(s *Service, a *auth.Service, q Queue) *API {
 // Routes registers the API, readable top to bottom.
 func (a *API) Routes(mux *http.ServeMux) {
 	s := &a.surface
-	mux.Handle("GET /api/v1/cleanup/policies", s.Handle(a.admin(a.list)))                  // every policy
-	mux.Handle("POST /api/v1/cleanup/policies", s.Handle(a.admin(a.create)))                // add one
-	mux.Handle("POST /api/v1/cleanup/preview", s.Handle(a.admin(a.previewUnsaved)))         // preview a policy not saved
-	mux.Handle("GET /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.get)))             // one policy, its last run
-	mux.Handle("PUT /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.update)))          // replace it
-	mux.Handle("DELETE /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.delete)))       // delete it
+	mux.Handle("GET /api/v1/cleanup/policies", s.Handle(a.admin(a.list)))                    // every policy
+	mux.Handle("POST /api/v1/cleanup/policies", s.Handle(a.admin(a.create)))                 // add one
+	mux.Handle("POST /api/v1/cleanup/preview", s.Handle(a.admin(a.previewUnsaved)))          // preview a policy not saved
+	mux.Handle("GET /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.get)))              // one policy, its last run
+	mux.Handle("PUT /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.update)))           // replace it
+	mux.Handle("DELETE /api/v1/cleanup/policies/{name}", s.Handle(a.admin(a.delete)))        // delete it
 	mux.Handle("POST /api/v1/cleanup/policies/{name}/preview", s.Handle(a.admin(a.preview))) // what a run would delete and free
 	mux.Handle("POST /api/v1/cleanup/policies/{name}/run", s.Handle(a.admin(a.run)))         // queue a run (then GC)
 }

@@ -272,6 +272,10 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	if err := h.quota.Check(ctx, rp, string(bw.Digest()), sp.size); err != nil {
+		return err
+	}
+
 	// The archive's own metadata must agree with the form.
 	var metaBytes []byte
 	var md *Metadata

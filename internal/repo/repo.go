@@ -44,8 +44,8 @@ type Repository struct {
 	// QuotaBytes caps the bytes of distinct content the repository holds;
 	// uploads past it are refused in the protocol's own way. 0: no quota.
 	QuotaBytes int64 `json:"quota_bytes,omitempty"`
-	CreatedAt   int64          `json:"created_at"`
-	UpdatedAt   int64          `json:"updated_at"`
+	CreatedAt  int64 `json:"created_at"`
+	UpdatedAt  int64 `json:"updated_at"`
 }
 
 // Redacted returns a copy of r whose settings show no secrets: values of
