@@ -28,6 +28,9 @@ type Deps struct {
 	// Main and S3 return arca's main and S3 handlers: a run deletes
 	// through them, in process.
 	Main, S3 func() http.Handler
+	// Flush writes download times noted in memory (nil: none), so a
+	// plan sees the latest.
+	Flush func(ctx context.Context) error
 	// Now is the clock (tests move it); nil for time.Now.
 	Now func() time.Time
 }
@@ -78,6 +81,11 @@ type Result struct {
 
 // Plan lists what p deletes now, in the order a run deletes it.
 func (s *Service) Plan(ctx context.Context, p *Policy) ([]*Item, error) {
+	if s.d.Flush != nil {
+		if err := s.d.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	repos, err := s.d.Repos.List(ctx, p.Format)
 	if err != nil {
 		return nil, err

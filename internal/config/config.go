@@ -49,6 +49,8 @@ type Config struct {
 	Jobs         Jobs         `yaml:"jobs"`
 	Webhooks     Webhooks     `yaml:"webhooks"`
 	Backup       Backup       `yaml:"backup"`
+	Cleanup      Cleanup      `yaml:"cleanup"`
+	Usage        Usage        `yaml:"usage"`
 	VulnDB       VulnDB       `yaml:"vulndb"`
 	Scan         Scan         `yaml:"scan"`
 	Limits       Limits       `yaml:"limits"`
@@ -290,6 +292,8 @@ func Default() Config {
 		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Webhooks: Webhooks{Timeout: Duration(10 * time.Second), MaxAttempts: 8, Retention: Duration(30 * 24 * time.Hour), Workers: 8},
 		Backup:   Backup{Interval: Duration(24 * time.Hour)},
+		Cleanup:  Cleanup{Interval: Duration(24 * time.Hour), DownloadFlush: Duration(10 * time.Second), DownloadMaxPending: 100_000},
+		Usage:    Usage{SampleInterval: Duration(24 * time.Hour)},
 		VulnDB:   defaultVulnDB(),
 		Scan:     Scan{OnPush: true},
 		Repositories: []Repository{
@@ -438,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
+	}
+	if c.Usage.PricePerGBMonth < 0 || c.Cleanup.Interval < 0 || c.Usage.SampleInterval < 0 || c.Cleanup.DownloadMaxPending < 0 {
+		problems = append(problems, "usage.price_per_gb_month, cleanup.interval, usage.sample_interval and cleanup.download_max_pending cannot be negative")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		problems = append(problems, "tls.cert_file and tls.key_file must be set together")
