@@ -160,7 +160,7 @@ func (s *Service) selectItems(c Criteria, items []*Item) []*Item {
 		case c.OlderThanDays > 0 && it.CreatedAt > now-int64(c.OlderThanDays)*day:
 		case c.NotDownloadedDays > 0 && max(it.CreatedAt, it.LastDownloadAt) > now-int64(c.NotDownloadedDays)*day:
 		case c.Prerelease && !it.Prerelease:
-		case c.Untagged && len(it.Tags) > 0:
+		case c.Untagged && (!it.tagged || len(it.Tags) > 0):
 		case c.MinSizeBytes > 0 && it.Size < c.MinSizeBytes:
 		default:
 			out = append(out, it)
