@@ -164,7 +164,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		}
 		body = &limitReader{r: r.Body, left: h.maxUpload}
 	}
-	if want.SizeKnown {
+	if want.SizeKnown && want.Digest != "" { // refused before the bytes come
 		if err := h.quota.Check(ctx, rp, string(want.Digest), want.Size); err != nil {
 			return err
 		}
