@@ -165,6 +165,35 @@ func TestPreviewMatchesGCEveryFormat(t *testing.T) {
 			checkPolicy(t, s, `{"name":"helm-pre","format":"helm","repository":"helm-hosted","criteria":{"prerelease":true}}`, 1, int64(len(c1)))
 		})
 
+		t.Run("mlflow", func(t *testing.T) {
+			run := func() (id, uri string) {
+				var r struct {
+					Run struct {
+						Info struct {
+							RunID       string `json:"run_id"`
+							ArtifactURI string `json:"artifact_uri"`
+						}
+					}
+				}
+				json.Unmarshal([]byte(do(t, s, "POST", "/mlflow/api/2.0/mlflow/runs/create", admin, `{"experiment_id":"0"}`, 200)), &r)
+				if r.Run.Info.RunID == "" {
+					t.Fatal("no run created")
+				}
+				return r.Run.Info.RunID, strings.TrimPrefix(r.Run.Info.ArtifactURI, "mlflow-artifacts:/")
+			}
+			gone, goneRoot := run()
+			_, keptRoot := run()
+			model := []byte(strings.Repeat("weights ", 200))
+			for _, f := range []struct{ root, name, body string }{
+				{goneRoot, "model.bin", string(model)}, {goneRoot, "copy.bin", string(shared)}, {keptRoot, "model.bin", "other weights"},
+			} {
+				do(t, s, "PUT", "/mlflow/api/2.0/mlflow-artifacts/artifacts/"+f.root+"/"+f.name, admin, f.body, 200)
+			}
+			do(t, s, "POST", "/mlflow/api/2.0/mlflow/runs/delete", admin, `{"run_id":"`+gone+`"}`, 200)
+			checkPolicy(t, s, `{"name":"mlflow-deleted","format":"mlflow","criteria":{"min_size_bytes":1}}`, 1, int64(len(model)))
+			do(t, s, "GET", "/mlflow/api/2.0/mlflow-artifacts/artifacts/"+keptRoot+"/model.bin", admin, "", 200)
+		})
+
 		t.Run("s3", func(t *testing.T) {
 			ts := httptest.NewServer(s.S3Handler())
 			defer ts.Close()

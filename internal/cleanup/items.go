@@ -35,10 +35,10 @@ type Item struct {
 	group   string   // keep_last counts per group
 	keys    []string // cleanup_downloads keys
 	digests []string // blobs its rows refer to
-	// del is the format's own delete request (method, path on the main
-	// handler, or on the S3 handler when s3 is set); simulate removes
-	// the same rows in a transaction.
-	del      request
+	// dels are the format's own delete requests (method, path on the
+	// main handler, or on the S3 handler when s3 is set); simulate
+	// removes the same rows in a transaction.
+	dels     []request
 	simulate func(ctx context.Context, tx *sql.Tx) error
 	// children are an OCI manifest's references, whose image links a run
 	// removes once no remaining manifest of the image refers to them.
@@ -56,6 +56,7 @@ type lister func(ctx context.Context, db *meta.DB, repoName string, repoID int64
 var listers = map[string]lister{
 	"raw": listRaw, "oci": listOCI, "pypi": listPyPI, "npm": listNPM,
 	"maven": listMaven, "go": listGo, "helm": listHelm, "s3": listS3,
+	"mlflow": listMLflow,
 }
 
 // escapePath escapes each segment of a slash-separated path.
@@ -120,7 +121,7 @@ func listRaw(ctx context.Context, db *meta.DB, repoName string, repoID int64) ([
 			return nil, err
 		}
 		it.group, it.keys, it.digests = path.Dir(it.Name), []string{it.Name}, []string{d}
-		it.del = request{"DELETE", "/raw/" + url.PathEscape(repoName) + "/" + escapePath(it.Name), false}
+		it.dels = []request{{"DELETE", "/raw/" + url.PathEscape(repoName) + "/" + escapePath(it.Name), false}}
 		it.simulate = exec(`DELETE FROM raw_files WHERE repository_id = $1 AND path = $2`, repoID, it.Name)
 		return it, nil
 	})
@@ -143,7 +144,7 @@ func listS3(ctx context.Context, db *meta.DB, repoName string, repoID int64) ([]
 			return nil, err
 		}
 		it.group, it.keys, it.digests = path.Dir(it.Name), []string{it.Name}, []string{d}
-		it.del = request{"DELETE", "/" + url.PathEscape(repoName) + "/" + escapePath(it.Name), true}
+		it.dels = []request{{"DELETE", "/" + url.PathEscape(repoName) + "/" + escapePath(it.Name), true}}
 		it.simulate = exec(`DELETE FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, it.Name)
 		return it, nil
 	})
@@ -164,7 +165,7 @@ func listPyPI(ctx context.Context, db *meta.DB, repoName string, repoID int64) (
 			public, _, _ := strings.Cut(it.Version, "+")
 			it.Prerelease = pep440Pre.MatchString(public)
 			it.group, it.keys, it.digests = it.Name, []string{fn}, []string{d, md}
-			it.del = request{"DELETE", "/api/v1/pypi/" + url.PathEscape(repoName) + "/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version), false}
+			it.dels = []request{{"DELETE", "/api/v1/pypi/" + url.PathEscape(repoName) + "/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version), false}}
 			it.simulate = exec(`DELETE FROM pypi_files WHERE repository_id = $1 AND project = $2 AND version = $3`, repoID, it.Name, it.Version)
 			return it, nil
 		})
@@ -191,7 +192,7 @@ func listNPM(ctx context.Context, db *meta.DB, repoName string, repoID int64) ([
 		it.group, it.keys, it.digests = it.Name, []string{it.Name + "@" + it.Version}, []string{d}
 		base := it.Name[strings.LastIndex(it.Name, "/")+1:]
 		// npm unpublish's tarball delete; revision 0 skips the revision check.
-		it.del = request{"DELETE", "/npm/" + url.PathEscape(repoName) + "/" + url.PathEscape(it.Name) + "/-/" + url.PathEscape(base+"-"+it.Version+".tgz") + "/-rev/0", false}
+		it.dels = []request{{"DELETE", "/npm/" + url.PathEscape(repoName) + "/" + url.PathEscape(it.Name) + "/-/" + url.PathEscape(base+"-"+it.Version+".tgz") + "/-rev/0", false}}
 		it.simulate = exec(`DELETE FROM npm_versions WHERE repository_id = $1 AND name = $2 AND version = $3`, repoID, it.Name, it.Version)
 		return it, nil
 	})
@@ -208,7 +209,7 @@ func listMaven(ctx context.Context, db *meta.DB, repoName string, repoID int64) 
 			it.Name = g + ":" + a
 			it.Prerelease = strings.HasSuffix(it.Version, "-SNAPSHOT")
 			it.group, it.keys, it.digests = it.Name, []string{p}, []string{d}
-			it.del = request{"DELETE", "/maven/" + url.PathEscape(repoName) + "/" + escapePath(strings.ReplaceAll(g, ".", "/")+"/"+a+"/"+it.Version) + "/", false}
+			it.dels = []request{{"DELETE", "/maven/" + url.PathEscape(repoName) + "/" + escapePath(strings.ReplaceAll(g, ".", "/")+"/"+a+"/"+it.Version) + "/", false}}
 			it.simulate = exec(`DELETE FROM maven_files WHERE repository_id = $1 AND group_id = $2 AND artifact_id = $3 AND version = $4`, repoID, g, a, it.Version)
 			return it, nil
 		})
@@ -232,7 +233,7 @@ func listGo(ctx context.Context, db *meta.DB, repoName string, repoID int64) ([]
 		if err != nil {
 			ver = it.Version
 		}
-		it.del = request{"DELETE", "/go/" + url.PathEscape(repoName) + "/" + escapePath(mod) + "/@v/" + url.PathEscape(ver), false}
+		it.dels = []request{{"DELETE", "/go/" + url.PathEscape(repoName) + "/" + escapePath(mod) + "/@v/" + url.PathEscape(ver), false}}
 		it.simulate = exec(`DELETE FROM go_versions WHERE repository_id = $1 AND module = $2 AND version = $3`, repoID, it.Name, it.Version)
 		return it, nil
 	})
@@ -247,7 +248,7 @@ func listHelm(ctx context.Context, db *meta.DB, repoName string, repoID int64) (
 		}
 		it.Prerelease = semverPre(it.Version)
 		it.group, it.keys, it.digests = it.Name, []string{it.Name + "-" + it.Version + ".tgz"}, []string{d, pd}
-		it.del = request{"DELETE", "/helm/" + url.PathEscape(repoName) + "/api/charts/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version), false}
+		it.dels = []request{{"DELETE", "/helm/" + url.PathEscape(repoName) + "/api/charts/" + url.PathEscape(it.Name) + "/" + url.PathEscape(it.Version), false}}
 		it.simulate = exec(`DELETE FROM helm_charts WHERE repository_id = $1 AND name = $2 AND version = $3`, repoID, it.Name, it.Version)
 		return it, nil
 	})
@@ -268,7 +269,7 @@ func listOCI(ctx context.Context, db *meta.DB, repoName string, repoID int64) ([
 			}
 			it.tagged = true
 			it.group, it.keys = it.Name, []string{it.Name + "@" + it.Version}
-			it.del = request{"DELETE", "/v2/" + repoName + "/" + it.Name + "/manifests/" + it.Version, false}
+			it.dels = []request{{"DELETE", "/v2/" + repoName + "/" + it.Name + "/manifests/" + it.Version, false}}
 			it.simulate = exec(`DELETE FROM oci_manifests WHERE repository_id = $1 AND name = $2 AND digest = $3`, repoID, it.Name, it.Version)
 			return it, nil
 		})

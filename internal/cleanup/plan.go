@@ -251,7 +251,13 @@ func (s *Service) Run(ctx context.Context, p *Policy) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := s.call(ctx, as, it.del); err != nil {
+		var err error
+		for _, d := range it.dels {
+			if err = s.call(ctx, as, d); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			fail(it.Repository+"/"+it.Name+" "+it.Version, err)
 			continue
 		}

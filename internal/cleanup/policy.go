@@ -76,11 +76,11 @@ type Policy struct {
 }
 
 // Formats are the formats cleanup knows how to clean.
-var formats = map[string]bool{"raw": true, "oci": true, "pypi": true, "npm": true, "maven": true, "go": true, "helm": true, "s3": true}
+var formats = map[string]bool{"raw": true, "oci": true, "pypi": true, "npm": true, "maven": true, "go": true, "helm": true, "s3": true, "mlflow": true}
 
 // Formats lists the formats policies may name.
 func Formats() []string {
-	return []string{"go", "helm", "maven", "npm", "oci", "pypi", "raw", "s3"}
+	return []string{"go", "helm", "maven", "mlflow", "npm", "oci", "pypi", "raw", "s3"}
 }
 
 var policyName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
