@@ -2,6 +2,7 @@ package cleanup_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -30,6 +32,36 @@ import (
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// wheel uploads a wheel of pkg at version as twine does and returns
+// its bytes and its METADATA's.
+func wheel(t *testing.T, s *apptest.Server, repo, version string, want int) (whl, md []byte) {
+	t.Helper()
+	md = []byte("Metadata-Version: 2.1\nName: pkg\nVersion: " + version + "\n")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for fn, b := range map[string][]byte{"pkg/__init__.py": []byte("V = " + fmt.Sprintf("%q", version) + "\n"),
+		"pkg-" + version + ".dist-info/METADATA": md, "pkg-" + version + ".dist-info/WHEEL": []byte("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+		"pkg-" + version + ".dist-info/RECORD": nil} {
+		w, _ := zw.Create(fn)
+		w.Write(b)
+	}
+	zw.Close()
+	whl = buf.Bytes()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range map[string]string{":action": "file_upload", "protocol_version": "1", "metadata_version": "2.1", "name": "pkg",
+		"version": version, "filetype": "bdist_wheel", "pyversion": "py3", "sha256_digest": strings.TrimPrefix(sha(whl), "sha256:")} {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("content", "pkg-"+version+"-py3-none-any.whl")
+	fw.Write(whl)
+	mw.Close()
+	if resp, out := s.Do(t, "POST", "/pypi/"+repo+"/", admin, &body, "Content-Type", mw.FormDataContentType()); resp.StatusCode != want {
+		t.Fatalf("upload %s = %d %s, want %d", version, resp.StatusCode, out, want)
+	}
+	return whl, md
 }
 
 func tarGz(files ...[2]string) []byte {
@@ -106,6 +138,14 @@ func TestPreviewMatchesGCEveryFormat(t *testing.T) {
 			do(t, s, "GET", "/v2/library/app/manifests/new", admin, "", 200)
 			do(t, s, "GET", "/v2/library/app/blobs/"+sha(l1), admin, "", 200)
 			do(t, s, "GET", "/v2/library/app/blobs/"+sha(cfg1), admin, "", 404) // the link went through the registry's delete
+		})
+
+		t.Run("pypi", func(t *testing.T) {
+			whl, md := wheel(t, s, "pypi-hosted", "1.0rc1", 200)
+			wheel(t, s, "pypi-hosted", "1.0", 200)
+			// The release candidate goes: its wheel and its METADATA.
+			checkPolicy(t, s, `{"name":"pypi-rc","format":"pypi","repository":"pypi-hosted","criteria":{"prerelease":true}}`, 1, int64(len(whl)+len(md)))
+			do(t, s, "GET", "/pypi/pypi-hosted/simple/pkg/", admin, "", 200)
 		})
 
 		t.Run("npm", func(t *testing.T) {
