@@ -256,3 +256,50 @@ func TestPreviewMatchesGCEveryFormat(t *testing.T) {
 		})
 	})
 }
+
+// TestQuotasEveryFormat refuses uploads past quota_bytes in PyPI, npm,
+// Go, Helm and OCI with each protocol's error, and audits each refusal
+// (raw, Maven and S3 are in internal/usage's tests).
+func TestQuotasEveryFormat(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		for _, r := range []string{"pypi-hosted", "npm-hosted", "go-hosted", "helm-hosted", "library"} {
+			do(t, s, "PATCH", "/api/v1/repositories/"+r, admin, `{"quota_bytes":20}`, 200)
+		}
+		wheel(t, s, "pypi-hosted", "1.0", 403)
+
+		tb := tarGz([2]string{"package/package.json", `{"name":"big","version":"1.0.0"}`})
+		s1, s5 := sha1.Sum(tb), sha512.Sum512(tb)
+		doc, _ := json.Marshal(map[string]any{"_id": "big", "name": "big", "dist-tags": map[string]string{"latest": "1.0.0"},
+			"versions": map[string]any{"1.0.0": map[string]any{"name": "big", "version": "1.0.0",
+				"dist": map[string]any{"shasum": hex.EncodeToString(s1[:]), "integrity": "sha512-" + base64.StdEncoding.EncodeToString(s5[:])}}},
+			"_attachments": map[string]any{"big-1.0.0.tgz": map[string]any{"data": base64.StdEncoding.EncodeToString(tb), "length": len(tb)}}})
+		if out := do(t, s, "PUT", "/npm/npm-hosted/big", admin, string(doc), 403); !strings.Contains(out, `"error"`) || !strings.Contains(out, "quota") {
+			t.Errorf("npm refusal = %s", out)
+		}
+
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/big\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "big.go"), []byte("package big\n"), 0o644)
+		var z bytes.Buffer
+		if err := modzip.CreateFromDir(&z, module.Version{Path: "example.com/big", Version: "v1.0.0"}, dir); err != nil {
+			t.Fatal(err)
+		}
+		do(t, s, "PUT", "/go/go-hosted/example.com/big/@v/v1.0.0.zip", admin, z.String(), 403)
+
+		chart := tarGz([2]string{"big/Chart.yaml", "apiVersion: v2\nname: big\nversion: 1.0.0\n"})
+		do(t, s, "POST", "/helm/helm-hosted/api/charts", admin, string(chart), 403)
+
+		layer := []byte(strings.Repeat("l", 50))
+		resp, body := s.Do(t, "POST", "/v2/library/big/blobs/uploads/?digest="+sha(layer), admin, bytes.NewReader(layer))
+		if resp.StatusCode != 403 || !strings.Contains(body, "DENIED") {
+			t.Errorf("OCI push past quota = %d %s", resp.StatusCode, body)
+		}
+
+		audit := do(t, s, "GET", "/api/v1/audit?action=quota.exceeded", admin, "", 200)
+		for _, r := range []string{"pypi-hosted", "npm-hosted", "go-hosted", "helm-hosted", "library"} {
+			if !strings.Contains(audit, `"`+r+`"`) {
+				t.Errorf("no quota.exceeded of %s", r)
+			}
+		}
+	})
+}
