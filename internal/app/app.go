@@ -320,7 +320,7 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 	})
 	for _, rc := range ordered {
 		r := &repo.Repository{Name: rc.Name, Format: rc.Format, Kind: rc.Kind, Visibility: rc.Visibility,
-			Description: rc.Description, Settings: rc.Settings}
+			Description: rc.Description, Settings: rc.Settings, Owner: rc.Owner, QuotaBytes: rc.QuotaBytes}
 		created, err := a.Repos.Ensure(ctx, r)
 		if err != nil {
 			return "", fmt.Errorf("repository %q from configuration: %w", rc.Name, err)

@@ -239,6 +239,9 @@ type Repository struct {
 	Visibility  string         `yaml:"visibility" json:"visibility"`
 	Description string         `yaml:"description" json:"description"`
 	Settings    map[string]any `yaml:"settings,omitempty" json:"settings,omitempty"`
+	// Owner and QuotaBytes: see repo.Repository.
+	Owner      string `yaml:"owner,omitempty" json:"owner,omitempty"`
+	QuotaBytes int64  `yaml:"quota_bytes,omitempty" json:"quota_bytes,omitempty"`
 }
 
 // Duration is a time.Duration written as "90s" or "5m" in YAML.

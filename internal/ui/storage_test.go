@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +56,15 @@ func TestStoragePage(t *testing.T) {
 			}
 		}
 		newBrowser(t, s).redirectsToLogin("/ui/storage")
+
+		// The repository form sets the owner and the quota.
+		admin.postStatus("/ui/admin/repositories/files", url.Values{"visibility": {"private"}, "owner": {"team-files"}, "quota_bytes": {"12345"}}, http.StatusSeeOther)
+		if page := admin.get("/ui/admin/repositories/files", 200); !strings.Contains(page, `value="team-files"`) || !strings.Contains(page, `value="12345"`) {
+			t.Error("the repository form does not show the owner and quota saved")
+		}
+		if _, body := s.Do(t, "GET", "/api/v1/repositories/files", apptest.Admin, nil); !strings.Contains(body, `"owner": "team-files"`) && !strings.Contains(body, `"owner":"team-files"`) {
+			t.Errorf("owner not saved: %s", body)
+		}
+		admin.postStatus("/ui/admin/repositories/files", url.Values{"visibility": {"private"}, "quota_bytes": {"-5"}}, http.StatusBadRequest)
 	})
 }
