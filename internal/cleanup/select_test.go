@@ -65,7 +65,7 @@ func TestValidate(t *testing.T) {
 	bad := []Policy{
 		{Name: "x", Format: "raw"},                                                     // no criterion
 		{Name: "X", Format: "raw", Criteria: Criteria{KeepLast: 1}},                    // name
-		{Name: "x", Format: "mlflow", Criteria: Criteria{KeepLast: 1}},                 // format
+		{Name: "x", Format: "conda", Criteria: Criteria{KeepLast: 1}},                  // format
 		{Name: "x", Format: "raw", Criteria: Criteria{OlderThanDays: -1}},              // negative
 		{Name: "x", Format: "raw", Criteria: Criteria{Untagged: true}},                 // OCI only
 		{Name: "x", Format: "raw", Criteria: Criteria{KeepLast: 1, Name: "[unclosed"}}, // pattern
@@ -88,6 +88,34 @@ func FuzzValidate(f *testing.F) {
 		if p.Validate() == nil {
 			s := New(Deps{})
 			s.selectItems(p.Criteria, []*Item{{Name: pat, Version: ver, group: "g"}})
+		}
+	})
+}
+
+func TestArtifactKey(t *testing.T) {
+	for uri, want := range map[string]string{
+		"mlflow-artifacts:/1/abc/artifacts":             "1/abc/artifacts",
+		"mlflow-artifacts://host:5000/1/abc/artifacts/": "1/abc/artifacts",
+		"mlflow-artifacts:///1/abc/artifacts":           "1/abc/artifacts",
+		"s3://bucket/1/abc/artifacts":                   "",
+		"mlflow-artifacts:/":                            "",
+		"file:///tmp/mlruns/1/abc/artifacts":            "",
+	} {
+		got, ok := artifactKey(uri)
+		if got != want || ok != (want != "") {
+			t.Errorf("artifactKey(%q) = %q, %v; want %q", uri, got, ok, want)
+		}
+	}
+}
+
+// FuzzArtifactKey: run artifact URIs come from clients (MLflow runs).
+func FuzzArtifactKey(f *testing.F) {
+	f.Add("mlflow-artifacts:/1/abc/artifacts")
+	f.Add("mlflow-artifacts://h/x")
+	f.Fuzz(func(t *testing.T, uri string) {
+		k, ok := artifactKey(uri)
+		if ok && (k == "" || k[0] == '/' || k[len(k)-1] == '/') {
+			t.Fatalf("artifactKey(%q) = %q", uri, k)
 		}
 	})
 }
