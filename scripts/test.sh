@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs arca's whole test suite, setting up everything it needs first:
 #
-#   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven
-#      and a JDK) - only the missing ones, with apt-get (needs root);
+#   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven,
+#      Gradle and a JDK) - only the missing ones, with apt-get (needs root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
+#      verdaccio (npm, pinned) into .cache/verdaccio, exported as
+#      ARCA_TEST_VERDACCIO, for the e2e test of arca import npm;
 #      chromium (apt-get) for the web UI's; slapd and ldap-utils (apt-get)
 #      and test/oidcop (go install) for the SSO tests;
 #      jaeger, promtool and actionlint (scripts/install-ops-tools.sh) for
@@ -75,6 +77,9 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# Debian's gradle 4.4.1 (test/e2e/gradle_test.go works around its packaging
+# of maven-publish with an init script; docs/maven.md explains).
+command -v gradle >/dev/null 2>&1 || missing+=(gradle)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry) # distribution 2.8: the foreign OCI target of replication tests
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 # OpenLDAP for the SSO tests (internal/sso/ldaptest starts its own slapd).
@@ -100,7 +105,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
     have_pg_server || die "PostgreSQL server binaries still missing after apt-get install"
 else
-    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, maven, JDK, python3 venv)"
+    echo "all present (postgresql, curl, git, s3cmd, rclone, npm, maven, gradle, JDK, python3 venv)"
 fi
 
 # ---------------------------------------------------------------------------
@@ -119,6 +124,24 @@ section "OCI and Helm clients (crane, oras, skopeo, helm)"
 export ARCA_TOOLS_BIN="${ARCA_TOOLS_BIN:-$ROOT/.cache/bin}"
 "$ROOT/scripts/install-oci-clients.sh" || die "could not install the OCI clients (crane, oras, skopeo)"
 echo "ARCA_TOOLS_BIN=$ARCA_TOOLS_BIN"
+
+# ---------------------------------------------------------------------------
+section "Verdaccio (the npm registry arca import npm reads)"
+# Pinned; npm installs it into .cache/verdaccio (6.8.0 is the newest that
+# runs on Debian's Node 20). The e2e tests start it themselves.
+VERDACCIO_VERSION="6.8.0"
+VERDACCIO_DIR="$ROOT/.cache/verdaccio"
+export ARCA_TEST_VERDACCIO="$VERDACCIO_DIR/node_modules/.bin/verdaccio"
+if [[ -x "$ARCA_TEST_VERDACCIO" && "$(cat "$VERDACCIO_DIR/.arca-version" 2>/dev/null)" == "$VERDACCIO_VERSION" ]]; then
+    echo "verdaccio $VERDACCIO_VERSION: up to date"
+else
+    mkdir -p "$VERDACCIO_DIR"
+    [[ -f "$VERDACCIO_DIR/package.json" ]] || echo '{"private":true}' >"$VERDACCIO_DIR/package.json"
+    (cd "$VERDACCIO_DIR" && npm install --no-audit --no-fund --loglevel=error "verdaccio@$VERDACCIO_VERSION" </dev/null) ||
+        die "could not install verdaccio $VERDACCIO_VERSION"
+    echo "$VERDACCIO_VERSION" >"$VERDACCIO_DIR/.arca-version"
+fi
+echo "ARCA_TEST_VERDACCIO=$ARCA_TEST_VERDACCIO"
 
 # ---------------------------------------------------------------------------
 section "Test OpenID provider (test/oidcop)"

@@ -36,6 +36,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/keyring"
+	"github.com/arcaproject/arca/internal/lineage"
 	"github.com/arcaproject/arca/internal/maven"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/mlflow"
@@ -82,6 +83,8 @@ type App struct {
 	Webhooks *webhook.Service
 	// Replication runs replication policies (as jobs).
 	Replication *replication.Service
+	// Lineage records and walks what was made from what.
+	Lineage *lineage.Service
 	// Tracing is the OpenTelemetry tracer provider (OTEL_* environment;
 	// off, a no-op, by default); Close flushes it.
 	Tracing *telemetry.Tracing
@@ -184,8 +187,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			oci.Format:     scan.WithPolicy(oci.CheckSettings),
 			pypi.Format:    scan.WithPolicy(pypi.CheckSettings),
 			npm.Format:     scan.WithPolicy(npm.CheckSettings),
-			maven.Format:   maven.CheckSettings,
-			goproxy.Format: goproxy.CheckSettings,
+			maven.Format:   scan.WithPolicy(maven.CheckSettings),
+			goproxy.Format: scan.WithPolicy(goproxy.CheckSettings),
 			helm.Format:    helm.CheckSettings,
 			s3api.Format:   s3api.CheckSettings,
 			mlflow.Format:  mlflow.CheckSettings,
@@ -211,6 +214,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	a.openOIDC()
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
+	a.openLineage()
 	a.Replication = a.openReplication()
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
 		db.Close()
@@ -346,9 +350,9 @@ func (a *App) Handler() http.Handler {
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
 		Client: a.Upstreams.Client(npm.Format, 30*time.Minute)}).Routes(mux)
 	maven.New(maven.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute)}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
 	goproxy.New(goproxy.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
-		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute)}).Routes(mux)
+		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
 	helm.New(helm.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(helm.Format, 30*time.Minute)}).Routes(mux)
 	a.MLflow.Routes(mux)
@@ -358,6 +362,7 @@ func (a *App) Handler() http.Handler {
 	a.Webhooks.Routes(mux)
 	cleanup.NewAPI(a.Cleanup, a.Auth, appJobs{a.Jobs}).Routes(mux)
 	a.Usage.Routes(mux)
+	a.Lineage.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
 		{Name: "blobstore", Run: a.Blobs.Ping},
@@ -370,7 +375,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Usage: a.Usage}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

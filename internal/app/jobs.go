@@ -129,8 +129,8 @@ func periodic(id string, every time.Duration, runOnStart bool, args river.JobArg
 func kindQueues() map[string]int {
 	return map[string]int{
 		"replicate": 2, "replication_schedule": 1, "backup": 1,
-		"scan": 1, "scan_rescan": 1, "vulndb_update": 1,
-		"ldap_sync": 1, "webhook_prune": 1,
+		"scan": 1, "scan_rescan": 1, "vulndb_update": 1, "scan_adapter": 2,
+		"ldap_sync": 1, "webhook_prune": 1, "lineage_extract": 1,
 		"cleanup": 1, "usage_sample": 1,
 	}
 }
@@ -143,6 +143,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &purgeWorker{app: a})
 	river.AddWorker(workers, &webhookWorker{app: a})
 	river.AddWorker(workers, &webhookPruneWorker{app: a})
+	a.lineageWorkers(workers)
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}

@@ -81,7 +81,9 @@ func (b *blockedLog) first(key string, every time.Duration) bool {
 func (a *App) openScan() {
 	a.Vulns = vulndb.New(a.DB)
 	a.Scanner = scan.New(scan.Deps{DB: a.DB, Blobs: a.Blobs, Repos: a.Repos, Vulns: a.Vulns, Referrers: a.OCI, Audit: a.Audit, Log: a.Log,
-		Limits: scan.Limits{LayerBytes: a.Config.Scan.MaxLayerBytes, Files: a.Config.Scan.MaxFiles}})
+		Limits: scan.Limits{LayerBytes: a.Config.Scan.MaxLayerBytes, Files: a.Config.Scan.MaxFiles},
+		Keys:   a.Keys, Tokens: scannerTokens{a},
+		RegistryURL: adapterRegistryURL(a.Config.Scan.AdapterRegistryURL, a.Config.PublicURL, a.Config.Addr)})
 	a.Registry.MustRegister(scan.NewMetrics(a.Scanner))
 	if a.Config.Scan.OnPush {
 		a.Audit.Subscribe(a.scanOnPush)
@@ -92,7 +94,7 @@ func (a *App) openScan() {
 // the request's goroutine.
 func (a *App) scanOnPush(ctx context.Context, e audit.Event) {
 	if t, ok := scanTarget(e); ok {
-		if err := (appJobs{a.Jobs}).EnqueueScan(ctx, t); err != nil {
+		if err := a.Scanner.EnqueueAll(ctx, appJobs{a.Jobs}, t); err != nil {
 			a.Log.WarnContext(ctx, "enqueuing a scan", "artifact", t.String(), "err", err)
 		}
 	}
@@ -117,8 +119,29 @@ func scanTarget(e audit.Event) (scan.Target, bool) {
 	case "npm.publish":
 		t.Kind = scan.KindNPM
 		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
+	case "maven.deploy", "maven.redeploy":
+		// Subject is the file's path; detail.gav is group:artifact:version.
+		gav, _ := e.Detail["gav"].(string)
+		t.Kind, t.Ref = scan.KindMaven, e.Subject
+		t.Name, _, ok = cutLast(gav, ":")
+		ok = ok && mavenScannedPath(e.Subject)
+	case "go.publish":
+		t.Kind = scan.KindGo
+		t.Name, t.Ref, ok = cutLast(e.Subject, "@")
 	}
 	return t, ok && t.Name != "" && t.Ref != ""
+}
+
+// mavenScannedPath says whether a deployed Maven file may be scanned (a
+// main artifact or a pom; the scan checks its classifier), so that
+// checksums and signatures queue no job.
+func mavenScannedPath(p string) bool {
+	for _, ext := range []string{".jar", ".war", ".ear", ".aar", ".pom"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func cutLast(s, sep string) (string, string, bool) {
@@ -246,6 +269,7 @@ func (a *App) scanWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &scanWorker{app: a})
 	river.AddWorker(workers, &rescanWorker{app: a})
 	river.AddWorker(workers, &vulndbUpdateWorker{app: a})
+	river.AddWorker(workers, &adapterScanWorker{app: a})
 	if every := time.Duration(a.Config.VulnDB.Interval); every > 0 {
 		return []*river.PeriodicJob{periodic("vulndb_update", every, false, vulndbUpdateArgs{})}
 	}

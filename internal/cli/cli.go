@@ -49,6 +49,7 @@ Usage:
   arca restore --from LOCATION  restore a backup into an empty data directory or database
   arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
   arca import SOURCE [flags]    bring history from MLflow, registries, indexes, S3 or Nexus (run "arca import")
+  arca lineage <ref> --url URL  what an artifact was made from and what was made from it (run "arca lineage")
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -95,6 +96,8 @@ func Main(args []string, env Env) int {
 		err = runImport(args[1:], env)
 	case "vulndb":
 		err = runVulnDB(args[1:], env)
+	case "lineage":
+		err = lineageCommand(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:

@@ -12,7 +12,7 @@ import (
 
 const importUsage = `usage: arca import SOURCE [flags]
 Sources:
-` + `
+` + importOCIUsage + importNPMUsage + importNexusUsage + `
 Every source takes --dry-run (list what would be imported, write nothing)
 and --report FILE (write the final report as JSON). Running an import again
 resumes it: what is already in arca is skipped.`
@@ -23,6 +23,12 @@ func runImport(args []string, env Env) error {
 		return usageError{importUsage}
 	}
 	switch args[0] {
+	case "oci":
+		return runImportOCI(args[1:], env)
+	case "npm":
+		return runImportNPM(args[1:], env)
+	case "nexus":
+		return runImportNexus(args[1:], env)
 	}
 	return usageError{importUsage}
 }

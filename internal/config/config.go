@@ -431,6 +431,9 @@ func (c *Config) Validate() error {
 	if c.S3.Region == "" {
 		problems = append(problems, "s3.region must not be empty")
 	}
+	if u := c.Scan.AdapterRegistryURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		problems = append(problems, fmt.Sprintf("scan.adapter_registry_url %q: want an http:// or https:// URL", u))
+	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		problems = append(problems, fmt.Sprintf("public_url %q: want an http:// or https:// URL", c.PublicURL))
 	}

@@ -49,6 +49,7 @@ var envVars = []struct {
 	{"ARCA_OIDC_CLIENT_SECRET", func(c *Config, v string) error { c.Auth.OIDC.ClientSecret = v; return nil }},
 	{"ARCA_METRICS_AUTH", func(c *Config, v string) error { c.Metrics.Auth = v; return nil }},
 	{"ARCA_VULNDB_URL", func(c *Config, v string) error { c.VulnDB.URL = v; return nil }},
+	{"ARCA_SCAN_ADAPTER_REGISTRY_URL", func(c *Config, v string) error { c.Scan.AdapterRegistryURL = v; return nil }},
 	{"ARCA_SCAN_ON_PUSH", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		c.Scan.OnPush = b

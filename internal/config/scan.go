@@ -27,4 +27,8 @@ type Scan struct {
 	// MaxFiles the files walked in one image (default 2,000,000).
 	MaxLayerBytes int64 `yaml:"max_layer_bytes"`
 	MaxFiles      int   `yaml:"max_files"`
+	// AdapterRegistryURL is the base URL external scanners (Harbor
+	// Pluggable Scanner adapters) pull images from; default public_url,
+	// else http://localhost:<port of addr>.
+	AdapterRegistryURL string `yaml:"adapter_registry_url"`
 }

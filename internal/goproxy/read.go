@@ -45,6 +45,11 @@ func (h *Handler) get(c *call) error {
 	if err != nil {
 		return err
 	}
+	if ct.digest != "" && p.Kind == KindZip {
+		if err := repo.AllowDownload(ctx, h.gate, rp, repo.Download{Format: Format, Name: p.Module, Digest: ct.digest}); err != nil {
+			return err
+		}
+	}
 	return h.serve(c, p, ct)
 }
 

@@ -50,6 +50,7 @@ type Handler struct {
 	client   *http.Client
 	fetches  singleflight.Group   // upstream requests in flight
 	upstream *repo.UpstreamHealth // pauses after failures, negative cache
+	gate     repo.DownloadGate
 }
 
 // Deps are what the Maven handler needs.
@@ -68,13 +69,16 @@ type Deps struct {
 	MaxUpload int64
 	// Client fetches from proxies' upstreams; nil means a default client.
 	Client *http.Client
+	// Gate decides whether content may be downloaded (vulnerability
+	// policies); nil allows everything.
+	Gate repo.DownloadGate
 }
 
 // New returns the Maven handler.
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
 		maxUpload: d.MaxUpload, client: d.Client,
-		upstream: repo.NewUpstreamHealth()}
+		upstream: repo.NewUpstreamHealth(), gate: d.Gate}
 	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 30 * time.Minute}

@@ -341,3 +341,54 @@ func TestConcurrentFirstDeploys(t *testing.T) {
 		}
 	})
 }
+
+// TestGradleModuleMetadata replays what Gradle 6 and later publish beside
+// the pom and jar: Gradle module metadata (.module) and four checksums of
+// every file, metadata included (Gradle 4.4, which the e2e test drives,
+// sends .md5 and .sha1 only).
+func TestGradleModuleMetadata(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		createRepo(t, s, `{"name":"gradle-mixed","format":"maven","kind":"hosted"}`)
+		c := &client{t: t, s: s, repo: "gradle-mixed", userpass: apptest.Admin}
+		upload := func(path string, body []byte) {
+			t.Helper()
+			c.expect(201, "upload", "PUT", path, body)
+			for ext, h := range map[string]func() hash.Hash{"md5": md5.New, "sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New} {
+				c.expect(201, "upload "+ext, "PUT", path+"."+ext, []byte(sum(h(), body)))
+			}
+		}
+		module := []byte(`{"formatVersion":"1.1","component":{"group":"com.example","module":"lib","version":"1.0"}}`)
+		upload("com/example/lib/1.0/lib-1.0.jar", []byte("PK lib 1.0"))
+		upload("com/example/lib/1.0/lib-1.0.pom", []byte("<project><!-- do_not_remove: published-with-gradle-metadata --></project>"))
+		upload("com/example/lib/1.0/lib-1.0.module", module)
+		c.expect(400, "a wrong sha256 of the module", "PUT", "com/example/lib/1.0/lib-1.0.module.sha256", []byte(strings.Repeat("0", 64)))
+		upload("com/example/lib/maven-metadata.xml", []byte(`<metadata><groupId>com.example</groupId><artifactId>lib</artifactId></metadata>`))
+
+		if got := c.expect(200, "module", "GET", "com/example/lib/1.0/lib-1.0.module", nil); got != string(module) {
+			t.Fatalf("module = %q", got)
+		}
+		if got := c.expect(200, "module sha512", "GET", "com/example/lib/1.0/lib-1.0.module.sha512", nil); got != sum(sha512.New(), module) {
+			t.Fatalf("module sha512 = %q", got)
+		}
+
+		// Snapshots: the module file is listed per build like the jar.
+		dir := "com/example/lib/1.1-SNAPSHOT/"
+		for b := 1; b <= 2; b++ {
+			v := fmt.Sprintf("1.1-20260101.00000%d-%d", b, b)
+			upload(dir+"lib-"+v+".jar", []byte("PK "+v))
+			upload(dir+"lib-"+v+".module", []byte(`{"build":`+fmt.Sprint(b)+`}`))
+			upload(dir+"maven-metadata.xml", []byte(`<metadata/>`))
+		}
+		m := metadata(t, c.expect(200, "snapshot metadata", "GET", dir+"maven-metadata.xml", nil))
+		got := map[string]string{}
+		for _, sv := range m.Versioning.SnapshotVersions {
+			got[sv.Classifier+"."+sv.Extension] = sv.Value
+		}
+		if got[".module"] != "1.1-20260101.000002-2" || got[".jar"] != "1.1-20260101.000002-2" {
+			t.Fatalf("snapshotVersions = %v", got)
+		}
+		if b := c.expect(200, "newest module by its SNAPSHOT name", "GET", dir+"lib-1.1-SNAPSHOT.module", nil); b != `{"build":2}` {
+			t.Fatalf("lib-1.1-SNAPSHOT.module = %q", b)
+		}
+	})
+}

@@ -44,6 +44,11 @@ func (h *Handler) get(c *call) error {
 	if err != nil {
 		return err
 	}
+	if ct.digest != "" && ct.meta == nil && p.Checksum == "" {
+		if err := repo.AllowDownload(ctx, h.gate, rp, repo.Download{Format: Format, Name: p.GroupID + ":" + p.ArtifactID, Digest: ct.digest}); err != nil {
+			return err
+		}
+	}
 	return h.serve(c, p, ct)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/meta"
 )
 
@@ -85,7 +86,17 @@ func (h *Handler) logInputs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if len(inputs) > 0 || len(models) > 0 {
+		h.auditRunLineage(r, "mlflow.run.log_inputs", run)
+	}
 	return reply(w, nil)
+}
+
+// auditRunLineage records what a run used or produced (lineage reads the
+// rows when it hears of it).
+func (h *Handler) auditRunLineage(r *http.Request, action string, run *runRow) {
+	h.audit.Record(r.Context(), audit.Event{Action: action, Repository: h.space, Subject: run.UUID, RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"experiment_id": itoa(run.ExperimentID)}})
 }
 
 // dedupeDatasetInputs keeps the first input of each (name, digest).
@@ -186,6 +197,9 @@ func (h *Handler) logOutputs(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(req.Models) > 0 {
+		h.auditRunLineage(r, "mlflow.run.log_outputs", run)
 	}
 	return reply(w, nil)
 }

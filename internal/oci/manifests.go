@@ -387,10 +387,15 @@ func (h *Handler) listTags(w http.ResponseWriter, r *http.Request, v vars) error
 // catalog lists the images in repositories the caller may read.
 func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ vars) error {
 	ctx := r.Context()
-	if auth.From(ctx).Anonymous() {
-		if _, ok := tokenGrants(ctx); !ok {
-			return errs.E(errs.Unauthenticated, "authentication required")
-		}
+	grants, scoped := tokenGrants(ctx)
+	if auth.From(ctx).Anonymous() && !scoped {
+		return errs.E(errs.Unauthenticated, "authentication required")
+	}
+	// A registry token lists the catalog only when it grants it (as the
+	// token service does on registry:catalog:*): a token made for one
+	// repository, such as an external scanner's, names nothing else.
+	if scoped && !auth.From(ctx).Anonymous() && !auth.Allows(grants, "registry", "catalog", "*") {
+		return errs.E(errs.Unauthenticated, "token does not grant the catalog")
 	}
 	limit, last, paged, err := pageParams(r.URL.Query())
 	if err != nil {

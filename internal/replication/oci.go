@@ -2,31 +2,19 @@ package replication
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/arcaproject/arca/internal/ocicopy"
 )
 
-// ociRep replicates an OCI repository through the distribution API, with
-// go-containerregistry as the client of both sides: it speaks the token
-// and Basic auth flows of any registry, and uploads only the blobs a HEAD
-// finds missing at the destination.
+// ociRep replicates an OCI repository through the distribution API with
+// internal/ocicopy: the token and Basic auth flows of any registry,
+// only the blobs a HEAD finds missing at the destination uploaded.
 type ociRep struct {
-	src, dst *ociSide
-}
-
-// ociSide is one registry and the namespace of the policy in it.
-type ociSide struct {
-	reg    name.Registry
-	prefix string // "" or the namespace of the images, without a trailing /
-	opts   []remote.Option
+	src, dst *ocicopy.Registry
 }
 
 func newOCI(ctx context.Context, src, dst *side) (*ociRep, error) {
@@ -41,64 +29,13 @@ func newOCI(ctx context.Context, src, dst *side) (*ociRep, error) {
 	return &ociRep{src: s, dst: d}, nil
 }
 
-func openOCISide(ctx context.Context, sd *side) (*ociSide, error) {
-	var nopts []name.Option
-	if sd.base.Scheme == "http" {
-		nopts = append(nopts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(sd.base.Host, nopts...)
-	if err != nil {
-		return nil, err
-	}
-	var a authn.Authenticator = authn.Anonymous
-	if sd.username != "" || sd.password != "" {
-		a = &authn.Basic{Username: sd.username, Password: sd.password}
-	}
-	return &ociSide{reg: reg, prefix: strings.Trim(sd.repository, "/"),
-		opts: []remote.Option{remote.WithContext(ctx), remote.WithTransport(sd.client.Transport), remote.WithAuth(a)}}, nil
-}
-
-func (o *ociSide) repo(image string) name.Repository {
-	if o.prefix == "" {
-		return o.reg.Repo(image)
-	}
-	return o.reg.Repo(o.prefix + "/" + image)
-}
-
-// images lists the images below the side's namespace, as names relative
-// to it.
-func (o *ociSide) images(ctx context.Context) ([]string, error) {
-	all, err := remote.Catalog(ctx, o.reg, o.opts...)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range all {
-		if o.prefix == "" {
-			out = append(out, n)
-		} else if rel, ok := strings.CutPrefix(n, o.prefix+"/"); ok {
-			out = append(out, rel)
-		}
-	}
-	return out, nil
-}
-
-// tags lists an image's tags; an image that does not exist has none.
-func (o *ociSide) tags(image string) ([]string, error) {
-	tags, err := remote.List(o.repo(image), o.opts...)
-	if isNotFound(err) {
-		return nil, nil
-	}
-	return tags, err
-}
-
-func isNotFound(err error) bool {
-	var te *transport.Error
-	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+func openOCISide(ctx context.Context, sd *side) (*ocicopy.Registry, error) {
+	return ocicopy.Open(ctx, ocicopy.Endpoint{URL: sd.base, Username: sd.username, Password: sd.password,
+		Transport: sd.client.Transport, Prefix: sd.repository})
 }
 
 func (r *ociRep) sync(ctx context.Context, rc *runCtx) error {
-	images, err := r.src.images(ctx)
+	images, err := r.src.Images(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,7 +44,7 @@ func (r *ociRep) sync(ctx context.Context, rc *runCtx) error {
 		if !matchAny(f.Names, image) {
 			continue
 		}
-		tags, err := r.src.tags(image)
+		tags, err := r.src.Tags(image)
 		if err != nil {
 			rc.item(image, Errored, 0, err)
 			continue
@@ -130,7 +67,7 @@ func (r *ociRep) sync(ctx context.Context, rc *runCtx) error {
 // prune deletes from the destination the selected tags the source does
 // not have.
 func (r *ociRep) prune(ctx context.Context, rc *runCtx, srcImages []string) error {
-	images, err := r.dst.images(ctx)
+	images, err := r.dst.Images(ctx)
 	if err != nil {
 		return err
 	}
@@ -139,14 +76,14 @@ func (r *ociRep) prune(ctx context.Context, rc *runCtx, srcImages []string) erro
 		if !matchAny(f.Names, image) {
 			continue
 		}
-		dstTags, err := r.dst.tags(image)
+		dstTags, err := r.dst.Tags(image)
 		if err != nil {
 			rc.item(image, Errored, 0, err)
 			continue
 		}
 		var srcTags []string
 		if slices.Contains(srcImages, image) {
-			if srcTags, err = r.src.tags(image); err != nil {
+			if srcTags, err = r.src.Tags(image); err != nil {
 				rc.item(image, Errored, 0, err)
 				continue
 			}
@@ -192,20 +129,6 @@ func splitImageRef(s string) (image, ref string, byDigest bool) {
 	return s[:i], s[i+1:], false
 }
 
-func (o *ociSide) ref(image, ref string) (name.Reference, error) {
-	if strings.HasPrefix(ref, "sha256:") {
-		return name.NewDigest(o.repo(image).Name()+"@"+ref, o.nameOpts()...)
-	}
-	return name.NewTag(o.repo(image).Name()+":"+ref, o.nameOpts()...)
-}
-
-func (o *ociSide) nameOpts() []name.Option {
-	if o.reg.Scheme() == "http" {
-		return []name.Option{name.WeakValidation, name.Insecure}
-	}
-	return []name.Option{name.WeakValidation}
-}
-
 // copy replicates one tag or digest of an image (and, when the policy
 // follows referrers, what refers to it).
 func (r *ociRep) copy(rc *runCtx, image, ref string) {
@@ -214,24 +137,12 @@ func (r *ociRep) copy(rc *runCtx, image, ref string) {
 		item = image + "@" + ref
 	}
 	var digest v1.Hash
-	rc.copyMeasured(item, func() (bool, error) {
-		src, err := r.src.ref(image, ref)
-		if err != nil {
-			return false, err
+	rc.copyMeasured(item, func() (present bool, err error) {
+		desc, present, err := ocicopy.Copy(r.src, r.dst, image, image, ref)
+		if desc != nil {
+			digest = desc.Digest
 		}
-		dst, err := r.dst.ref(image, ref)
-		if err != nil {
-			return false, err
-		}
-		desc, err := remote.Get(src, r.src.opts...)
-		if err != nil {
-			return false, err
-		}
-		digest = desc.Digest
-		if have, err := remote.Head(dst, r.dst.opts...); err == nil && have.Digest == desc.Digest {
-			return true, nil
-		}
-		return false, remote.Push(dst, desc, r.dst.opts...)
+		return present, err
 	})
 	if rc.p.Filter.Referrers && digest.Hex != "" {
 		r.copyReferrers(rc, image, digest, 0)
@@ -244,21 +155,12 @@ func (r *ociRep) copyReferrers(rc *runCtx, image string, digest v1.Hash, depth i
 	if depth > 3 {
 		return
 	}
-	d, err := name.NewDigest(r.src.repo(image).Name()+"@"+digest.String(), r.src.nameOpts()...)
-	if err != nil {
-		return
-	}
-	idx, err := remote.Referrers(d, r.src.opts...)
+	refs, err := r.src.Referrers(image, digest)
 	if err != nil {
 		rc.item(image+"@"+digest.String()+" referrers", Errored, 0, err)
 		return
 	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		rc.item(image+"@"+digest.String()+" referrers", Errored, 0, err)
-		return
-	}
-	for _, ref := range m.Manifests {
+	for _, ref := range refs {
 		r.copy(&runCtx{s: rc.s, p: noReferrers(rc.p), run: rc.run, moved: rc.moved}, image, ref.Digest.String())
 		r.copyReferrers(rc, image, ref.Digest, depth+1)
 	}
@@ -280,28 +182,10 @@ func (r *ociRep) delete(rc *runCtx, image, ref string) {
 	if strings.HasPrefix(ref, "sha256:") {
 		item = image + "@" + ref
 	}
-	dst, err := r.dst.ref(image, ref)
-	if err != nil {
-		rc.item(item, Errored, 0, err)
-		return
-	}
-	have, err := remote.Head(dst, r.dst.opts...)
-	if isNotFound(err) {
+	gone, err := r.dst.Delete(image, ref)
+	if gone {
 		rc.item(item, Skipped, 0, nil) // already gone
 		return
-	} else if err != nil {
-		rc.item(item, Errored, 0, err)
-		return
-	}
-	err = remote.Delete(dst, r.dst.opts...)
-	if err != nil && !strings.HasPrefix(ref, "sha256:") {
-		var byDigest name.Reference
-		if byDigest, err = r.dst.ref(image, have.Digest.String()); err == nil {
-			err = remote.Delete(byDigest, r.dst.opts...)
-		}
-	}
-	if isNotFound(err) {
-		err = nil
 	}
 	rc.item(item, Deleted, 0, err)
 }

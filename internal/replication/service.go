@@ -17,6 +17,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/inproc"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 )
@@ -206,7 +207,7 @@ func (s *Service) sides(rc *runCtx, localHandler func() http.Handler) (src, dst 
 	p := rc.p
 	as := auth.Principal{UserID: -1, Name: "replication:" + p.Name, Kind: auth.KindRobot, Role: auth.Admin}
 	local := &side{base: &url.URL{Scheme: "http", Host: localHost}, repository: p.Repository, local: true,
-		client: &http.Client{Transport: inProcess{h: localHandler(), as: as}}}
+		client: &http.Client{Transport: inproc.Transport{Handler: localHandler(), As: as}}}
 	u, err := url.Parse(p.Remote.URL)
 	if err != nil {
 		return nil, nil, errs.E(errs.Invalid, "remote.url: %v", err)
@@ -219,7 +220,7 @@ func (s *Service) sides(rc *runCtx, localHandler func() http.Handler) (src, dst 
 		src, dst = remote, local
 	}
 	// What reaches the destination is counted: the bytes a run moved.
-	dst.client = &http.Client{Transport: counting{next: dst.client.Transport, n: rc.moved}, CheckRedirect: dst.client.CheckRedirect}
+	dst.client = &http.Client{Transport: inproc.Counting{Next: dst.client.Transport, N: rc.moved}, CheckRedirect: dst.client.CheckRedirect}
 	return src, dst, nil
 }
 

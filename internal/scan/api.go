@@ -22,6 +22,30 @@ type Queue interface {
 	EnqueueScan(ctx context.Context, t Target) error
 	// EnqueueRescan queues a rescan of every reported artifact.
 	EnqueueRescan(ctx context.Context) error
+	// EnqueueAdapterScan queues a scan of t by the external scanner
+	// called scanner.
+	EnqueueAdapterScan(ctx context.Context, t Target, scanner string) error
+}
+
+// EnqueueAll queues the scans of t: arca's own, and for images one by
+// every enabled external scanner.
+func (s *Scanner) EnqueueAll(ctx context.Context, q Queue, t Target) error {
+	if err := q.EnqueueScan(ctx, t); err != nil {
+		return err
+	}
+	if t.Kind != KindImage {
+		return nil
+	}
+	adapters, err := s.Adapters(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, a := range adapters {
+		if err := q.EnqueueAdapterScan(ctx, t, a.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // API serves the scanning endpoints of /api/v1.
@@ -48,6 +72,13 @@ func (h *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/scan/reports", s.Handle(h.list))     // reports, worst first (the dashboard)
 	mux.Handle("GET /api/v1/scan/reports/{id}", s.Handle(h.get)) // one report (JSON, or Harbor's format)
 	mux.Handle("GET /api/v1/scan/report", s.Handle(h.find))      // one report by artifact
+	// ?scanner=<name> picks an external scanner's report instead of arca's.
+
+	mux.Handle("GET /api/v1/scanners", s.Handle(h.listAdapters))            // registered external scanners (admin)
+	mux.Handle("POST /api/v1/scanners", s.Handle(h.createAdapter))          // register one (admin)
+	mux.Handle("GET /api/v1/scanners/{name}", s.Handle(h.getAdapter))       // one registration (admin)
+	mux.Handle("PUT /api/v1/scanners/{name}", s.Handle(h.updateAdapter))    // replace it (admin)
+	mux.Handle("DELETE /api/v1/scanners/{name}", s.Handle(h.deleteAdapter)) // remove it and its reports (admin)
 }
 
 // HarborReportType is Harbor's vulnerability report media type, which
@@ -106,7 +137,7 @@ func (h *API) scan(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, t := range targets {
-		if err := h.queue.EnqueueScan(ctx, t); err != nil {
+		if err := h.scanner.EnqueueAll(ctx, h.queue, t); err != nil {
 			return err
 		}
 	}
@@ -144,7 +175,7 @@ func (h *API) list(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	reports, err := h.scanner.List(ctx, repository, minSev, 1000)
+	reports, err := h.scanner.ListBy(ctx, q.Get("scanner"), repository, minSev, 1000)
 	if err != nil {
 		return err
 	}
@@ -175,6 +206,16 @@ func (h *API) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if scanner := r.URL.Query().Get("scanner"); scanner != "" && scanner != "arca" {
+		// The report of the same artifact by another scanner, once the
+		// caller may read arca's.
+		if err := h.readable(r.Context(), rep.Repository); err != nil {
+			return errs.E(errs.NotFound, "no scan report %d", id)
+		}
+		if rep, err = h.scanner.FindBy(r.Context(), rep.Target, scanner); err != nil {
+			return err
+		}
+	}
 	return h.answer(w, r, rep)
 }
 
@@ -191,7 +232,7 @@ func (h *API) find(w http.ResponseWriter, r *http.Request) error {
 		rp, _ := h.repos.Get(r.Context(), t.Repository)
 		t.Kind = rp.Format
 	}
-	rep, err := h.scanner.Find(r.Context(), t)
+	rep, err := h.scanner.FindBy(r.Context(), t, q.Get("scanner"))
 	if err != nil {
 		return err
 	}
@@ -206,7 +247,7 @@ func (h *API) answer(w http.ResponseWriter, r *http.Request, rep *Report) error 
 		return err
 	}
 	if wantsHarbor(r) {
-		body, err := json.Marshal(harborReport(rep))
+		body, err := json.Marshal(h.harborReport(r.Context(), rep))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"time"
 
 	"github.com/arcaproject/arca/internal/version"
@@ -42,25 +43,44 @@ type harborVulnItm struct {
 	VendorAttributes map[string]any `json:"vendor_attributes,omitempty"`
 }
 
-func harborReport(r *Report) harborDoc {
+// harborReport writes a report in Harbor's format; sc names the scanner
+// that made it (arca, or an adapter as its metadata names itself).
+func harborReport(r *Report, sc harborScanner) harborDoc {
 	d := harborDoc{
 		GeneratedAt: time.UnixMilli(r.ScannedAt).UTC().Format(time.RFC3339),
 		Artifact:    harborArtifact{Repository: r.Repository + "/" + r.Name, Digest: r.Digest},
-		Scanner:     harborScanner{Name: "arca", Vendor: "arca", Version: version.String()},
+		Scanner:     sc,
 		Severity:    r.Worst.String(),
 	}
+	arca := r.Scanner == "" || r.Scanner == "arca"
 	if r.Kind != KindImage {
 		d.Artifact.Tag = r.Ref
 	}
 	d.Vulnerabilities = []harborVulnItm{}
 	for _, f := range r.Findings {
 		v := harborVulnItm{ID: f.Advisory, Package: f.Component.Name, Version: f.Component.Version, FixVersion: f.Fixed,
-			Severity: f.Severity.String(), Description: f.Summary, Links: []string{"https://osv.dev/vulnerability/" + f.Advisory},
+			Severity: f.Severity.String(), Description: f.Summary,
 			VendorAttributes: map[string]any{"aliases": f.Aliases, "ecosystem": f.Component.Ecosystem}}
+		if arca {
+			v.Links = []string{"https://osv.dev/vulnerability/" + f.Advisory}
+		}
 		if f.Score > 0 {
 			v.CVSS = map[string]any{"score_v3": f.Score}
 		}
 		d.Vulnerabilities = append(d.Vulnerabilities, v)
 	}
 	return d
+}
+
+// harborReport is a report in Harbor's format, with its scanner named as
+// it names itself.
+func (h *API) harborReport(ctx context.Context, r *Report) harborDoc {
+	sc := harborScanner{Name: "arca", Vendor: "arca", Version: version.String()}
+	if r.Scanner != "" && r.Scanner != "arca" {
+		sc = harborScanner{Name: r.Scanner}
+		if a, err := h.scanner.Adapter(ctx, r.Scanner); err == nil && a.Metadata != nil {
+			sc = harborScanner{Name: a.Metadata.Scanner.Name, Vendor: a.Metadata.Scanner.Vendor, Version: a.Metadata.Scanner.Version}
+		}
+	}
+	return harborReport(r, sc)
 }

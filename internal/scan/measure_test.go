@@ -22,6 +22,9 @@ import (
 // the measurement, and prints the time it took, on SQLite:
 // ARCA_SCAN_MEASURE=1 go test -run TestMeasureLargeImage -v ./internal/scan/
 // Without it, 200 files (20 MB), so the suite checks the same path quickly.
+// The same image is then scanned through the external-scanner path: the
+// test adapter (test/scanneradapter) pulls it over HTTP with its token,
+// reads its dpkg database and reports, polled as Harbor polls.
 func TestMeasureLargeImage(t *testing.T) {
 	files := 200
 	if os.Getenv("ARCA_SCAN_MEASURE") != "" {
@@ -75,4 +78,19 @@ func TestMeasureLargeImage(t *testing.T) {
 	}
 	t.Logf("FIGURES scan of a %d MB image (%d MB compressed), %d packages: %v (catalogue, match, SBOM, report); rescan from stored components: %v",
 		files/10, buf.Len()>>20, len(rep.Components), took.Round(time.Millisecond), rescan.Round(time.Millisecond))
+
+	ad, adURL := startAdapter(t, s, 0)
+	register(t, s, "bench", adURL)
+	t2 := time.Now()
+	arep, err := s.Scanner.ScanWithAdapter(context.Background(), "bench", scan.Target{Kind: scan.KindImage, Repository: "library", Name: "big", Ref: img.digest}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaAdapter := time.Since(t2)
+	pulled, pkgs, adapterTook := ad.Pulled()
+	if arep.Counts["Critical"] != 1 || pkgs < 300 || pulled < int64(buf.Len()) {
+		t.Fatalf("adapter: counts %v, %d packages, %d bytes pulled", arep.Counts, pkgs, pulled)
+	}
+	t.Logf("FIGURES the same image through the adapter path (metadata, token, scan request, report polled every 1s): %v, of which the adapter's pull of %d MB over HTTP and its reading: %v",
+		viaAdapter.Round(time.Millisecond), pulled>>20, adapterTook.Round(time.Millisecond))
 }

@@ -124,3 +124,62 @@ func FuzzLayer(f *testing.F) {
 		lf.components()
 	})
 }
+
+func TestParsePOM(t *testing.T) {
+	pom := `<?xml version="1.0"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <parent><groupId>com.example</groupId><artifactId>parent</artifactId><version>7</version></parent>
+  <artifactId>app</artifactId><version>1.0</version>
+  <properties><log4j.version>2.14.1</log4j.version></properties>
+  <dependencies>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${log4j.version}</version></dependency>
+    <dependency><groupId>${project.groupId}</groupId><artifactId>lib</artifactId><version>${project.version}</version><scope>runtime</scope></dependency>
+    <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.12</version><scope>test</scope></dependency>
+    <dependency><groupId>a</groupId><artifactId>managed</artifactId></dependency>
+    <dependency><groupId>a</groupId><artifactId>ranged</artifactId><version>[1.0,2.0)</version></dependency>
+    <dependency><groupId>a</groupId><artifactId>unknown</artifactId><version>${nope}</version></dependency>
+  </dependencies>
+</project>`
+	p, ok := parsePOM([]byte(pom))
+	if !ok {
+		t.Fatal("unreadable")
+	}
+	var got []string
+	for _, c := range p.dependencies() {
+		got = append(got, c.Ecosystem+"/"+c.Name+"@"+c.Version)
+	}
+	if strings.Join(got, " ") != "Maven/org.apache.logging.log4j:log4j-core@2.14.1 Maven/com.example:lib@1.0" {
+		t.Fatalf("dependencies: %v", got)
+	}
+}
+
+func TestParseGoMod(t *testing.T) {
+	got := parseGoMod([]byte("module example.com/app\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/text v0.3.6\n\tgithub.com/a/b v1.2.3 // indirect\n)\n"))
+	if len(got) != 2 || got[0].Name != "golang.org/x/text" || got[0].Version != "0.3.6" || got[0].Ecosystem != "Go" || got[1].Version != "1.2.3" {
+		t.Fatalf("%+v", got)
+	}
+	if parseGoMod([]byte("module (")) != nil {
+		t.Fatal("a broken go.mod lists requirements")
+	}
+}
+
+// FuzzParseDescriptors feeds arbitrary bytes to the pom and go.mod
+// readers: they read or refuse, within bounds, never panic.
+func FuzzParseDescriptors(f *testing.F) {
+	f.Add([]byte(`<project><version>1</version><properties><a>${b}</a><b>${a}</b></properties><dependencies><dependency><groupId>g</groupId><artifactId>a</artifactId><version>${a}</version></dependency></dependencies></project>`))
+	f.Add([]byte("module m\nrequire x.org/y v1.0.0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, ok := parsePOM(b); ok {
+			for _, c := range p.dependencies() {
+				if c.Name == "" || c.Version == "" || strings.Contains(c.Version, "${") {
+					t.Fatalf("%+v", c)
+				}
+			}
+		}
+		for _, c := range parseGoMod(b) {
+			if c.Name == "" || c.Ecosystem != "Go" {
+				t.Fatalf("%+v", c)
+			}
+		}
+	})
+}

@@ -143,32 +143,41 @@ func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Dow
 	if auth.From(ctx).Role == auth.Admin {
 		return nil
 	}
-	ids, err := g.reports(ctx, d, p.BlockSeverity)
-	if err != nil || len(ids) == 0 {
+	refs, err := g.reports(ctx, d, p.BlockSeverity)
+	if err != nil || len(refs) == 0 {
 		return err
 	}
 	now := time.Now()
 	if g.Now != nil {
 		now = g.Now()
 	}
-	blocked := 0
+	// A manifest (or file) is blocked when any scanner's report of it
+	// blocks; a layer passes when one manifest listing it is not blocked.
+	clean := map[string]bool{}
 	var worst *blocking
-	for _, id := range ids {
-		b, err := g.worstBlocking(ctx, id, p, now)
+	for _, ref := range refs {
+		b, err := g.worstBlocking(ctx, ref, p, now)
 		if err != nil {
 			return err
 		}
 		if b == nil {
-			if d.Blob {
+			if _, seen := clean[ref.digest]; !seen {
+				clean[ref.digest] = true
+			}
+			continue
+		}
+		clean[ref.digest] = false
+		if worst == nil || b.severity > worst.severity {
+			worst = b
+		}
+	}
+	if d.Blob {
+		for _, ok := range clean {
+			if ok {
 				// A layer that a clean manifest of the image lists too is
 				// served: it is that manifest's layer as well.
 				return nil
 			}
-			continue
-		}
-		blocked++
-		if worst == nil || b.severity > worst.severity {
-			worst = b
 		}
 	}
 	if worst == nil {
@@ -189,34 +198,50 @@ func orNone(s string) string {
 	return s
 }
 
-// reports finds the reports that judge the content: the content's own
-// (same digest, in any repository: the same bytes have the same
-// findings), or for an OCI blob those of the image's manifests that list
-// it. Only reports with findings at or above min are returned.
-func (g *Gate) reports(ctx context.Context, d repo.Download, min vulndb.Severity) ([]int64, error) {
+// reportRef is one scanner's report of a digest: arca's own (in
+// scan_findings) or an external scanner's (scan_adapter_findings).
+type reportRef struct {
+	findings string
+	id       int64
+	digest   string
+}
+
+// reports finds the reports that judge the content, of every scanner:
+// the content's own (same digest, in any repository: the same bytes have
+// the same findings), or for an OCI blob those of the image's manifests
+// that list it. Only reports with findings at or above min are returned,
+// except for blobs, where every listing manifest's reports are returned
+// (so that a clean one lets the layer pass).
+func (g *Gate) reports(ctx context.Context, d repo.Download, min vulndb.Severity) ([]reportRef, error) {
 	var rows *sql.Rows
 	var err error
 	if d.Blob {
-		// A layer judged by the manifests listing it. Every listing manifest
-		// is returned (not only bad ones), so that a clean one lets it pass.
-		rows, err = g.DB.QueryContext(ctx, `SELECT s.id FROM oci_manifest_refs f JOIN scan_reports s ON s.digest = f.digest AND s.kind = 'oci'
-			WHERE f.child = $1 AND f.name = $2 LIMIT 100`, d.Digest, d.Name)
+		rows, err = g.DB.QueryContext(ctx, `SELECT 'scan_findings', s.id, s.digest FROM oci_manifest_refs f JOIN scan_reports s ON s.digest = f.digest AND s.kind = 'oci'
+			WHERE f.child = $1 AND f.name = $2
+			UNION ALL
+			SELECT 'scan_adapter_findings', s.id, s.digest FROM oci_manifest_refs f JOIN scan_adapter_reports s ON s.digest = f.digest AND s.kind = 'oci'
+			WHERE f.child = $1 AND f.name = $2 LIMIT 200`, d.Digest, d.Name)
 	} else {
-		rows, err = g.DB.QueryContext(ctx, `SELECT id FROM scan_reports WHERE digest = $1 AND worst >= $2 LIMIT 100`, d.Digest, int(min))
+		rows, err = g.DB.QueryContext(ctx, `SELECT 'scan_findings', id, digest FROM scan_reports WHERE digest = $1 AND worst >= $2
+			UNION ALL
+			SELECT 'scan_adapter_findings', id, digest FROM scan_adapter_reports WHERE digest = $1 AND worst >= $2 LIMIT 200`, d.Digest, int(min))
 	}
 	if err != nil {
 		return nil, meta.Err(err)
 	}
 	defer rows.Close()
-	var ids []int64
+	var refs []reportRef
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var r reportRef
+		if err := rows.Scan(&r.findings, &r.id, &r.digest); err != nil {
 			return nil, meta.Err(err)
 		}
-		ids = append(ids, id)
+		if r.findings != "scan_findings" && r.findings != "scan_adapter_findings" {
+			return nil, errs.E(errs.Internal, "unexpected findings table %q", r.findings)
+		}
+		refs = append(refs, r)
 	}
-	return ids, meta.Err(rows.Err())
+	return refs, meta.Err(rows.Err())
 }
 
 type blocking struct {
@@ -226,9 +251,9 @@ type blocking struct {
 
 // worstBlocking is the worst finding of a report that the policy blocks,
 // or nil.
-func (g *Gate) worstBlocking(ctx context.Context, reportID int64, p Policy, now time.Time) (*blocking, error) {
-	rows, err := g.DB.QueryContext(ctx, `SELECT advisory_id, aliases, component, version, fixed, severity FROM scan_findings
-		WHERE report_id = $1 AND severity >= $2 ORDER BY severity DESC, score DESC, advisory_id LIMIT 1000`, reportID, int(p.BlockSeverity))
+func (g *Gate) worstBlocking(ctx context.Context, ref reportRef, p Policy, now time.Time) (*blocking, error) {
+	rows, err := g.DB.QueryContext(ctx, `SELECT advisory_id, aliases, component, version, fixed, severity FROM `+ref.findings+`
+		WHERE report_id = $1 AND severity >= $2 ORDER BY severity DESC, score DESC, advisory_id LIMIT 1000`, ref.id, int(p.BlockSeverity))
 	if err != nil {
 		return nil, meta.Err(err)
 	}

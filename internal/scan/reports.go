@@ -64,23 +64,32 @@ func (s *Scanner) store(ctx context.Context, rp *repo.Repository, t Target, dige
 			rp.ID, t.Kind, t.Name, t.Ref, digest, r.Status, r.Error, string(compsJSON), string(countsJSON), int(r.Worst), r.WorstAdvisory, r.Scanner, r.ScannedAt).Scan(&r.ID); err != nil {
 			return meta.Err(err)
 		}
-		seen := map[[3]string]bool{}
-		for _, f := range fs {
-			key := [3]string{f.Component.Name, f.Component.Version, f.Advisory}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			aliases, _ := json.Marshal(f.Aliases)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_findings (report_id, component, version, ecosystem, advisory_id, aliases, summary, severity, score, fixed)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				r.ID, f.Component.Name, f.Component.Version, f.Component.Ecosystem, f.Advisory, string(aliases), f.Summary, int(f.Severity), f.Score, f.Fixed); err != nil {
-				return meta.Err(err)
-			}
-		}
-		return nil
+		return insertFindings(ctx, tx, "scan_findings", r.ID, fs)
 	})
 	return r, err
+}
+
+// insertFindings writes a report's findings into table (scan_findings
+// or scan_adapter_findings), once per component, version and advisory.
+func insertFindings(ctx context.Context, tx *sql.Tx, table string, id int64, fs []vulndb.Finding) error {
+	seen := map[[3]string]bool{}
+	for _, f := range fs {
+		key := [3]string{f.Component.Name, f.Component.Version, f.Advisory}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		aliases, _ := json.Marshal(f.Aliases)
+		if aliases == nil || string(aliases) == "null" {
+			aliases = []byte("[]")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (report_id, component, version, ecosystem, advisory_id, aliases, summary, severity, score, fixed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			id, f.Component.Name, f.Component.Version, f.Component.Ecosystem, f.Advisory, string(aliases), f.Summary, int(f.Severity), f.Score, f.Fixed); err != nil {
+			return meta.Err(err)
+		}
+	}
+	return nil
 }
 
 func truncateString(s string, n int) string {
@@ -104,40 +113,111 @@ func scanReport(row interface{ Scan(...any) error }) (*Report, error) {
 	return r, nil
 }
 
-// Get returns a report by ID with its components and findings.
+// tables are where one scanner's reports live: arca's own, or the
+// adapters' (adapterscan.go).
+type tables struct{ reports, findings string }
+
+var (
+	arcaTables    = tables{"scan_reports", "scan_findings"}
+	adapterTables = tables{"scan_adapter_reports", "scan_adapter_findings"}
+)
+
+func tablesOf(scanner string) tables {
+	if scanner == "" || scanner == "arca" {
+		return arcaTables
+	}
+	return adapterTables
+}
+
+// Get returns a report of arca's own by ID with its components and
+// findings.
 func (s *Scanner) Get(ctx context.Context, id int64) (*Report, error) {
-	r, err := scanReport(s.DB.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM scan_reports s JOIN repositories r ON r.id = s.repository_id WHERE s.id = $1`, id))
+	return s.getIn(ctx, arcaTables, id)
+}
+
+func (s *Scanner) getIn(ctx context.Context, tb tables, id int64) (*Report, error) {
+	r, err := scanReport(s.DB.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM `+tb.reports+` s JOIN repositories r ON r.id = s.repository_id WHERE s.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(errs.NotFound, "no scan report %d", id)
 	}
 	if err != nil {
 		return nil, meta.Err(err)
 	}
-	return r, s.fill(ctx, r)
+	return r, s.fill(ctx, tb, r)
 }
 
-// Find returns the report of a target, with its components and findings.
-func (s *Scanner) Find(ctx context.Context, t Target) (*Report, error) {
+// Find returns arca's report of a target, with its components and
+// findings.
+func (s *Scanner) Find(ctx context.Context, t Target) (*Report, error) { return s.FindBy(ctx, t, "") }
+
+// FindBy returns the report of a target by scanner: "" or "arca" for
+// arca's own, else the registered adapter's of that name.
+func (s *Scanner) FindBy(ctx context.Context, t Target, scanner string) (*Report, error) {
+	tb := tablesOf(scanner)
 	var id int64
-	err := s.DB.QueryRowContext(ctx, `SELECT s.id FROM scan_reports s JOIN repositories r ON r.id = s.repository_id
-		WHERE r.name = $1 AND s.kind = $2 AND s.name = $3 AND (s.ref = $4 OR s.digest = $4)`, t.Repository, t.Kind, t.Name, t.Ref).Scan(&id)
+	err := s.DB.QueryRowContext(ctx, `SELECT s.id FROM `+tb.reports+` s JOIN repositories r ON r.id = s.repository_id
+		WHERE r.name = $1 AND s.kind = $2 AND s.name = $3 AND (s.ref = $4 OR s.digest = $4) AND ($5 = '' OR s.scanner = $5) ORDER BY s.id LIMIT 1`,
+		t.Repository, t.Kind, t.Name, t.Ref, adapterName(scanner)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
+		if tb == adapterTables {
+			return nil, errs.E(errs.NotFound, "%s has no report of scanner %q", t, scanner)
+		}
 		return nil, errs.E(errs.NotFound, "%s has not been scanned", t)
 	}
 	if err != nil {
 		return nil, meta.Err(err)
 	}
-	return s.Get(ctx, id)
+	return s.getIn(ctx, tb, id)
 }
 
-func (s *Scanner) fill(ctx context.Context, r *Report) error {
-	var comps string
-	if err := s.DB.QueryRowContext(ctx, `SELECT components FROM scan_reports WHERE id = $1`, r.ID).Scan(&comps); err != nil {
-		return meta.Err(err)
+// adapterName is the scanner column's filter: "" for arca's own table,
+// which has one report per artifact.
+func adapterName(scanner string) string {
+	if scanner == "arca" {
+		return ""
 	}
-	json.Unmarshal([]byte(comps), &r.Components)
+	return scanner
+}
+
+// AdapterReports returns the external scanners' reports of a target,
+// by scanner name, with their findings.
+func (s *Scanner) AdapterReports(ctx context.Context, t Target) ([]*Report, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+reportColumns+` FROM scan_adapter_reports s JOIN repositories r ON r.id = s.repository_id
+		WHERE r.name = $1 AND s.kind = $2 AND s.name = $3 AND (s.ref = $4 OR s.digest = $4) ORDER BY s.scanner LIMIT 100`, t.Repository, t.Kind, t.Name, t.Ref)
+	if err != nil {
+		return nil, meta.Err(err)
+	}
+	var out []*Report
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			rows.Close()
+			return nil, meta.Err(err)
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, meta.Err(err)
+	}
+	for _, r := range out {
+		if err := s.fill(ctx, adapterTables, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Scanner) fill(ctx context.Context, tb tables, r *Report) error {
+	if tb == arcaTables {
+		var comps string
+		if err := s.DB.QueryRowContext(ctx, `SELECT components FROM scan_reports WHERE id = $1`, r.ID).Scan(&comps); err != nil {
+			return meta.Err(err)
+		}
+		json.Unmarshal([]byte(comps), &r.Components)
+	}
 	rows, err := s.DB.QueryContext(ctx, `SELECT component, version, ecosystem, advisory_id, aliases, summary, severity, score, fixed
-		FROM scan_findings WHERE report_id = $1 ORDER BY severity DESC, score DESC, component, advisory_id`, r.ID)
+		FROM `+tb.findings+` WHERE report_id = $1 ORDER BY severity DESC, score DESC, component, advisory_id`, r.ID)
 	if err != nil {
 		return meta.Err(err)
 	}
@@ -157,14 +237,21 @@ func (s *Scanner) fill(ctx context.Context, r *Report) error {
 	return meta.Err(rows.Err())
 }
 
-// List returns the reports of a repository (all repositories when
+// List returns arca's reports of a repository (all repositories when
 // repository is ""), worst first, without components and findings.
 func (s *Scanner) List(ctx context.Context, repository string, minSeverity vulndb.Severity, limit int) ([]*Report, error) {
+	return s.ListBy(ctx, "", repository, minSeverity, limit)
+}
+
+// ListBy is List of one scanner's reports ("" or "arca": arca's own).
+func (s *Scanner) ListBy(ctx context.Context, scanner, repository string, minSeverity vulndb.Severity, limit int) ([]*Report, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+reportColumns+` FROM scan_reports s JOIN repositories r ON r.id = s.repository_id
-		WHERE ($1 = '' OR r.name = $1) AND s.worst >= $2 ORDER BY s.worst DESC, s.scanned_at DESC, s.id LIMIT $3`, repository, int(minSeverity), limit)
+	tb := tablesOf(scanner)
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+reportColumns+` FROM `+tb.reports+` s JOIN repositories r ON r.id = s.repository_id
+		WHERE ($1 = '' OR r.name = $1) AND s.worst >= $2 AND ($4 = '' OR s.scanner = $4) ORDER BY s.worst DESC, s.scanned_at DESC, s.id LIMIT $3`,
+		repository, int(minSeverity), limit, adapterName(scanner))
 	if err != nil {
 		return nil, meta.Err(err)
 	}
@@ -231,6 +318,11 @@ func (s *Scanner) Artifacts(ctx context.Context, rp *repo.Repository, limit int)
 		q = `SELECT 'pypi', project, filename FROM pypi_files WHERE repository_id = $1 ORDER BY project, filename LIMIT $2`
 	case "npm":
 		q = `SELECT 'npm', name, version FROM npm_versions WHERE repository_id = $1 ORDER BY name, version LIMIT $2`
+	case "maven":
+		q = `SELECT 'maven', group_id || ':' || artifact_id, path FROM maven_files WHERE repository_id = $1 AND classifier = ''
+			AND extension IN ('jar', 'war', 'ear', 'aar', 'pom') ORDER BY path LIMIT $2`
+	case "go":
+		q = `SELECT 'go', module, version FROM go_versions WHERE repository_id = $1 ORDER BY module, version LIMIT $2`
 	default:
 		return nil, errs.E(errs.Invalid, "%s repositories are not scanned", rp.Format)
 	}
@@ -254,7 +346,11 @@ func (s *Scanner) Artifacts(ctx context.Context, rp *repo.Repository, limit int)
 // rescan's clean-up): the report of a deleted artifact must not block or
 // be shown.
 func (s *Scanner) Forget(ctx context.Context, t Target) error {
-	_, err := s.DB.ExecContext(ctx, `DELETE FROM scan_reports WHERE kind = $1 AND name = $2 AND ref = $3
-		AND repository_id = (SELECT id FROM repositories WHERE name = $4)`, t.Kind, t.Name, t.Ref, t.Repository)
-	return meta.Err(err)
+	for _, table := range []string{"scan_reports", "scan_adapter_reports"} {
+		if _, err := s.DB.ExecContext(ctx, `DELETE FROM `+table+` WHERE kind = $1 AND name = $2 AND ref = $3
+		AND repository_id = (SELECT id FROM repositories WHERE name = $4)`, t.Kind, t.Name, t.Ref, t.Repository); err != nil {
+			return meta.Err(err)
+		}
+	}
+	return nil
 }

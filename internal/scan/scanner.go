@@ -38,8 +38,10 @@ const (
 )
 
 // Target names one artifact: an image manifest (Name the image, Ref its
-// digest), a PyPI file (Name the project, Ref the file name) or an npm
-// version (Name the package, Ref the version).
+// digest), a PyPI file (Name the project, Ref the file name), an npm
+// version (Name the package, Ref the version), a Maven file (Name
+// groupId:artifactId, Ref its path) or a Go module version (Name the
+// module, Ref the version).
 type Target struct {
 	Kind       string `json:"kind"`
 	Repository string `json:"repository"`
@@ -72,6 +74,12 @@ type Deps struct {
 	Audit     *audit.Log
 	Log       *slog.Logger
 	Limits    Limits
+	// External scanners (adapter.go): Keys seals their credentials,
+	// Tokens mints the pull tokens they fetch images with, from
+	// RegistryURL (the base URL adapters reach arca's registry at).
+	Keys        Sealer
+	Tokens      PullTokens
+	RegistryURL string
 }
 
 // Scanner scans artifacts and keeps their reports.
@@ -228,6 +236,10 @@ func (s *Scanner) resolve(ctx context.Context, rp *repo.Repository, t Target) (*
 		return &artifact{rp: rp, digest: digest, comps: []vulndb.Component{c}}, nil
 	case KindImage:
 		return s.resolveImage(ctx, rp, t)
+	case KindMaven:
+		return s.resolveMaven(ctx, rp, t)
+	case KindGo:
+		return s.resolveGo(ctx, rp, t)
 	}
 	return nil, errs.E(errs.Invalid, "unknown artifact kind %q", t.Kind)
 }

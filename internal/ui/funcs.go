@@ -36,6 +36,7 @@ func (v *views) funcs() template.FuncMap {
 		},
 		"pathEscape":  url.PathEscape,
 		"queryEscape": url.QueryEscape,
+		"lineage":     lineageHref,
 		// dict builds a map for passing several values to a partial:
 		// {{template "x" dict "A" 1 "B" 2}}.
 		"dict": func(kv ...any) (map[string]any, error) {

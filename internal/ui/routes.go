@@ -45,6 +45,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/models/{name}/versions/{version}", anyone, h.mlflowModelVersionPath)
 
 	h.handle(mux, "GET /ui/storage", signedIn, h.storagePage) // bytes per repository (readable), owner, format; history charts
+	h.handle(mux, "GET /ui/lineage", anyone, h.lineagePage)   // what an artifact was made from and what was made from it (?artifact=<ref>)
 
 	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
 	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report
@@ -68,6 +69,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/repositories/{repo}/webhooks", signedIn, h.repoWebhooks)     // a repository's (its admins)
 	h.handle(mux, "POST /ui/webhooks", signedIn, h.createWebhook)                       // add one (form names the repository)
 	h.handle(mux, "POST /ui/webhooks/{id}/{action}", signedIn, h.webhookAction)         // ping, delete, redeliver
+	h.handle(mux, "GET /ui/admin/scanners", admins, h.scannersPage)                     // external scanners (Pluggable Scanner API)
+	h.handle(mux, "POST /ui/admin/scanners", admins, h.createScanner)                   // register one
+	h.handle(mux, "POST /ui/admin/scanners/{name}/{action}", admins, h.scannerAction)   // enable, disable, delete
 	h.handle(mux, "GET /ui/admin/replication", admins, h.replication)                   // policies and their runs
 	h.handle(mux, "GET /ui/admin/replication/runs/{run}", admins, h.replicationRunPage) // one run's items
 

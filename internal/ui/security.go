@@ -83,10 +83,15 @@ func (h *Handler) securityReport(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "no report %d", id)
 	}
 	canScan := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Write) == nil
+	others, err := h.Scans.AdapterReports(ctx, rep.Target)
+	if err != nil {
+		return err
+	}
 	return h.page(w, r, "security_report", "Scan of "+rep.Name, struct {
 		Report  *scan.Report
+		Others  []*scan.Report // external scanners' reports of the same artifact
 		CanScan bool
-	}{rep, canScan})
+	}{rep, others, canScan})
 }
 
 // scanNow queues a scan of a repository, or of one artifact of it.
@@ -109,7 +114,7 @@ func (h *Handler) scanNow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, t := range targets {
-		if err := h.ScanQueue.EnqueueScan(ctx, t); err != nil {
+		if err := h.Scans.EnqueueAll(ctx, h.ScanQueue, t); err != nil {
 			return err
 		}
 	}

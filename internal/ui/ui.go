@@ -23,6 +23,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/gc"
+	"github.com/arcaproject/arca/internal/lineage"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
@@ -64,6 +65,8 @@ type Deps struct {
 	ScanQueue scan.Queue
 	// Usage serves the storage page (nil hides it).
 	Usage *usage.Service
+	// Lineage draws what was made from what (nil hides the page).
+	Lineage *lineage.Service
 }
 
 // Handler serves the web UI.

@@ -9,7 +9,9 @@
 //     schema through internal/meta/metatest);
 //   - ARCA_TEST_VENV, a Python virtualenv with dvc installed;
 //   - ARCA_TEST_MLFLOW_VENV, a Python virtualenv with mlflow[auth] and
-//     scikit-learn (scripts/install-mlflow-clients.sh).
+//     scikit-learn (scripts/install-mlflow-clients.sh);
+//   - ARCA_TEST_VERDACCIO, the verdaccio command (the source registry of
+//     `arca import npm`), and docker-registry in PATH (of `arca import oci`).
 //
 // Locally a missing prerequisite skips the tests that need it, with a message
 // saying what is missing; under CI (CI set) it fails them, so that the suite

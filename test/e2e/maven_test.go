@@ -95,6 +95,30 @@ func mavenUpstream(t *testing.T) string {
 	return ""
 }
 
+// needMavenUpstream returns mavenUpstream with a trailing slash, and
+// skips the test (fails it under CI) when there is none or it does not
+// answer.
+func needMavenUpstream(t *testing.T) string {
+	t.Helper()
+	upstream := mavenUpstream(t)
+	if upstream == "" {
+		missing(t, "no Maven repository configured for mvn on this machine")
+	}
+	if !strings.HasSuffix(upstream, "/") {
+		upstream += "/"
+	}
+	probe := &http.Client{Timeout: 20 * time.Second}
+	resp, err := probe.Get(upstream + "org/apache/maven/plugins/maven-deploy-plugin/maven-metadata.xml")
+	if err != nil {
+		missing(t, "the Maven repository mvn is configured with does not answer (%v)", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		missing(t, "the Maven repository mvn is configured with answers %s", resp.Status)
+	}
+	return upstream
+}
+
 // mvnSettings writes a settings.xml that mirrors every repository to url
 // with the admin's credentials, and returns its path. The profile turns
 // snapshots on for central, which the mirror stands in for (a mirror
@@ -223,19 +247,7 @@ func runConsumer(t *testing.T, dir, localRepo string, jars ...string) string {
 func TestMavenClient(t *testing.T) {
 	needTool(t, "mvn")
 	needTool(t, "java")
-	upstream := mavenUpstream(t)
-	if upstream == "" {
-		missing(t, "no Maven repository configured for mvn on this machine")
-	}
-	if !strings.HasSuffix(upstream, "/") {
-		upstream += "/"
-	}
-	probe := &http.Client{Timeout: 20 * time.Second}
-	if resp, err := probe.Get(upstream + "org/apache/maven/plugins/maven-deploy-plugin/maven-metadata.xml"); err != nil || resp.StatusCode != 200 {
-		missing(t, "the Maven repository mvn is configured with does not answer (%v)", err)
-	} else {
-		resp.Body.Close()
-	}
+	upstream := needMavenUpstream(t)
 
 	s := StartServer(t, ServerOptions{})
 	npmAPI(t, s, "POST", "/api/v1/repositories", `{"name":"maven-releases","format":"maven","kind":"hosted","settings":{"version_policy":"release"}}`, 201)

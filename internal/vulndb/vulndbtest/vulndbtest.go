@@ -55,6 +55,28 @@ var Records = map[string][]string{
   "affected": [{"package": {"ecosystem": "Alpine:v3.16", "name": "zlib"},
     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.12-r2"}]}]}]
 }`},
+	// Log4Shell: log4j-core from 2.13.0 before 2.15.0 (one of the
+	// record's ranges), CVSS 3.1 10.0.
+	"Maven": {`{
+  "id": "GHSA-jfh8-c2jp-5v3q", "modified": "2024-07-24T00:00:00Z",
+  "aliases": ["CVE-2021-44228"],
+  "summary": "Remote code injection in Log4j",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"}],
+  "affected": [{"package": {"ecosystem": "Maven", "name": "org.apache.logging.log4j:log4j-core"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}]}]}],
+  "database_specific": {"severity": "CRITICAL"}
+}`},
+	// golang.org/x/text before 0.3.7: out-of-bounds read in
+	// language.ParseAcceptLanguage, CVSS 3.1 7.5.
+	"Go": {`{
+  "id": "GHSA-ppp9-7jff-5vj2", "modified": "2023-02-01T00:00:00Z",
+  "aliases": ["CVE-2021-38561", "GO-2021-0113"],
+  "summary": "Out-of-bounds read in golang.org/x/text/language",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+  "affected": [{"package": {"ecosystem": "Go", "name": "golang.org/x/text"},
+    "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.3.7"}]}]}],
+  "database_specific": {"severity": "HIGH"}
+}`},
 }
 
 // Zip is one ecosystem's export: its records as <id>.json entries.
@@ -75,5 +97,6 @@ func Zip(t testing.TB, ecosystem string) []byte {
 	return buf.Bytes()
 }
 
-// Ecosystems are the ecosystems Records has exports of.
+// Ecosystems are the ecosystems most tests import (Records also holds
+// Maven's and Go's, which the package scanning tests import themselves).
 func Ecosystems() []string { return []string{"PyPI", "npm", "Debian", "Alpine"} }
