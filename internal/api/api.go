@@ -144,6 +144,8 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 		Visibility  *string         `json:"visibility"`
 		Description *string         `json:"description"`
 		Settings    *map[string]any `json:"settings"`
+		Owner       *string         `json:"owner"`
+		QuotaBytes  *int64          `json:"quota_bytes"`
 	}
 	if err := httpx.DecodeJSON(r, &patch); err != nil {
 		return err
@@ -153,6 +155,12 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 	}
 	if patch.Description != nil {
 		rp.Description = *patch.Description
+	}
+	if patch.Owner != nil {
+		rp.Owner = *patch.Owner
+	}
+	if patch.QuotaBytes != nil {
+		rp.QuotaBytes = *patch.QuotaBytes
 	}
 	if patch.Settings != nil {
 		if err := h.mayAddMembers(r.Context(), rp.Settings, *patch.Settings); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/cleanup"
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/gc"
@@ -51,6 +52,7 @@ import (
 	"github.com/arcaproject/arca/internal/sso"
 	"github.com/arcaproject/arca/internal/telemetry"
 	"github.com/arcaproject/arca/internal/ui"
+	"github.com/arcaproject/arca/internal/usage"
 	"github.com/arcaproject/arca/internal/version"
 	"github.com/arcaproject/arca/internal/vulndb"
 	"github.com/arcaproject/arca/internal/webhook"
@@ -89,6 +91,13 @@ type App struct {
 	// Upstreams makes the clients proxies fetch their upstreams with.
 	Upstreams *httpx.Upstreams
 	gcMetrics *ops.GCMetrics
+	// Cleanup runs cleanup policies; Usage accounts for storage; Quota
+	// checks uploads against repository quotas; Downloads notes when
+	// content was last downloaded.
+	Cleanup   *cleanup.Service
+	Usage     *usage.Service
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
 
 	local inProcess // the handlers replication calls in process
 	// Vulns is the vulnerability data, Scanner what scans against it.
@@ -194,10 +203,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
-	a.OCI = oci.New(oci.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+	a.openCleanup()
+	a.OCI = oci.New(oci.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: db, Repos: a.Repos, Auth: a.Auth, Tokens: a.Tokens, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		PublicURL: cfg.PublicURL, Gate: a.downloadGate(), Client: a.Upstreams.Client(oci.Format, 30*time.Minute)})
 	a.openScan()
-	a.S3 = s3api.New(s3api.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
+	a.S3 = s3api.New(s3api.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: log,
 		Region: cfg.S3.Region, Domain: cfg.S3.Domain, MaxUpload: cfg.Limits.MaxUploadBytes, CreateBucketRole: auth.Role(cfg.S3.CreateBucketRole)})
 	a.MLflow = mlflow.New(mlflow.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Objects: a.S3.Objects(), Audit: a.Audit, Log: log, Keys: keys,
 		PublicURL: cfg.PublicURL})
@@ -314,7 +324,7 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 	})
 	for _, rc := range ordered {
 		r := &repo.Repository{Name: rc.Name, Format: rc.Format, Kind: rc.Kind, Visibility: rc.Visibility,
-			Description: rc.Description, Settings: rc.Settings}
+			Description: rc.Description, Settings: rc.Settings, Owner: rc.Owner, QuotaBytes: rc.QuotaBytes}
 		created, err := a.Repos.Ensure(ctx, r)
 		if err != nil {
 			return "", fmt.Errorf("repository %q from configuration: %w", rc.Name, err)
@@ -330,26 +340,28 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 // Handler returns the HTTP handler of every surface on the main listener.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	raw.New(raw.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	raw.New(raw.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes}).Routes(mux)
 	a.OCI.Routes(mux)
-	pypi.New(pypi.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	pypi.New(pypi.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
 		Client: a.Upstreams.Client(pypi.Format, 30*time.Minute)}).Routes(mux)
-	npm.New(npm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	npm.New(npm.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		PublicURL: a.Config.PublicURL, MaxUpload: a.Config.Limits.MaxUploadBytes, Gate: a.downloadGate(),
 		Client: a.Upstreams.Client(npm.Format, 30*time.Minute)}).Routes(mux)
-	maven.New(maven.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	maven.New(maven.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(maven.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
-	goproxy.New(goproxy.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	goproxy.New(goproxy.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(goproxy.Format, 30*time.Minute), Gate: a.downloadGate()}).Routes(mux)
-	helm.New(helm.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
+	helm.New(helm.Deps{Quota: a.Quota, Downloads: a.Downloads, DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log,
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(helm.Format, 30*time.Minute)}).Routes(mux)
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)
 	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
+	cleanup.NewAPI(a.Cleanup, a.Auth, appJobs{a.Jobs}).Routes(mux)
+	a.Usage.Routes(mux)
 	a.Lineage.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
 		{Name: "database", Run: a.DB.PingContext},
@@ -363,7 +375,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
@@ -450,6 +462,8 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 			go func() { errc <- srv.Serve(ln) }()
 		}
 	}
+	downloadsDone := a.runDownloads(ctx)
+	defer func() { <-downloadsDone }()
 	// Background work (GC, retention, purging staged writes) runs as jobs:
 	// every process works them, the elected leader enqueues periodic ones.
 	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {

@@ -131,6 +131,7 @@ func kindQueues() map[string]int {
 		"replicate": 2, "replication_schedule": 1, "backup": 1,
 		"scan": 1, "scan_rescan": 1, "vulndb_update": 1, "scan_adapter": 2,
 		"ldap_sync": 1, "webhook_prune": 1, "lineage_extract": 1,
+		"cleanup": 1, "usage_sample": 1,
 	}
 }
 
@@ -157,6 +158,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	}
 	p = append(p, a.backupJobs(workers)...)
 	p = append(p, a.replicationJobs(workers)...)
+	p = append(p, a.cleanupJobs(workers)...)
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
 		Periodic:   p,

@@ -60,3 +60,28 @@ type Backup struct {
 	S3AccessKey string `yaml:"s3_access_key"`
 	S3SecretKey string `yaml:"s3_secret_key"`
 }
+
+// Cleanup configures cleanup policies (docs/storage.md).
+type Cleanup struct {
+	// Interval between scheduled runs of every enabled policy (followed
+	// by garbage collection); 0 disables them.
+	Interval Duration `yaml:"interval"`
+	// DownloadFlush is how often last-download times noted in memory are
+	// written to the database (and at shutdown).
+	DownloadFlush Duration `yaml:"download_flush"`
+	// DownloadMaxPending bounds the download times held in memory between
+	// writes.
+	DownloadMaxPending int `yaml:"download_max_pending"`
+}
+
+// Usage configures storage accounting (docs/storage.md).
+type Usage struct {
+	// SampleInterval is how often storage use is sampled into the history
+	// (one sample per UTC day is kept); 0 disables sampling.
+	SampleInterval Duration `yaml:"sample_interval"`
+	// PricePerGBMonth turns bytes into a monthly cost (GB = 2^30 bytes);
+	// 0 shows no cost.
+	PricePerGBMonth float64 `yaml:"price_per_gb_month"`
+	// Currency labels the cost ("USD", "EUR", ...).
+	Currency string `yaml:"currency"`
+}

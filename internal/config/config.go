@@ -49,6 +49,8 @@ type Config struct {
 	Jobs         Jobs         `yaml:"jobs"`
 	Webhooks     Webhooks     `yaml:"webhooks"`
 	Backup       Backup       `yaml:"backup"`
+	Cleanup      Cleanup      `yaml:"cleanup"`
+	Usage        Usage        `yaml:"usage"`
 	VulnDB       VulnDB       `yaml:"vulndb"`
 	Scan         Scan         `yaml:"scan"`
 	Limits       Limits       `yaml:"limits"`
@@ -237,6 +239,9 @@ type Repository struct {
 	Visibility  string         `yaml:"visibility" json:"visibility"`
 	Description string         `yaml:"description" json:"description"`
 	Settings    map[string]any `yaml:"settings,omitempty" json:"settings,omitempty"`
+	// Owner and QuotaBytes: see repo.Repository.
+	Owner      string `yaml:"owner,omitempty" json:"owner,omitempty"`
+	QuotaBytes int64  `yaml:"quota_bytes,omitempty" json:"quota_bytes,omitempty"`
 }
 
 // Duration is a time.Duration written as "90s" or "5m" in YAML.
@@ -290,6 +295,8 @@ func Default() Config {
 		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		Webhooks: Webhooks{Timeout: Duration(10 * time.Second), MaxAttempts: 8, Retention: Duration(30 * 24 * time.Hour), Workers: 8},
 		Backup:   Backup{Interval: Duration(24 * time.Hour)},
+		Cleanup:  Cleanup{Interval: Duration(24 * time.Hour), DownloadFlush: Duration(10 * time.Second), DownloadMaxPending: 100_000},
+		Usage:    Usage{SampleInterval: Duration(24 * time.Hour)},
 		VulnDB:   defaultVulnDB(),
 		Scan:     Scan{OnPush: true},
 		Repositories: []Repository{
@@ -441,6 +448,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GC.Grace < Duration(time.Second) {
 		problems = append(problems, "gc.grace must be at least 1s: shorter windows make uploads racing a collection fail")
+	}
+	if c.Usage.PricePerGBMonth < 0 || c.Cleanup.Interval < 0 || c.Usage.SampleInterval < 0 || c.Cleanup.DownloadMaxPending < 0 {
+		problems = append(problems, "usage.price_per_gb_month, cleanup.interval, usage.sample_interval and cleanup.download_max_pending cannot be negative")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		problems = append(problems, "tls.cert_file and tls.key_file must be set together")

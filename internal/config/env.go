@@ -85,6 +85,16 @@ var envVars = []struct {
 		c.GC.Grace = Duration(d)
 		return err
 	}},
+	{"ARCA_CLEANUP_INTERVAL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Cleanup.Interval = Duration(d)
+		return err
+	}},
+	{"ARCA_USAGE_PRICE_PER_GB_MONTH", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		c.Usage.PricePerGBMonth = f
+		return err
+	}},
 	{"ARCA_BACKUP_TO", func(c *Config, v string) error { c.Backup.To = v; return nil }},
 	{"ARCA_BACKUP_INTERVAL", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)

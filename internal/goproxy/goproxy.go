@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -32,6 +33,8 @@ const Format = "go"
 
 // Handler serves the Go module surface.
 type Handler struct {
+	quota     *usage.Quota
+	downloads *usage.Downloads
 	db        *meta.DB
 	repos     *repo.Store
 	auth      *auth.Service
@@ -51,12 +54,16 @@ type Handler struct {
 
 // Deps are what the Go handler needs.
 type Deps struct {
-	DB    *meta.DB
-	Repos *repo.Store
-	Auth  *auth.Service
-	Blobs *blob.Store
-	Audit *audit.Log
-	Log   *slog.Logger
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
+	DB        *meta.DB
+	Repos     *repo.Store
+	Auth      *auth.Service
+	Blobs     *blob.Store
+	Audit     *audit.Log
+	Log       *slog.Logger
 	// MaxUpload caps an uploaded module zip (bytes); 0 means the module
 	// zip limit of the go command (500 MiB).
 	MaxUpload int64
@@ -71,6 +78,7 @@ type Deps struct {
 func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
 		maxUpload: d.MaxUpload, client: d.Client, upstream: repo.NewUpstreamHealth(), gate: d.Gate}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 30 * time.Minute}
 	}

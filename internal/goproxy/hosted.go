@@ -110,6 +110,7 @@ func (h *Handler) hostedRead(ctx context.Context, repoID int64, p Path) (content
 	case KindMod:
 		return content{digest: v.ModDigest, modified: at}, nil
 	}
+	h.downloads.Touch(repoID, p.Module+"@"+p.Version)
 	return content{digest: v.ZipDigest, modified: at}, nil
 }
 
@@ -176,6 +177,9 @@ func (h *Handler) publish(c *call) error {
 	}
 	zipInfo, err := h.blobs.Put(ctx, tmp, blob.Expect{Size: n, SizeKnown: true}, 0)
 	if err != nil {
+		return err
+	}
+	if err := h.quota.Check(ctx, rp, string(zipInfo.Digest), zipInfo.Size); err != nil {
 		return err
 	}
 	modInfo, err := h.blobs.Put(ctx, strings.NewReader(gomod), blob.Expect{}, 0)

@@ -283,6 +283,11 @@ func (h *Handler) save(w http.ResponseWriter, r *http.Request, rp *repo.Reposito
 			return errs.E(errs.Invalid, "the provenance file signs %s, not %s", trunc(f), c.File())
 		}
 	}
+	if up.chart != nil {
+		if err := h.quota.Check(ctx, rp, string(up.chart.Digest), up.chart.Size); err != nil {
+			return err
+		}
+	}
 	var provInfo *blob.Info
 	provDigest := ""
 	if up.prov != nil {

@@ -186,6 +186,9 @@ func (h *Handler) file(ctx context.Context, rp *repo.Repository, file string, de
 	if err != nil {
 		return "", err
 	}
+	if !strings.HasSuffix(file, provenanceSuffix) {
+		h.downloads.Touch(rp.ID, file)
+	}
 	if strings.HasSuffix(file, provenanceSuffix) {
 		if c.Prov == "" {
 			return "", errs.E(errs.NotFound, "%s has no provenance file", trunc(strings.TrimSuffix(file, provenanceSuffix)))

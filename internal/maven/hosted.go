@@ -89,6 +89,9 @@ func (h *Handler) put(c *call) error {
 		}
 	}
 	by := auth.From(ctx).Name
+	if err := h.quota.Check(ctx, rp, string(info.Digest), info.Size); err != nil {
+		return err
+	}
 	pruned, err := h.deploy(ctx, rp.ID, p, info, prev.Digest, by, s.SnapshotKeep)
 	if err != nil {
 		if now, ferr := h.file(ctx, h.db, rp.ID, p.Key); errs.Is(err, errs.Conflict) && ferr == nil && now.Digest == string(info.Digest) {

@@ -26,6 +26,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -33,6 +34,8 @@ const Format = "maven"
 
 // Handler serves the Maven surface.
 type Handler struct {
+	quota     *usage.Quota
+	downloads *usage.Downloads
 	db        *meta.DB
 	repos     *repo.Store
 	auth      *auth.Service
@@ -52,12 +55,16 @@ type Handler struct {
 
 // Deps are what the Maven handler needs.
 type Deps struct {
-	DB    *meta.DB
-	Repos *repo.Store
-	Auth  *auth.Service
-	Blobs *blob.Store
-	Audit *audit.Log
-	Log   *slog.Logger
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
+	DB        *meta.DB
+	Repos     *repo.Store
+	Auth      *auth.Service
+	Blobs     *blob.Store
+	Audit     *audit.Log
+	Log       *slog.Logger
 	// MaxUpload caps a deployed file (bytes); 0 means no limit.
 	MaxUpload int64
 	// Client fetches from proxies' upstreams; nil means a default client.
@@ -72,6 +79,7 @@ func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log,
 		maxUpload: d.MaxUpload, client: d.Client,
 		upstream: repo.NewUpstreamHealth(), gate: d.Gate}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 30 * time.Minute}
 	}

@@ -77,6 +77,9 @@ func (h *Handler) read(ctx context.Context, rp *repo.Repository, p Path, depth i
 		// lib-1.0-SNAPSHOT.jar names the newest build, as in a local repository.
 		f, err = h.newestBuild(ctx, rp.ID, p)
 	}
+	if err == nil {
+		h.downloads.Touch(rp.ID, p.Key)
+	}
 	return content{digest: f.Digest, modified: time.UnixMilli(f.CreatedAt)}, err
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -38,6 +39,8 @@ const defaultMaxTarball = 128 << 20
 
 // Handler serves the npm surface.
 type Handler struct {
+	quota      *usage.Quota
+	downloads  *usage.Downloads
 	gate       repo.DownloadGate
 	db         *meta.DB
 	repos      *repo.Store
@@ -60,12 +63,16 @@ type Handler struct {
 
 // Deps are what the npm handler needs.
 type Deps struct {
-	DB    *meta.DB
-	Repos *repo.Store
-	Auth  *auth.Service
-	Blobs *blob.Store
-	Audit *audit.Log
-	Log   *slog.Logger
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
+	DB        *meta.DB
+	Repos     *repo.Store
+	Auth      *auth.Service
+	Blobs     *blob.Store
+	Audit     *audit.Log
+	Log       *slog.Logger
 	// PublicURL is the base URL clients reach arca at; "" derives it from
 	// each request's Host.
 	PublicURL string
@@ -84,6 +91,7 @@ func New(d Deps) *Handler {
 		log: d.Log, publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxTarball: d.MaxUpload,
 		cache: newBodyCache(64 << 20), client: d.Client,
 		upstream: repo.NewUpstreamHealth(), gate: d.Gate}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.client == nil {
 		h.client = &http.Client{Timeout: 30 * time.Minute}
 	}

@@ -116,6 +116,9 @@ func (h *Handler) publish(c *call, rp *repo.Repository, name Name, doc *Document
 			}
 		}
 	}
+	if err := h.quota.Check(ctx, rp, "", int64(len(data))); err != nil {
+		return err
+	}
 	info, err := h.blobs.Put(ctx, bytes.NewReader(data),
 		blob.Expect{Size: int64(len(data)), SizeKnown: true, SHA1: want.SHA1, SHA512: want.SHA512}, blob.SHA1|blob.SHA512)
 	if err != nil {

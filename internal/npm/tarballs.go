@@ -47,6 +47,7 @@ func (h *Handler) hostedTarball(ctx context.Context, rp *repo.Repository, name N
 	if err != nil {
 		return "", err
 	}
+	h.downloads.Touch(rp.ID, name.String()+"@"+version)
 	return v.Digest, nil
 }
 

@@ -58,6 +58,11 @@ func (h *Handler) checkNoImmutableTag(ctx context.Context, rp *repo.Repository, 
 // Content the repository already holds costs nothing.
 func (h *Handler) checkQuota(ctx context.Context, rp *repo.Repository, d blob.Digest, size int64) error {
 	p, _ := policyOf(rp.Settings)
+	// The repository's quota_bytes (every format's) and the older
+	// settings.quota_bytes both hold; the lower wins.
+	if rp.QuotaBytes > 0 && (p.QuotaBytes == 0 || rp.QuotaBytes < p.QuotaBytes) {
+		p.QuotaBytes = rp.QuotaBytes
+	}
 	if p.QuotaBytes == 0 {
 		return nil
 	}

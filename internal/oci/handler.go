@@ -23,6 +23,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -33,6 +34,8 @@ const maxManifestBytes = 4 << 20
 
 // Handler serves the OCI surface.
 type Handler struct {
+	quota      *usage.Quota
+	downloads  *usage.Downloads
 	gate       repo.DownloadGate
 	db         *meta.DB
 	repos      *repo.Store
@@ -54,13 +57,17 @@ type Handler struct {
 
 // Deps are what the OCI handler needs.
 type Deps struct {
-	DB     *meta.DB
-	Repos  *repo.Store
-	Auth   *auth.Service
-	Tokens *auth.RegistryTokens
-	Blobs  *blob.Store
-	Audit  *audit.Log
-	Log    *slog.Logger
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
+	DB        *meta.DB
+	Repos     *repo.Store
+	Auth      *auth.Service
+	Tokens    *auth.RegistryTokens
+	Blobs     *blob.Store
+	Audit     *audit.Log
+	Log       *slog.Logger
 	// PublicURL is the base URL clients reach arca at; "" derives it from
 	// each request.
 	PublicURL string
@@ -76,6 +83,7 @@ func New(d Deps) *Handler {
 	h := &Handler{db: d.DB, repos: d.Repos, auth: d.Auth, tokens: d.Tokens, blobs: d.Blobs,
 		store: store{db: d.DB, blobs: d.Blobs}, audit: d.Audit, publicURL: strings.TrimSuffix(d.PublicURL, "/"), log: d.Log,
 		httpClient: d.Client, upstreams: map[string]*upstream{}}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.httpClient == nil {
 		h.httpClient = &http.Client{Timeout: 30 * time.Minute}
 	}

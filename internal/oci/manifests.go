@@ -265,7 +265,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if err != nil {
 		return err
 	}
-	_, m, d, err := h.readManifest(r.Context(), rp, n.Image, v["reference"], 0)
+	src, m, d, err := h.readManifest(r.Context(), rp, n.Image, v["reference"], 0)
 	if err != nil {
 		return err
 	}
@@ -284,6 +284,9 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	hdr.Set("Content-Length", strconv.FormatInt(m.Size, 10))
 	if r.Method == http.MethodHead {
 		return nil
+	}
+	if src != nil && src.Kind == repo.Hosted {
+		h.downloads.Touch(src.ID, n.Image+"@"+m.Digest.String())
 	}
 	io.Copy(w, rd)
 	return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -32,6 +33,8 @@ const Format = "pypi"
 
 // Handler serves the PyPI surface.
 type Handler struct {
+	quota     *usage.Quota
+	downloads *usage.Downloads
 	gate      repo.DownloadGate
 	repos     *repo.Store
 	auth      *auth.Service
@@ -55,6 +58,10 @@ type Handler struct {
 
 // Deps are what the PyPI handler needs.
 type Deps struct {
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
 	DB        *meta.DB
 	Repos     *repo.Store
 	Auth      *auth.Service
@@ -86,6 +93,7 @@ func New(d Deps) *Handler {
 	}
 	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, store: store{d.DB, d.Blobs}, audit: d.Audit, log: d.Log,
 		publicURL: strings.TrimSuffix(d.PublicURL, "/"), maxUpload: d.MaxUpload, client: client, down: map[string]time.Time{}}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	h.surface = httpx.Surface{Name: "pypi", WriteError: writeError, Auth: d.Auth, Log: d.Log}
 	h.jsonSurface = httpx.Surface{Name: "pypi", WriteError: writeJSONError, Auth: d.Auth, Log: d.Log}
 	h.apiSurface = httpx.Surface{Name: "api", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}

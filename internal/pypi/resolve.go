@@ -212,6 +212,7 @@ func (h *Handler) openFile(ctx context.Context, rp *repo.Repository, project, fi
 	if err != nil {
 		return fileRef{}, err
 	}
+	h.downloads.Touch(rp.ID, filename)
 	return fileRef{Digest: blob.Digest(row.Digest), Modified: time.UnixMilli(row.CreatedAt)}, nil
 }
 

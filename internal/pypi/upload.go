@@ -315,6 +315,11 @@ func (h *Handler) keep(ctx context.Context, rp *repo.Repository, bw **blob.Write
 	if name == "" {
 		name, version = fn.Name, in.version.String()
 	}
+	if err := h.quota.Check(ctx, rp, string((*bw).Digest()), sp.size); err != nil {
+		return false, err
+	}
+
+	// The archive's own metadata must agree with the form.
 	var metaBytes []byte
 	var md *Metadata
 	if fn.Type == Wheel {

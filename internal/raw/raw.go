@@ -24,6 +24,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format this package serves.
@@ -31,6 +32,8 @@ const Format = "raw"
 
 // Handler serves the raw format.
 type Handler struct {
+	quota     *usage.Quota
+	downloads *usage.Downloads
 	repos     *repo.Store
 	auth      *auth.Service
 	blobs     *blob.Store
@@ -42,6 +45,10 @@ type Handler struct {
 
 // Deps are what the raw handler needs.
 type Deps struct {
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
 	DB        *meta.DB
 	Repos     *repo.Store
 	Auth      *auth.Service
@@ -54,6 +61,7 @@ type Deps struct {
 // New returns the raw handler.
 func New(d Deps) *Handler {
 	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, files: files{d.DB, d.Blobs}, audit: d.Audit, maxUpload: d.MaxUpload}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	h.surface = httpx.Surface{Name: "raw", WriteError: httpx.WriteJSONError, Auth: d.Auth, Log: d.Log}
 	return h
 }
@@ -106,6 +114,9 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rd.Close()
+	if r.Method == http.MethodGet {
+		h.downloads.Touch(rp.ID, p)
+	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", f.ContentType)
 	hdr.Set("ETag", `"`+d.Hex()+`"`)
@@ -153,8 +164,16 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		}
 		body = &limitReader{r: r.Body, left: h.maxUpload}
 	}
+	if want.SizeKnown && want.Digest != "" { // refused before the bytes come
+		if err := h.quota.Check(ctx, rp, string(want.Digest), want.Size); err != nil {
+			return err
+		}
+	}
 	info, err := h.blobs.Put(ctx, body, want, 0)
 	if err != nil {
+		return err
+	}
+	if err := h.quota.Check(ctx, rp, string(info.Digest), info.Size); err != nil {
 		return err
 	}
 	contentType := r.Header.Get("Content-Type")

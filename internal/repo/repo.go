@@ -38,8 +38,14 @@ type Repository struct {
 	Visibility  string         `json:"visibility"`
 	Description string         `json:"description"`
 	Settings    map[string]any `json:"settings,omitempty"`
-	CreatedAt   int64          `json:"created_at"`
-	UpdatedAt   int64          `json:"updated_at"`
+	// Owner is the person or team the repository's storage is accounted
+	// to (GET /api/v1/usage); "" for none.
+	Owner string `json:"owner,omitempty"`
+	// QuotaBytes caps the bytes of distinct content the repository holds;
+	// uploads past it are refused in the protocol's own way. 0: no quota.
+	QuotaBytes int64 `json:"quota_bytes,omitempty"`
+	CreatedAt  int64 `json:"created_at"`
+	UpdatedAt  int64 `json:"updated_at"`
 }
 
 // Redacted returns a copy of r whose settings show no secrets: values of
@@ -157,6 +163,12 @@ func (s *Store) Validate(r *Repository) error {
 	if len(r.Description) > 1000 {
 		return errs.E(errs.Invalid, "description too long (max 1000 characters)")
 	}
+	if len(r.Owner) > 100 || strings.ContainsAny(r.Owner, "\x00\r\n") {
+		return errs.E(errs.Invalid, "invalid owner: at most 100 characters on one line")
+	}
+	if r.QuotaBytes < 0 {
+		return errs.E(errs.Invalid, "quota_bytes cannot be negative")
+	}
 	if check != nil {
 		if err := check(r.Kind, r.Settings); err != nil {
 			return errs.E(errs.Invalid, "invalid settings of %s repository %q: %s", r.Format, r.Name, errs.Message(err))
@@ -186,9 +198,9 @@ func (s *Store) Create(ctx context.Context, r *Repository) error {
 	}
 	now := meta.Now()
 	err = s.db.QueryRowContext(ctx,
-		`INSERT INTO repositories (name, format, kind, visibility, description, config, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`,
-		r.Name, r.Format, r.Kind, r.Visibility, r.Description, settings, now).Scan(&r.ID)
+		`INSERT INTO repositories (name, format, kind, visibility, description, config, owner, quota_bytes, created_at, updated_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+		r.Name, r.Format, r.Kind, r.Visibility, r.Description, settings, r.Owner, r.QuotaBytes, now).Scan(&r.ID)
 	if err != nil {
 		if meta.IsUniqueViolation(err) {
 			return errs.E(errs.Conflict, "repository %q already exists", r.Name)
@@ -199,12 +211,12 @@ func (s *Store) Create(ctx context.Context, r *Repository) error {
 	return nil
 }
 
-const columns = `id, name, format, kind, visibility, description, config, created_at, updated_at`
+const columns = `id, name, format, kind, visibility, description, config, owner, quota_bytes, created_at, updated_at`
 
 func scan(row interface{ Scan(...any) error }) (*Repository, error) {
 	var r Repository
 	var settings string
-	if err := row.Scan(&r.ID, &r.Name, &r.Format, &r.Kind, &r.Visibility, &r.Description, &settings, &r.CreatedAt, &r.UpdatedAt); err != nil {
+	if err := row.Scan(&r.ID, &r.Name, &r.Format, &r.Kind, &r.Visibility, &r.Description, &settings, &r.Owner, &r.QuotaBytes, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return nil, err
 	}
 	var err error
@@ -268,7 +280,8 @@ func (s *Store) List(ctx context.Context, format string) ([]*Repository, error) 
 	return out, meta.Err(rows.Err())
 }
 
-// Update changes a repository's visibility, description and settings.
+// Update changes a repository's visibility, description, owner, quota and
+// settings.
 // Name, format and kind are fixed at creation. Upstream credentials are
 // treated as by Create; one sent back as Masked keeps its stored value.
 func (s *Store) Update(ctx context.Context, r *Repository) error {
@@ -297,8 +310,8 @@ func (s *Store) write(ctx context.Context, r *Repository) error {
 	}
 	r.UpdatedAt = meta.Now()
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE repositories SET visibility = $1, description = $2, config = $3, updated_at = $4 WHERE name = $5`,
-		r.Visibility, r.Description, settings, r.UpdatedAt, r.Name)
+		`UPDATE repositories SET visibility = $1, description = $2, config = $3, updated_at = $4, owner = $6, quota_bytes = $7 WHERE name = $5`,
+		r.Visibility, r.Description, settings, r.UpdatedAt, r.Name, r.Owner, r.QuotaBytes)
 	if err != nil {
 		return meta.Err(err)
 	}

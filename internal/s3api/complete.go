@@ -121,6 +121,10 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, q *requ
 		}
 	}
 
+	if err := h.quota.Check(ctx, rp, "", total); err != nil {
+		return err
+	}
+
 	// Concatenate. While that runs, the response has not started; if it
 	// takes long, S3's convention is followed: 200 and whitespace are sent
 	// to keep the connection alive, and the result (or an error document)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // s3Codes maps each S3 error code arca answers with to its HTTP status
@@ -112,6 +113,8 @@ func errorCode(err error) (string, int) {
 		return "IncompleteBody", http.StatusBadRequest
 	case "REPOSITORY_UNKNOWN":
 		return "NoSuchBucket", http.StatusNotFound
+	case usage.CodeQuotaExceeded:
+		return "QuotaExceeded", http.StatusForbidden
 	}
 	switch errs.KindOf(err) {
 	case errs.NotFound:

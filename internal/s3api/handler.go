@@ -26,6 +26,7 @@ import (
 	"github.com/arcaproject/arca/internal/httpx"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
+	"github.com/arcaproject/arca/internal/usage"
 )
 
 // Format is the repository format of buckets.
@@ -45,13 +46,17 @@ func CheckSettings(kind string, settings map[string]any) error {
 
 // Deps are what the S3 handler needs.
 type Deps struct {
-	DB     *meta.DB
-	Repos  *repo.Store
-	Auth   *auth.Service
-	Blobs  *blob.Store
-	Audit  *audit.Log
-	Log    *slog.Logger
-	Region string // reported by HeadBucket and GetBucketLocation
+	// Quota checks uploads against the repository quota; Downloads
+	// notes downloads for cleanup policies. Either may be nil.
+	Quota     *usage.Quota
+	Downloads *usage.Downloads
+	DB        *meta.DB
+	Repos     *repo.Store
+	Auth      *auth.Service
+	Blobs     *blob.Store
+	Audit     *audit.Log
+	Log       *slog.Logger
+	Region    string // reported by HeadBucket and GetBucketLocation
 	// Domain enables virtual-host addressing: a request to
 	// <bucket>.<Domain> names the bucket in its Host.
 	Domain    string
@@ -64,6 +69,8 @@ type Deps struct {
 
 // Handler serves the S3 API.
 type Handler struct {
+	quota     *usage.Quota
+	downloads *usage.Downloads
 	repos     *repo.Store
 	auth      *auth.Service
 	blobs     *blob.Store
@@ -91,6 +98,7 @@ const maxObjectSize = 5 << 30
 func New(d Deps) *Handler {
 	h := &Handler{repos: d.Repos, auth: d.Auth, blobs: d.Blobs, audit: d.Audit, log: d.Log, objects: store{d.DB, d.Blobs},
 		region: d.Region, domain: strings.ToLower(d.Domain), maxUpload: d.MaxUpload, createRole: d.CreateBucketRole, now: time.Now}
+	h.quota, h.downloads = d.Quota, d.Downloads
 	if h.createRole == auth.NoRole {
 		h.createRole = auth.Admin
 	}

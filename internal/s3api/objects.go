@@ -76,6 +76,9 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
+	if err := h.quota.Check(ctx, rp, string(rec.info.Digest), rec.info.Size); err != nil {
+		return err
+	}
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
 		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
@@ -153,6 +156,7 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 			return err
 		}
 		defer rd.Close()
+		h.downloads.Touch(rp.ID, q.key)
 	}
 	hdr := w.Header()
 	setObjectHeaders(hdr, o)

@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/arcaproject/arca/internal/audit"
@@ -16,6 +17,7 @@ import (
 // is JSON.
 type repoForm struct {
 	Name, Format, Kind, Visibility, Description string
+	Owner, Quota                                string // quota in bytes, "" for none
 	UpstreamURL, UpstreamUser                   string
 	HasPassword                                 bool // an upstream password is set (never shown)
 	Members                                     string
@@ -59,6 +61,7 @@ func (h *Handler) renderRepoForm(w http.ResponseWriter, r *http.Request, status 
 func formOf(r *http.Request) repoForm {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	return repoForm{Name: v("name"), Format: v("format"), Kind: v("kind"), Visibility: v("visibility"), Description: v("description"),
+		Owner: v("owner"), Quota: v("quota_bytes"),
 		UpstreamURL: v("upstream_url"), UpstreamUser: v("upstream_username"), Members: v("members"), Extra: v("settings")}
 }
 
@@ -134,7 +137,10 @@ func restoreMasked(v, old any) any {
 
 // formFrom fills the form from a stored repository, secrets masked.
 func formFrom(rp *repo.Repository) repoForm {
-	f := repoForm{Name: rp.Name, Format: rp.Format, Kind: rp.Kind, Visibility: rp.Visibility, Description: rp.Description}
+	f := repoForm{Name: rp.Name, Format: rp.Format, Kind: rp.Kind, Visibility: rp.Visibility, Description: rp.Description, Owner: rp.Owner}
+	if rp.QuotaBytes > 0 {
+		f.Quota = strconv.FormatInt(rp.QuotaBytes, 10)
+	}
 	extra := map[string]any{}
 	for k, v := range rp.Redacted().Settings {
 		extra[k] = v
@@ -185,7 +191,12 @@ func (h *Handler) createRepository(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return formError(err, show)
 	}
-	rp := &repo.Repository{Name: f.Name, Format: f.Format, Kind: f.Kind, Visibility: f.Visibility, Description: f.Description, Settings: settings}
+	quota, err := f.quota()
+	if err != nil {
+		return formError(err, show)
+	}
+	rp := &repo.Repository{Name: f.Name, Format: f.Format, Kind: f.Kind, Visibility: f.Visibility, Description: f.Description, Settings: settings,
+		Owner: f.Owner, QuotaBytes: quota}
 	if err := h.repos.Create(ctx, rp); err != nil {
 		return formError(err, show)
 	}
@@ -219,7 +230,12 @@ func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return formError(err, show)
 	}
+	quota, err := f.quota()
+	if err != nil {
+		return formError(err, show)
+	}
 	rp.Visibility, rp.Description, rp.Settings = f.Visibility, f.Description, settings
+	rp.Owner, rp.QuotaBytes = f.Owner, quota
 	if err := h.repos.Update(ctx, rp); err != nil {
 		return formError(err, show)
 	}
@@ -274,4 +290,16 @@ func (h *Handler) deleteRepository(w http.ResponseWriter, r *http.Request) error
 	}
 	h.Audit.Record(ctx, audit.Event{Action: "repository.delete", Repository: rp.Name, RemoteAddr: r.RemoteAddr})
 	return h.redirect(w, r, "/ui/repositories", "Repository "+rp.Name+" deleted.")
+}
+
+// quota reads the quota field: bytes, "" or 0 for none.
+func (f repoForm) quota() (int64, error) {
+	if f.Quota == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(f.Quota, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errs.E(errs.Invalid, "quota: a number of bytes, 0 for none")
+	}
+	return n, nil
 }

@@ -44,7 +44,8 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/models/{name}", anyone, h.model)                       // versions, aliases, stages of one
 	h.handle(mux, "GET /ui/models/{name}/versions/{version}", anyone, h.mlflowModelVersionPath)
 
-	h.handle(mux, "GET /ui/lineage", anyone, h.lineagePage) // what an artifact was made from and what was made from it (?artifact=<ref>)
+	h.handle(mux, "GET /ui/storage", signedIn, h.storagePage) // bytes per repository (readable), owner, format; history charts
+	h.handle(mux, "GET /ui/lineage", anyone, h.lineagePage)   // what an artifact was made from and what was made from it (?artifact=<ref>)
 
 	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
 	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report

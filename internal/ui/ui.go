@@ -27,6 +27,7 @@ import (
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/usage"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -62,6 +63,8 @@ type Deps struct {
 	// security pages' scan button). Nil hides the pages.
 	Scans     *scan.Scanner
 	ScanQueue scan.Queue
+	// Usage serves the storage page (nil hides it).
+	Usage *usage.Service
 	// Lineage draws what was made from what (nil hides the page).
 	Lineage *lineage.Service
 }

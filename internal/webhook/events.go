@@ -66,7 +66,8 @@ const (
 //   - policy.blocked: Subject the artifact refused; Detail the policy and
 //     the worst advisory. (A feature that would rather not audit every
 //     refusal calls Service.Emit with TypePolicyBlocked instead.)
-//   - quota.exceeded: recorded by the OCI registry's quota check.
+//   - quota.exceeded: recorded by every format's quota check (the OCI
+//     registry's and internal/usage's Quota).
 //   - replication.finished: Subject the replication rule; Detail its counts.
 const (
 	ActionScanCompleted       = "scan.completed"
