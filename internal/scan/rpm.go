@@ -296,8 +296,8 @@ const (
 // and value, and a package's value is an off-page item whose bytes are
 // a chain of overflow pages. Every value's bytes together may not exceed
 // the file's size (a chain shared by many items would otherwise
-// multiply it), and a chain visits at most as many pages as the file
-// holds.
+// multiply it), and a chain that comes back to a page it visited is
+// broken off.
 func rpmBDBBlobs(b []byte) [][]byte {
 	if len(b) < 512 {
 		return nil
@@ -343,7 +343,9 @@ func rpmBDBBlobs(b []byte) [][]byte {
 				return out
 			}
 			val := make([]byte, 0, tlen)
-			for hops := uint64(0); next != 0 && len(val) < tlen && hops < npages; hops++ {
+			seen := map[uint64]bool{}
+			for next != 0 && len(val) < tlen && !seen[next] {
+				seen[next] = true
 				op := page(next)
 				if op == nil || op[25] != bdbPageOverflow {
 					break
