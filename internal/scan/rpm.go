@@ -248,7 +248,7 @@ func rpmSQLiteBlobs(ctx context.Context, b []byte) [][]byte {
 // the header blob. All little-endian.
 func rpmNDBBlobs(b []byte) [][]byte {
 	le := binary.LittleEndian
-	if le.Uint32(b[4:]) != 0 {
+	if len(b) < 32 || string(b[:4]) != "RpmP" || le.Uint32(b[4:]) != 0 {
 		return nil
 	}
 	pages := uint64(le.Uint32(b[12:]))
@@ -296,8 +296,9 @@ const (
 // and value, and a package's value is an off-page item whose bytes are
 // a chain of overflow pages. Every value's bytes together may not exceed
 // the file's size (a chain shared by many items would otherwise
-// multiply it), and a chain that comes back to a page it visited is
-// broken off.
+// multiply it), and an overflow page is read once: a chain that comes
+// to a page already read (a loop, or a page two values claim) is broken
+// off, so the work is linear in the file's size.
 func rpmBDBBlobs(b []byte) [][]byte {
 	if len(b) < 512 {
 		return nil
@@ -324,6 +325,7 @@ func rpmBDBBlobs(b []byte) [][]byte {
 	}
 	var out [][]byte
 	budget := len(b)
+	visited := make([]bool, npages) // overflow pages: each belongs to one value
 	for n := uint64(1); n <= last && len(out) < maxPackagesPerFile; n++ {
 		p := page(n)
 		if p[25] != bdbPageHash && p[25] != bdbPageHashUns {
@@ -342,10 +344,9 @@ func rpmBDBBlobs(b []byte) [][]byte {
 			if tlen > budget {
 				return out
 			}
-			val := make([]byte, 0, tlen)
-			seen := map[uint64]bool{}
-			for next != 0 && len(val) < tlen && !seen[next] {
-				seen[next] = true
+			var val []byte
+			for next != 0 && next < npages && len(val) < tlen && !visited[next] {
+				visited[next] = true
 				op := page(next)
 				if op == nil || op[25] != bdbPageOverflow {
 					break
