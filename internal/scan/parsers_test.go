@@ -119,6 +119,8 @@ func FuzzParsePackageJSON(f *testing.F) {
 func FuzzLayer(f *testing.F) {
 	f.Add(layer(f, "var/lib/dpkg/status", "Package: a\nVersion: 1\n", "x/.wh.y", ""))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	f.Add(zstdLayer(f, "lib/apk/db/installed", "P:a\nV:1\n", "var/lib/rpm/Packages.db", "RpmP"))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lf := &layerFiles{files: map[string][]byte{}, limits: Limits{LayerBytes: 1 << 20, Files: 1000, FileBytes: 1 << 16}}
 		lf.add(bytes.NewReader(b))
