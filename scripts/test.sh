@@ -2,7 +2,8 @@
 # Runs arca's whole test suite, setting up everything it needs first:
 #
 #   1. Debian packages (PostgreSQL server, git, curl, python3 venv, Maven,
-#      Gradle and a JDK) - only the missing ones, with apt-get (needs root);
+#      Gradle and a JDK, rpm) - only the missing ones, with apt-get (needs
+#      root);
 #   1b. crane and oras (go install) into .cache/bin, exported as
 #      ARCA_TOOLS_BIN, and skopeo (apt-get), for the registry's e2e tests;
 #      verdaccio (npm, pinned) into .cache/verdaccio, exported as
@@ -86,6 +87,7 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v gradle >/dev/null 2>&1 || missing+=(gradle)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry) # distribution 2.8: the foreign OCI target of replication tests
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm) # rpmbuild and rpm write the RPM databases internal/scan reads
 # OpenLDAP for the SSO tests (internal/sso/ldaptest starts its own slapd).
 [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || missing+=(ldap-utils)

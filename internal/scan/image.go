@@ -3,6 +3,7 @@ package scan
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
@@ -35,7 +38,7 @@ var DefaultLimits = Limits{LayerBytes: 8 << 30, Files: 2_000_000, FileBytes: 64 
 // the most bytes of it that are read.
 func interesting(p string, l Limits) (int64, bool) {
 	switch {
-	case p == "var/lib/dpkg/status", p == "lib/apk/db/installed":
+	case p == "var/lib/dpkg/status", p == "lib/apk/db/installed", rpmDBFiles[p]:
 		return l.FileBytes, true
 	case strings.HasPrefix(p, "var/lib/dpkg/status.d/") && !strings.HasSuffix(p, ".md5sums"):
 		return l.FileBytes, true
@@ -69,7 +72,13 @@ type layerFiles struct {
 	limits Limits
 }
 
-// add reads one layer (a tar, gzip-compressed or not).
+// zstdMaxWindow bounds the memory a zstd layer's decoder may use: the
+// window a frame declares (zstd's own command line refuses windows over
+// 128 MiB unless told otherwise; layers are written with far smaller).
+const zstdMaxWindow = 128 << 20
+
+// add reads one layer (a tar: plain, gzip- or zstd-compressed, told
+// apart by the stream's magic number as the media type allows all three).
 func (lf *layerFiles) add(r io.Reader) error {
 	br := bufio.NewReader(r)
 	var rd io.Reader = br
@@ -80,8 +89,14 @@ func (lf *layerFiles) add(r io.Reader) error {
 		}
 		defer gz.Close()
 		rd = gz
-	} else if len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd {
-		return errs.E(errs.Unsupported, "zstd-compressed layers are not scanned")
+	} else if bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return errs.Wrap(err, errs.Invalid, "layer is not a valid zstd stream")
+		}
+		defer zr.Close()
+		rd = zr
 	}
 	limited := &io.LimitedReader{R: rd, N: lf.limits.LayerBytes + 1}
 	tr := tar.NewReader(limited)
@@ -137,7 +152,7 @@ func (lf *layerFiles) removeUnder(p string, self bool) {
 }
 
 // components reads the package databases found.
-func (lf *layerFiles) components() []vulndb.Component {
+func (lf *layerFiles) components(ctx context.Context) []vulndb.Component {
 	osr := parseOSRelease(lf.files["etc/os-release"])
 	if osr.ID == "" {
 		osr = parseOSRelease(lf.files["usr/lib/os-release"])
@@ -161,6 +176,8 @@ func (lf *layerFiles) components() []vulndb.Component {
 			addAll(parseDpkgStatus(b, osr.Ecosystem("Debian")), p)
 		case p == "lib/apk/db/installed":
 			addAll(parseApkInstalled(b, osr.Ecosystem("Alpine")), p)
+		case rpmDBFiles[p]:
+			addAll(parseRPMDB(ctx, b, osr), p)
 		case strings.HasSuffix(p, "/METADATA") || strings.HasSuffix(p, "/PKG-INFO"):
 			if c, ok := parsePythonMetadata(b); ok {
 				addAll([]vulndb.Component{c}, p)
@@ -192,5 +209,5 @@ func catalog(ctx context.Context, blobs *blob.Store, layers []blob.Digest, l Lim
 			return nil, fmt.Errorf("layer %s: %w", d, err)
 		}
 	}
-	return lf.components(), nil
+	return lf.components(ctx), nil
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"strings"
 	"testing"
 )
@@ -64,7 +65,7 @@ func TestLayerFiles(t *testing.T) {
 		"./app/node_modules/a/package.json", `{"name":"a","version":"1.0.0"}`, "app/node_modules/@s/b/package.json", `{"name":"@s/b","version":"2.0.0"}`,
 		"app/node_modules/a/lib/package.json", `{"name":"inner","version":"0.0.1"}`, "srv/x.dist-info/METADATA", "Name: x\nVersion: 1\n")))
 	lf.add(bytes.NewReader(layer(t, "app/node_modules/.wh..wh..opq", "", "srv/.wh.x.dist-info", "")))
-	cs := lf.components()
+	cs := lf.components(context.Background())
 	if len(cs) != 1 || cs[0].Ecosystem != "Alpine:v3.16" || cs[0].Name != "zlib" {
 		t.Fatalf("%+v", cs)
 	}
@@ -118,10 +119,12 @@ func FuzzParsePackageJSON(f *testing.F) {
 func FuzzLayer(f *testing.F) {
 	f.Add(layer(f, "var/lib/dpkg/status", "Package: a\nVersion: 1\n", "x/.wh.y", ""))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	f.Add(zstdLayer(f, "lib/apk/db/installed", "P:a\nV:1\n", "var/lib/rpm/Packages.db", "RpmP"))
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lf := &layerFiles{files: map[string][]byte{}, limits: Limits{LayerBytes: 1 << 20, Files: 1000, FileBytes: 1 << 16}}
 		lf.add(bytes.NewReader(b))
-		lf.components()
+		lf.components(context.Background())
 	})
 }
 

@@ -41,6 +41,21 @@ func (c Component) lookupName() string {
 	return NormalizeName(c.Base(), c.Name)
 }
 
+// rpmEcosystems are the RPM distributions in OSV. Their advisories name
+// source packages (Red Hat's RHSA: openssl for openssl-libs) or binary
+// packages (SUSE's, some of AlmaLinux's and Rocky's), so a binary
+// package with a source package of another name is looked up by both.
+var rpmEcosystems = map[string]bool{"Red Hat": true, "AlmaLinux": true, "Rocky Linux": true, "SUSE": true,
+	"openSUSE": true, "Azure Linux": true, "Mageia": true, "openEuler": true}
+
+// lookupNames are the names advisories may use for the component.
+func (c Component) lookupNames() []string {
+	if c.Source != "" && rpmEcosystems[c.Base()] {
+		return []string{NormalizeName(c.Base(), c.Source), NormalizeName(c.Base(), c.Name)}
+	}
+	return []string{c.lookupName()}
+}
+
 var pep503 = regexp.MustCompile(`[-_.]+`)
 
 // NormalizeName is the form package names are indexed under: PEP 503 for
@@ -84,10 +99,10 @@ func (a *Advisory) Affects(c Component) (bool, string) {
 	if a.Withdrawn != "" {
 		return false, ""
 	}
-	name := c.lookupName()
+	names := c.lookupNames()
 	affected, fixed := false, ""
 	for _, af := range a.Affected {
-		if NormalizeName(c.Base(), af.Package.Name) != name || !releaseMatches(af.Package.Ecosystem, c.Ecosystem) {
+		if !slices.Contains(names, NormalizeName(c.Base(), af.Package.Name)) || !releaseMatches(af.Package.Ecosystem, c.Ecosystem) {
 			continue
 		}
 		if slices.Contains(af.Versions, c.Version) {

@@ -400,23 +400,29 @@ func (d *DB) Match(ctx context.Context, comps []Component) ([]Finding, error) {
 }
 
 func (d *DB) candidates(ctx context.Context, c Component) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, advisory_id FROM vuln_affected WHERE base = $1 AND package = $2`,
-		c.Base(), c.lookupName())
-	if err != nil {
-		return nil, meta.Err(err)
-	}
-	defer rows.Close()
 	var ids []string
-	for rows.Next() {
-		var eco, id string
-		if err := rows.Scan(&eco, &id); err != nil {
+	for _, name := range c.lookupNames() {
+		rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, advisory_id FROM vuln_affected WHERE base = $1 AND package = $2`,
+			c.Base(), name)
+		if err != nil {
 			return nil, meta.Err(err)
 		}
-		if releaseMatches(eco, c.Ecosystem) && !slices.Contains(ids, id) {
-			ids = append(ids, id)
+		for rows.Next() {
+			var eco, id string
+			if err := rows.Scan(&eco, &id); err != nil {
+				rows.Close()
+				return nil, meta.Err(err)
+			}
+			if releaseMatches(eco, c.Ecosystem) && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, meta.Err(err)
 		}
 	}
-	return ids, meta.Err(rows.Err())
+	return ids, nil
 }
 
 func (d *DB) load(ctx context.Context, id string) (*Advisory, error) {

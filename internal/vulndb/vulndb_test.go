@@ -28,12 +28,17 @@ func parse(t *testing.T, rec string) *vulndb.Advisory {
 
 // Versions are compared in each ecosystem's own order: PEP 440 for PyPI
 // (2.20.0rc1 is before 2.20.0), npm semver, Debian's epochs and revisions,
-// Alpine's -rN.
+// Alpine's -rN, rpmvercmp for RPM distributions.
 func TestAffectsUsesEcosystemOrdering(t *testing.T) {
 	requests := parse(t, vulndbtest.Records["PyPI"][0])
 	lodash := parse(t, vulndbtest.Records["npm"][0])
 	zlibDeb := parse(t, vulndbtest.Records["Debian"][0])
 	zlibApk := parse(t, vulndbtest.Records["Alpine"][0])
+	rhsa := parse(t, vulndbtest.Records["Red Hat"][0])
+	byBinary := parse(t, `{"id":"X-ALMA","affected":[{"package":{"ecosystem":"AlmaLinux:9","name":"openssl-libs"},
+		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:3.0.7-16.el9_2"}]}]}]}`)
+	byBinaryDeb := parse(t, `{"id":"X-DEB","affected":[{"package":{"ecosystem":"Debian:11","name":"zlib1g"},
+		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`)
 	for _, tc := range []struct {
 		a     *vulndb.Advisory
 		c     vulndb.Component
@@ -56,6 +61,21 @@ func TestAffectsUsesEcosystemOrdering(t *testing.T) {
 		{zlibDeb, vulndb.Component{Ecosystem: "Debian", Name: "zlib1g", Source: "zlib", Version: "1:1.2.11.dfsg-2+deb11u1"}, true, "1:1.2.11.dfsg-2+deb11u2"},
 		{zlibApk, vulndb.Component{Ecosystem: "Alpine:v3.16", Name: "zlib", Version: "1.2.12-r1"}, true, "1.2.12-r2"},
 		{zlibApk, vulndb.Component{Ecosystem: "Alpine:v3.16", Name: "zlib", Version: "1.2.12-r10"}, false, ""},
+		// RPM: rpmvercmp through the semantic package, epochs (absent is 0),
+		// the release narrowing to every repository of RHEL 9, advisories
+		// keyed by the source package.
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:9", Name: "openssl-libs", Source: "openssl", Version: "1:3.0.1-43.el9_0"}, true, "1:3.0.7-16.el9_2"},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:9", Name: "openssl-libs", Source: "openssl", Version: "1:3.0.7-6.el9_2"}, true, "1:3.0.7-16.el9_2"},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:9", Name: "openssl-libs", Source: "openssl", Version: "3.0.9-1.el9"}, true, "1:3.0.7-16.el9_2"},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:9", Name: "openssl-libs", Source: "openssl", Version: "1:3.0.7-16.el9_2"}, false, ""},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:9", Name: "openssl-libs", Source: "openssl", Version: "1:3.0.7-24.el9"}, false, ""},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat:enterprise_linux:8", Name: "openssl-libs", Source: "openssl", Version: "1:1.1.1k-7.el8_6"}, false, ""},
+		{rhsa, vulndb.Component{Ecosystem: "Red Hat", Name: "openssl", Version: "1:3.0.1-43.el9_0"}, true, "1:3.0.7-16.el9_2"},
+		{rhsa, vulndb.Component{Ecosystem: "Rocky Linux:9", Name: "openssl", Version: "1:3.0.1-43.el9_0"}, false, ""},
+		// An RPM distribution whose advisory names the binary package.
+		{byBinary, vulndb.Component{Ecosystem: "AlmaLinux:9", Name: "openssl-libs", Source: "openssl", Version: "1:3.0.1-43.el9_0"}, true, "1:3.0.7-16.el9_2"},
+		// Debian's name source packages only.
+		{byBinaryDeb, vulndb.Component{Ecosystem: "Debian:11", Name: "zlib1g", Source: "zlib", Version: "1:1.2.11.dfsg-2+deb11u1"}, false, ""},
 	} {
 		got, fixed := tc.a.Affects(tc.c)
 		if got != tc.want || fixed != tc.fixed {

@@ -77,6 +77,20 @@ var Records = map[string][]string{
     "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "0.3.7"}]}]}],
   "database_specific": {"severity": "HIGH"}
 }`},
+	// RHSA-2023:3722, RHEL 9's openssl update (CVE-2023-0464 and four
+	// more), keyed as Red Hat's records are: by source package, once per
+	// repository of the release, the epoch spelled out. Its severity here
+	// is NVD's CVSS 3.1 vector of CVE-2023-0464 (7.5).
+	"Red Hat": {`{
+  "id": "RHSA-2023:3722", "modified": "2024-11-22T00:00:00Z",
+  "aliases": ["CVE-2023-0464", "CVE-2023-0465", "CVE-2023-0466", "CVE-2023-1255", "CVE-2023-2650"],
+  "summary": "Important: openssl security and bug fix update",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+  "affected": [{"package": {"ecosystem": "Red Hat:enterprise_linux:9::appstream", "name": "openssl"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-16.el9_2"}]}]},
+   {"package": {"ecosystem": "Red Hat:enterprise_linux:9::baseos", "name": "openssl"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:3.0.7-16.el9_2"}]}]}]
+}`},
 }
 
 // Zip is one ecosystem's export: its records as <id>.json entries.
@@ -98,5 +112,6 @@ func Zip(t testing.TB, ecosystem string) []byte {
 }
 
 // Ecosystems are the ecosystems most tests import (Records also holds
-// Maven's and Go's, which the package scanning tests import themselves).
+// Maven's, Go's and Red Hat's, which the package and RPM scanning tests
+// import themselves).
 func Ecosystems() []string { return []string{"PyPI", "npm", "Debian", "Alpine"} }
