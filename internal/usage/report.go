@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
@@ -27,6 +28,21 @@ type Service struct {
 	// labels it.
 	PricePerGBMonth float64
 	Currency        string
+
+	// measuring shares one measurement among concurrent callers of
+	// Build: a measurement walks every reference, and GET /api/v1/usage
+	// is open to every signed-in user, so callers at once wait for the
+	// one in flight instead of each starting their own.
+	measuring singleflight.Group
+}
+
+// measure is Measure of scope, shared with concurrent callers.
+func (s *Service) measure(ctx context.Context, scope string) ([]Line, error) {
+	v, err, _ := s.measuring.Do(scope, func() (any, error) { return Measure(ctx, s.DB, scope) })
+	if err != nil {
+		return nil, err
+	}
+	return append([]Line(nil), v.([]Line)...), nil
 }
 
 const gib = 1 << 30
@@ -62,7 +78,7 @@ func (s *Service) Build(ctx context.Context, p auth.Principal) (Report, error) {
 	for _, rp := range repos {
 		byName[rp.Name] = rp
 	}
-	lines, err := Measure(ctx, s.DB, ScopeRepository)
+	lines, err := s.measure(ctx, ScopeRepository)
 	if err != nil {
 		return rep, err
 	}
@@ -81,7 +97,7 @@ func (s *Service) Build(ctx context.Context, p auth.Principal) (Report, error) {
 		scope string
 		into  *[]Line
 	}{{ScopeOwner, &rep.Owners}, {ScopeFormat, &rep.Formats}} {
-		ls, err := Measure(ctx, s.DB, sc.scope)
+		ls, err := s.measure(ctx, sc.scope)
 		if err != nil {
 			return rep, err
 		}
