@@ -109,7 +109,7 @@ type blobWrite struct {
 // The conditions c are checked against the object the write replaces,
 // and the write is guarded by that object's state (see conditional.go).
 func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		replaced, err = s.putTx(ctx, tx, repoID, o, how, c)
 		return err
 	})
@@ -386,7 +386,7 @@ func (s store) getUpload(ctx context.Context, repoID int64, key, id string) (*up
 // the same part number. An upload completed or aborted meanwhile is
 // NoSuchUpload.
 func (s store) putPart(ctx context.Context, uploadID string, p *part, how blobWrite) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if how.fresh {
 			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: p.Digest, Size: p.Size, MD5: how.md5}); err != nil {
 				return err
@@ -439,7 +439,7 @@ func (s store) parts(ctx context.Context, uploadID string, after, max int) ([]*p
 // object's row comes, in one transaction. A concurrent abort or complete
 // makes it NoSuchUpload.
 func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
 		if err != nil {
 			return meta.Err(err)
