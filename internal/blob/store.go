@@ -24,6 +24,7 @@ type Observer func(op string, err error, bytes int64, took time.Duration)
 type Store struct {
 	driver  Driver
 	observe Observer
+	bufSize int // of the pipelined writer's buffers (pipeline.go)
 }
 
 // New returns a Store over d. observe may be nil.
@@ -31,7 +32,7 @@ func New(d Driver, observe Observer) *Store {
 	if observe == nil {
 		observe = func(string, error, int64, time.Duration) {}
 	}
-	return &Store{driver: d, observe: observe}
+	return &Store{driver: d, observe: observe, bufSize: defaultBufSize}
 }
 
 // Driver returns the underlying driver.
@@ -238,11 +239,13 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.hashes.Write(p[:n])
 	w.size += int64(n)
 	if err != nil {
-		w.err = errs.Wrap(err, errs.Unavailable, "blob store write failed")
+		w.err = wrapWriteErr(err)
 		return n, w.err
 	}
 	return n, nil
 }
+
+func wrapWriteErr(err error) error { return errs.Wrap(err, errs.Unavailable, "blob store write failed") }
 
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.size }
