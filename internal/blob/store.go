@@ -245,7 +245,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func wrapWriteErr(err error) error { return errs.Wrap(err, errs.Unavailable, "blob store write failed") }
+func wrapWriteErr(err error) error {
+	return errs.Wrap(err, errs.Unavailable, "blob store write failed")
+}
 
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.size }
