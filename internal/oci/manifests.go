@@ -285,7 +285,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	io.Copy(w, rd)
+	io.Copy(w, rd.Content())
 	return nil
 }
 
