@@ -38,9 +38,21 @@ func New(dir string) (*Driver, error) {
 			return nil, err
 		}
 	}
+	entries, err := os.ReadDir(d.blobDir())
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
 	created := false
 	for i := 0; i < 256; i++ {
-		err := os.Mkdir(filepath.Join(d.blobDir(), fmt.Sprintf("%02x", i)), 0o750)
+		name := fmt.Sprintf("%02x", i)
+		if have[name] {
+			continue
+		}
+		err := os.Mkdir(filepath.Join(d.blobDir(), name), 0o750)
 		if err == nil {
 			created = true
 		} else if !errors.Is(err, fs.ErrExist) {
