@@ -183,3 +183,76 @@ func TestWithBatchTxCancelAndRetry(t *testing.T) {
 		t.Errorf("WithBatchTx on a closed database succeeded")
 	}
 }
+
+// The statement cache: a query text run again uses its prepared statement,
+// the same text run while that statement's rows are open (a query in the
+// loop over another's rows) still works, and scripts are not cached.
+func TestStatementCache(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO batch_t VALUES ($1)`, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const q = `SELECT k FROM batch_t WHERE k >= $1 ORDER BY k`
+	outer, err := conn.QueryContext(ctx, q, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for outer.Next() {
+		var k string
+		outer.Scan(&k)
+		var inner []string
+		rows, err := conn.QueryContext(ctx, q, k) // the same text, while outer is open
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v string
+			rows.Scan(&v)
+			inner = append(inner, v)
+		}
+		rows.Close()
+		if len(inner) == 0 || inner[0] != k {
+			t.Fatalf("inner query from %s = %v", k, inner)
+		}
+		n++
+	}
+	if err := outer.Err(); err != nil || n != 20 {
+		t.Fatalf("outer query: %d rows, %v", n, err)
+	}
+	outer.Close()
+	conn.Raw(func(dc any) error {
+		c, ok := dc.(*cachingConn)
+		if !ok {
+			t.Fatalf("the connection is a %T, not a caching one", dc)
+		}
+		if c.stmts[q] == nil || c.stmts[q].busy {
+			t.Errorf("the query's statement is not cached idle: %+v", c.stmts[q])
+		}
+		return nil
+	})
+	// A script is run, not cached; column types pass through.
+	if _, err := conn.ExecContext(ctx, `INSERT INTO batch_t VALUES ('s1'); INSERT INTO batch_t VALUES ('s2');`); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(t, db); !got["s1"] || !got["s2"] {
+		t.Errorf("the script's rows are missing")
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT k FROM batch_t LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := rows.ColumnTypes()
+	rows.Close()
+	if err != nil || len(cts) != 1 || cts[0].DatabaseTypeName() != "TEXT" {
+		t.Errorf("column types: %v, %v", cts, err)
+	}
+}
