@@ -360,7 +360,7 @@ type Reader struct {
 	rc     io.ReadCloser
 	file   *os.File // rc, when handed out by Content
 	offset int64    // position of the next Read
-	rcAt   int64 // position rc will read next
+	rcAt   int64    // position rc will read next
 	read   int64
 	start  time.Time
 }
