@@ -47,6 +47,9 @@ var (
 	onlySmall   = flag.Int("only-small", 0, "only PUT then GET this many 4 KiB objects at -concurrency, then exit")
 	concurrency = flag.Int("concurrency", 16, "concurrency of -only-small")
 	onlyGet     = flag.Bool("only-small-get", true, "with -only-small, GET the objects after the PUTs")
+	jsonOut     = flag.String("json", "", "also write the results to this JSON file (for -report)")
+	report      = flag.String("report", "", "print a side-by-side table of the comma-separated JSON files of several runs (label:file,...; the first label is arca) and exit")
+	roundsOnly  = flag.Bool("no-listing", false, "skip the listing measurement")
 )
 
 type result struct {
@@ -102,6 +105,12 @@ func main() {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
 
+	if *report != "" {
+		if err := printReport(*report); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *onlySmall > 0 {
 		smallOnly(ctx, client)
 		return
@@ -144,7 +153,15 @@ func main() {
 		fmt.Println(r.row())
 	}
 	fmt.Println()
-	listing(ctx, client)
+	var lists []listResult
+	if !*roundsOnly {
+		lists = listing(ctx, client)
+	}
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, results, lists); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
 // hashRate measures h over 256 MiB in 1 MiB writes, in MB/s.
@@ -250,7 +267,8 @@ func get(ctx context.Context, c *s3.Client, key string) error {
 // object, which stores no new bytes) in 100 "directories", then times
 // ListObjectsV2 pages: the first page, a page from the middle, and the
 // delimited listing of the top level.
-func listing(ctx context.Context, client *s3.Client) {
+func listing(ctx context.Context, client *s3.Client) []listResult {
+	var out []listResult
 	lb := aws.String(*bucket + "-list")
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: lb}); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
 		log.Fatalf("create bucket: %v", err)
@@ -304,7 +322,9 @@ func listing(ctx context.Context, client *s3.Client) {
 		}
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		fmt.Printf("| %s | %d | %s | %s |\n", tc.name, items, fmtDur(lat[10]), fmtDur(lat[19]))
+		out = append(out, listResult{Name: "ListObjectsV2 " + tc.name, P50ms: ms(lat[10]), P99ms: ms(lat[19])})
 	}
+	return out
 }
 
 // smallOnly PUTs then GETs -only-small distinct 4 KiB objects at
