@@ -256,3 +256,44 @@ func TestStatementCache(t *testing.T) {
 		t.Errorf("column types: %v, %v", cts, err)
 	}
 }
+
+// Transactions of one process take turns on the in-process write lock: a
+// second one begins when the first ends, and one whose context ends while
+// it waits gives up with the context's error.
+func TestTransactionsTakeTurns(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	first, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.ExecContext(ctx, `INSERT INTO batch_t VALUES ('first')`); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := db.BeginTx(cctx, nil); err == nil {
+		t.Fatal("a transaction began while another held the write lock")
+	}
+	began := make(chan time.Time, 1)
+	go func() {
+		tx, err := db.BeginTx(ctx, nil)
+		began <- time.Now()
+		if err == nil {
+			tx.ExecContext(ctx, `INSERT INTO batch_t VALUES ('second')`)
+			tx.Commit()
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	ended := time.Now()
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if at := <-began; at.Before(ended) {
+		t.Fatalf("the second transaction began %s before the first ended", ended.Sub(at))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := keys(t, db); !got["first"] || !got["second"] {
+		t.Errorf("rows %v, want first and second", got)
+	}
+}

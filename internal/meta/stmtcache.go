@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // The SQLite statement cache.
@@ -29,10 +30,12 @@ const stmtCacheSize = 256
 // maxCachedQuery bounds the length of a query text that is cached.
 const maxCachedQuery = 4096
 
-// sqliteConnector opens SQLite connections that cache their statements.
+// sqliteConnector opens SQLite connections that cache their statements
+// and take turns on writeLock for transactions.
 type sqliteConnector struct {
-	dsn string
-	drv driver.Driver
+	dsn       string
+	drv       driver.Driver
+	writeLock chan struct{}
 }
 
 // newSQLiteConnector opens connections with the driver the SQLite package
@@ -40,7 +43,7 @@ type sqliteConnector struct {
 func newSQLiteConnector(dsn string) driver.Connector {
 	db, _ := sql.Open("sqlite", "") // opens no connection
 	defer db.Close()
-	return sqliteConnector{dsn: dsn, drv: db.Driver()}
+	return sqliteConnector{dsn: dsn, drv: db.Driver(), writeLock: make(chan struct{}, 1)}
 }
 
 func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -52,10 +55,15 @@ func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok {
 		return conn, nil // a driver without the expected methods: no cache
 	}
-	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}}, nil
+	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, writeLock: c.writeLock}, nil
 }
 
 func (c sqliteConnector) Driver() driver.Driver { return c.drv }
+
+// Begin is BeginTx without a context (database/sql uses BeginTx).
+func (c *cachingConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
 
 // sqliteConn is what the SQLite driver's connections implement, and so
 // what the caching connection passes on.
@@ -86,7 +94,78 @@ type cachedStmt struct {
 // lock.
 type cachingConn struct {
 	sqliteConn
-	stmts map[string]*cachedStmt
+	stmts     map[string]*cachedStmt
+	writeLock chan struct{}
+	tx        *lockedTx // the transaction in progress, holding writeLock
+}
+
+// Transactions take turns in process.
+//
+// Every SQLite transaction arca begins is a write transaction (BEGIN
+// IMMEDIATE, _txlock=immediate), and SQLite lets writers wait for its lock
+// only by polling: its busy handler sleeps 1, 2, 5, 10 ... 100 ms between
+// tries, so a writer that finds the lock taken usually sleeps well past
+// the moment it is freed. The connections of one process therefore queue
+// on a channel before BEGIN, woken the moment the previous transaction
+// ends; the job queue's transactions (river shares the *sql.DB) queue the
+// same way. SQLite's own lock and busy_timeout still order them with other
+// processes (arca admin commands). The wait is bounded by txLockWait, after
+// which BEGIN runs anyway, as before: a transaction begun while the same
+// goroutine holds another (which WithTx's callers must not do) fails on
+// SQLite's busy_timeout rather than waiting forever.
+
+// txLockWait bounds the wait on the in-process write lock.
+const txLockWait = 10 * time.Second
+
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	held := false
+	t := time.NewTimer(txLockWait)
+	select {
+	case c.writeLock <- struct{}{}:
+		held = true
+	case <-ctx.Done():
+		t.Stop()
+		return nil, ctx.Err()
+	case <-t.C:
+	}
+	t.Stop()
+	tx, err := c.sqliteConn.BeginTx(ctx, opts)
+	if err != nil {
+		if held {
+			<-c.writeLock
+		}
+		return nil, err
+	}
+	lt := &lockedTx{Tx: tx, c: c, held: held}
+	c.tx = lt
+	return lt, nil
+}
+
+// lockedTx gives the write lock back when it ends.
+type lockedTx struct {
+	driver.Tx
+	c    *cachingConn
+	held bool
+}
+
+func (t *lockedTx) release() {
+	if t.held {
+		t.held = false
+		<-t.c.writeLock
+	}
+	if t.c.tx == t {
+		t.c.tx = nil
+	}
+}
+
+func (t *lockedTx) Commit() error {
+	defer t.release()
+	return t.Tx.Commit()
+}
+
+func (t *lockedTx) Rollback() error {
+	defer t.release()
+	return t.Tx.Rollback()
 }
 
 func cacheable(query string) bool {
@@ -170,6 +249,9 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 }
 
 func (c *cachingConn) Close() error {
+	if c.tx != nil {
+		c.tx.release() // a connection dropped in a transaction
+	}
 	for q, s := range c.stmts {
 		s.stmt.Close()
 		delete(c.stmts, q)
