@@ -168,6 +168,7 @@ for name in "${SERVERS[@]}"; do
     done
 done
 sed -n '1,5p' "$WORK/arca-0.md" # the hash rates of this machine
+echo
 (IFS=,; "$SB" -report "${ORDERED[*]}")
 echo
 echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
