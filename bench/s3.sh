@@ -79,6 +79,22 @@ install() {
     }
 }
 
+# install_weed VERSION: SeaweedFS's go.mod has replace directives, which
+# go install refuses; then the module is fetched with go mod download and
+# built inside it (where they apply), once.
+install_weed() {
+    [[ -x "$BIN/weed" ]] && return 0
+    install seaweedfs weed "github.com/seaweedfs/seaweedfs/weed@$1" 2>/dev/null && return 0
+    log "building SeaweedFS ($1) from its module into $BIN (once; go install refuses its replace directives) ..."
+    local dir
+    dir="$(go mod download -json "github.com/seaweedfs/seaweedfs@$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+    [[ -n "$dir" ]] && (cd "$dir" && go build -o "$BIN/weed" ./weed) >>"$WORK/install-seaweedfs.log" 2>&1 || {
+        log "SeaweedFS did not build; it is left out"
+        tail -n 5 "$WORK/install-seaweedfs.log" >&2
+        return 1
+    }
+}
+
 KEY=benchkey SECRET="bench-secret-$RANDOM$RANDOM"
 wait_up() { # wait_up URL PID NAME
     local deadline=$((SECONDS + 120))
@@ -114,7 +130,7 @@ for peer in $PEERS; do
         VERSIONS+=", minio $("$BIN/minio" --version 2>/dev/null | head -n1 | awk '{print $3}')"
         ;;
     seaweedfs)
-        install seaweedfs weed "github.com/seaweedfs/seaweedfs/weed@${BENCH_SEAWEEDFS_VERSION:-latest}" || continue
+        install_weed "${BENCH_SEAWEEDFS_VERSION:-latest}" || continue
         s3=$("$SB" -free-port) master=$("$SB" -free-port) volume=$("$SB" -free-port) filer=$("$SB" -free-port)
         mkdir -p "$WORK/weed-data"
         cat >"$WORK/weed-s3.json" <<EOF
