@@ -44,7 +44,8 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stopCheckpoints func() // SQLite: stops the background checkpointer
+	stopCheckpoints func()   // SQLite: stops the background checkpointer
+	batch           *batcher // SQLite: the group-commit writer (batch.go)
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -77,6 +78,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB
 	}
 	if db.Dialect == SQLite {
 		db.stopCheckpoints = db.checkpoints(time.Second)
+		db.startBatcher()
 	}
 	return db, nil
 }
@@ -108,6 +110,10 @@ func (db *DB) checkpoints(interval time.Duration) (stop func()) {
 
 // Close stops background work and closes the database.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.stop()
+		db.batch = nil
+	}
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil
