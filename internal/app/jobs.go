@@ -131,6 +131,7 @@ func kindQueues() map[string]int {
 		"replicate": 2, "replication_schedule": 1, "backup": 1,
 		"scan": 1, "scan_rescan": 1, "vulndb_update": 1,
 		"ldap_sync": 1, "webhook_prune": 1,
+		"search_index": 1,
 	}
 }
 
@@ -142,6 +143,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &purgeWorker{app: a})
 	river.AddWorker(workers, &webhookWorker{app: a})
 	river.AddWorker(workers, &webhookPruneWorker{app: a})
+	a.searchWorkers(workers)
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}

@@ -49,6 +49,8 @@ Usage:
   arca restore --from LOCATION  restore a backup into an empty data directory or database
   arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
   arca import SOURCE [flags]    bring history from MLflow, registries, indexes, S3 or Nexus (run "arca import")
+  arca search QUERY --url URL   search names, versions, descriptions or a digest across formats
+  arca search reindex [flags]   rebuild the search index (maintenance, like gc)
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -95,6 +97,8 @@ func Main(args []string, env Env) int {
 		err = runImport(args[1:], env)
 	case "vulndb":
 		err = runVulnDB(args[1:], env)
+	case "search":
+		err = runSearch(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:

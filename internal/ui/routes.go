@@ -44,6 +44,8 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	h.handle(mux, "GET /ui/models/{name}", anyone, h.model)                       // versions, aliases, stages of one
 	h.handle(mux, "GET /ui/models/{name}/versions/{version}", anyone, h.mlflowModelVersionPath)
 
+	h.handle(mux, "GET /ui/search", anyone, h.searchPage) // everything the visitor may read, by name or digest
+
 	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
 	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report
 	h.handle(mux, "POST /ui/security/scan", signedIn, h.scanNow)               // scan a repository or an artifact now

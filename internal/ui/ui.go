@@ -26,6 +26,7 @@ import (
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/search"
 	"github.com/arcaproject/arca/internal/webhook"
 )
 
@@ -61,6 +62,8 @@ type Deps struct {
 	// security pages' scan button). Nil hides the pages.
 	Scans     *scan.Scanner
 	ScanQueue scan.Queue
+	// Search answers the search box of every page (nil: none).
+	Search *search.Service
 }
 
 // Handler serves the web UI.
