@@ -2,9 +2,9 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/jobs"
@@ -24,7 +24,7 @@ func (a *App) openSearch() {
 // never indexes on the request's goroutine.
 func (a *App) indexOnChange(ctx context.Context, e audit.Event) {
 	for _, t := range search.Targets(e) {
-		if _, err := (appJobs{a.Jobs}).EnqueueIndex(ctx, t); err != nil {
+		if err := (appJobs{a.Jobs}).enqueueIndexChange(ctx, t); err != nil {
 			a.Log.WarnContext(ctx, "enqueuing search indexing", "repository", t.Repository, "group", t.Group, "err", err)
 		}
 	}
@@ -50,16 +50,26 @@ func (w *searchIndexWorker) Work(ctx context.Context, j *river.Job[searchIndexAr
 	return river.RecordOutput(ctx, st)
 }
 
-// notStarted are the states in which an equal indexing job is not
-// enqueued again. A running one is not among them: it may have read the
-// tables before the change that enqueues the next.
-var notStarted = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-	rivertype.JobStateRetryable, rivertype.JobStateScheduled}
-
-// EnqueueIndex queues a reindex of t, unless an equal one waits to start.
+// EnqueueIndex queues a reindex of t (an admin's), unless an equal one is
+// queued or running.
 func (j appJobs) EnqueueIndex(ctx context.Context, t search.Target) (jobs.Job, error) {
 	return j.Enqueue(ctx, searchIndexArgs{Target: t},
-		&river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: notStarted}})
+		&river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
+}
+
+// indexBatch is the window in which changes to one item share one
+// indexing job.
+const indexBatch = time.Second
+
+// enqueueIndexChange queues the reindex of what a change touched: one job
+// per item and window of indexBatch, run once the window has closed, so
+// that it reads every change of its window (a job that ran would not see
+// a change made while it runs; the next window's job does).
+func (j appJobs) enqueueIndexChange(ctx context.Context, t search.Target) error {
+	_, err := j.Enqueue(ctx, searchIndexArgs{Target: t}, &river.InsertOpts{MaxAttempts: 5,
+		ScheduledAt: time.Now().Truncate(indexBatch).Add(indexBatch),
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: indexBatch}})
+	return err
 }
 
 // searchWorkers registers the indexing worker.

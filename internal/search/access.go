@@ -10,7 +10,7 @@ import (
 )
 
 // filter is what a caller may read of the index, as an SQL condition on
-// search_docs d: documents of readable repositories (scope_kind ''), and
+// search_docs d: documents of readable repositories (scope_kind ”), and
 // MLflow documents by MLflow's permission on their experiment or
 // registered model.
 type filter struct {

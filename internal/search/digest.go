@@ -78,7 +78,7 @@ var referrers = []referrer{
 func ReferrerTables() []string {
 	var out []string
 	for _, r := range referrers {
-		from := r.q[strings.Index(r.q, "FROM ")+5:]
+		from := r.q[strings.LastIndex(r.q, "FROM ")+5:]
 		table, _, _ := strings.Cut(from, " ")
 		col := r.q[strings.LastIndex(r.q, "x.")+2:]
 		col, _, _ = strings.Cut(col, " ")

@@ -17,8 +17,8 @@ func TestParseQuery(t *testing.T) {
 		{in: "sha256:0123456789ABCDEF", want: Query{Digest: "sha256:0123456789abcdef"}},
 		{in: "0123456789abcdef0123", want: Query{Digest: "sha256:0123456789abcdef0123"}},
 		{in: "deadbeefcafebabe", want: Query{Terms: [][]string{{"deadbeefcafebabe"}}, Text: "deadbeefcafebabe"}}, // no digit: a word
-		{in: "123456789012345", want: Query{Terms: [][]string{{"123456789012345"}}, Text: "123456789012345"}},   // no letter: a number
-		{in: "sha256:0123abc", want: Query{Terms: [][]string{{"sha256", "0123abc"}}, Text: "sha256:0123abc"}},   // too short a prefix
+		{in: "123456789012345", want: Query{Terms: [][]string{{"123456789012345"}}, Text: "123456789012345"}},    // no letter: a number
+		{in: "sha256:0123abc", want: Query{Terms: [][]string{{"sha256", "0123abc"}}, Text: "sha256:0123abc"}},    // too short a prefix
 		{in: "kind:run resnet", want: Query{Terms: [][]string{{"resnet"}}, Text: "resnet", Kind: "run"}},
 		{in: "", bad: true},
 		{in: "format:npm", bad: true},

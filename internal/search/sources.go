@@ -503,10 +503,10 @@ func mlflowRuns(ctx context.Context, c sourceCtx, uuid string, emit func(Doc) er
 		args = append(args, uuid)
 	}
 	type run struct {
-		id, exp            int64
-		uuid, name, ename  string
-		status             string
-		at                 int64
+		id, exp           int64
+		uuid, name, ename string
+		status            string
+		at                int64
 	}
 	var runs []run
 	rows, err := c.tx.QueryContext(ctx, q, args...)
