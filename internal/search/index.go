@@ -117,10 +117,14 @@ func (s *Service) reindexRepo(ctx context.Context, rp *repo.Repository, group st
 			return err
 		}
 		w := &writer{ctx: ctx, tx: tx, db: s.DB}
+		var read meta.Querier = tx
+		if s.DB.Dialect == meta.Postgres {
+			read = s.DB
+		}
 		groups := []string{group}
 		if group != "" {
 			var err error
-			if groups, err = expand(ctx, tx, rp, group); err != nil {
+			if groups, err = expand(ctx, read, rp, group); err != nil {
 				return err
 			}
 		}
@@ -128,7 +132,7 @@ func (s *Service) reindexRepo(ctx context.Context, rp *repo.Repository, group st
 			if err := w.deleteGroup(rp.ID, rp.Format, g); err != nil {
 				return err
 			}
-			if err := src(ctx, sourceCtx{s: s, tx: tx, rp: rp, group: g}, w.add); err != nil {
+			if err := src(ctx, sourceCtx{s: s, tx: read, rp: rp, group: g}, w.add); err != nil {
 				return err
 			}
 		}

@@ -15,7 +15,8 @@ import (
 // narrow the results; a word that is "sha256:<hex>" or at least
 // MinDigestPrefix hex characters (optionally after "sha256:") makes the
 // query a digest search ("where is this content used"); every other word
-// is a term. A term matches names, versions and descriptions at the start
+// is a term. A bare hex word is searched as a word too when no content
+// has that digest. A term matches names, versions and descriptions at the start
 // of their words ("req" matches "requests"); all terms must match.
 type Query struct {
 	// Terms are the words of the query, each as the lowercase runs of
@@ -26,6 +27,10 @@ type Query struct {
 	Text string
 	// Digest is "sha256:" and 12 to 64 lowercase hex characters.
 	Digest string
+	// BareDigest says Digest was typed without "sha256:": then Terms
+	// holds it as a word too, searched when no content has that digest
+	// (a 32-hex MLflow run id, a long number).
+	BareDigest bool
 	// Format, Repository and Kind filter results ("" for any).
 	Format, Repository, Kind string
 }
@@ -62,12 +67,15 @@ func ParseQuery(s string) (Query, error) {
 				continue
 			}
 		}
-		if d, ok := digestOf(w); ok {
-			if q.Digest != "" && q.Digest != d {
+		d, isDigest := digestOf(w)
+		if isDigest {
+			if q.Digest != "" {
 				return q, errs.E(errs.Invalid, "a query names at most one digest")
 			}
 			q.Digest = d
-			continue
+			if q.BareDigest = !strings.HasPrefix(strings.ToLower(w), "sha256:"); !q.BareDigest {
+				continue
+			}
 		}
 		toks := Tokens(w)
 		if len(toks) == 0 {
@@ -83,7 +91,7 @@ func ParseQuery(s string) (Query, error) {
 		text = append(text, strings.ToLower(w))
 	}
 	q.Text = strings.Join(text, " ")
-	if q.Digest != "" && len(q.Terms) > 0 {
+	if q.Digest != "" && len(q.Terms) > 0 && !(q.BareDigest && len(q.Terms) == 1) {
 		return q, errs.E(errs.Invalid, "a digest search takes no other terms")
 	}
 	if q.Digest == "" && len(q.Terms) == 0 {
@@ -101,13 +109,6 @@ func digestOf(w string) (string, bool) {
 	}
 	for _, c := range hex {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return "", false
-		}
-	}
-	if hex == w {
-		// Bare hex: a digest prefix only when it has a digit and a
-		// letter, so that a long word or number stays a term.
-		if !strings.ContainsAny(hex, "0123456789") || !strings.ContainsAny(hex, "abcdef") {
 			return "", false
 		}
 	}

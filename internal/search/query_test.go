@@ -15,10 +15,13 @@ func TestParseQuery(t *testing.T) {
 		{in: "requests", want: Query{Terms: [][]string{{"requests"}}, Text: "requests"}},
 		{in: "  My-Pkg  format:PyPI repo:pypi-hosted", want: Query{Terms: [][]string{{"my", "pkg"}}, Text: "my-pkg", Format: "pypi", Repository: "pypi-hosted"}},
 		{in: "sha256:0123456789ABCDEF", want: Query{Digest: "sha256:0123456789abcdef"}},
-		{in: "0123456789abcdef0123", want: Query{Digest: "sha256:0123456789abcdef0123"}},
-		{in: "deadbeefcafebabe", want: Query{Terms: [][]string{{"deadbeefcafebabe"}}, Text: "deadbeefcafebabe"}}, // no digit: a word
-		{in: "123456789012345", want: Query{Terms: [][]string{{"123456789012345"}}, Text: "123456789012345"}},    // no letter: a number
-		{in: "sha256:0123abc", want: Query{Terms: [][]string{{"sha256", "0123abc"}}, Text: "sha256:0123abc"}},    // too short a prefix
+		{in: "0123456789abcdef0123", want: Query{Digest: "sha256:0123456789abcdef0123", BareDigest: true,
+			Terms: [][]string{{"0123456789abcdef0123"}}, Text: "0123456789abcdef0123"}},
+		{in: "123456789012345", want: Query{Digest: "sha256:123456789012345", BareDigest: true,
+			Terms: [][]string{{"123456789012345"}}, Text: "123456789012345"}},
+		{in: "deadbeefcafebabeX", want: Query{Terms: [][]string{{"deadbeefcafebabex"}}, Text: "deadbeefcafebabex"}}, // not hex: a word
+		{in: "123456789012345 foo", bad: true},
+		{in: "sha256:0123abc", want: Query{Terms: [][]string{{"sha256", "0123abc"}}, Text: "sha256:0123abc"}}, // too short a prefix
 		{in: "kind:run resnet", want: Query{Terms: [][]string{{"resnet"}}, Text: "resnet", Kind: "run"}},
 		{in: "", bad: true},
 		{in: "format:npm", bad: true},
@@ -54,7 +57,7 @@ func FuzzParseQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(q.Terms) > MaxTerms || (q.Digest == "") == (len(q.Terms) == 0) {
+		if len(q.Terms) > MaxTerms || (q.Digest == "" && len(q.Terms) == 0) || (q.Digest != "" && len(q.Terms) != 0 && !q.BareDigest) {
 			t.Fatalf("ParseQuery(%q) = %+v", s, q)
 		}
 		for _, term := range q.Terms {

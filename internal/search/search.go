@@ -139,7 +139,11 @@ func (s *Service) Search(ctx context.Context, p auth.Principal, r Request) (Page
 	var res []Result
 	if q.Digest != "" {
 		res, err = s.digestSearch(ctx, p, q, f, offset, limit+1)
-	} else {
+		if err == nil && len(res) == 0 && offset == 0 && q.BareDigest {
+			q.Digest, page.Digest = "", ""
+		}
+	}
+	if q.Digest == "" && err == nil {
 		res, err = s.engine.Search(ctx, q, f, offset, limit+1)
 	}
 	if err != nil {

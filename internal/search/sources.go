@@ -24,8 +24,12 @@ import (
 type source func(ctx context.Context, c sourceCtx, emit func(Doc) error) error
 
 type sourceCtx struct {
-	s     *Service
-	tx    *sql.Tx
+	s *Service
+	// tx reads the format tables: the reindexing transaction on SQLite;
+	// on PostgreSQL the pool, because a connection reading a result
+	// cannot write the documents emitted meanwhile (the lock taken by the
+	// transaction still orders reindexing jobs).
+	tx    meta.Querier
 	rp    *repo.Repository
 	group string
 }
@@ -396,7 +400,7 @@ const (
 
 // expand lists the groups a reindex of group refreshes: an experiment's
 // runs go with it (deleting or restoring it hides or shows them).
-func expand(ctx context.Context, tx *sql.Tx, rp *repo.Repository, group string) ([]string, error) {
+func expand(ctx context.Context, tx meta.Querier, rp *repo.Repository, group string) ([]string, error) {
 	out := []string{group}
 	if rp.Format != "mlflow" || !strings.HasPrefix(group, groupExperiment) {
 		return out, nil
@@ -436,7 +440,7 @@ func mlflowSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error 
 }
 
 // tagsText is "key value" lines of key/value rows, bounded.
-func tagsText(ctx context.Context, tx *sql.Tx, q string, arg any) (string, error) {
+func tagsText(ctx context.Context, tx meta.Querier, q string, arg any) (string, error) {
 	rows, err := tx.QueryContext(ctx, q, arg)
 	if err != nil {
 		return "", meta.Err(err)
