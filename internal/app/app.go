@@ -458,6 +458,7 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		return err
 	}
+	a.seedSearchIndex(ctx)
 	select {
 	case err := <-errc:
 		for _, srv := range servers {

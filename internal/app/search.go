@@ -72,6 +72,19 @@ func (j appJobs) enqueueIndexChange(ctx context.Context, t search.Target) error 
 	return err
 }
 
+// seedSearchIndex queues a full reindex when the index is empty: after
+// an upgrade to the first release with search, and after a restore (a
+// backup leaves the derived index out). An empty arca reindexes nothing.
+func (a *App) seedSearchIndex(ctx context.Context) {
+	empty, err := a.Search.Empty(ctx)
+	if err == nil && empty {
+		_, err = (appJobs{a.Jobs}).EnqueueIndex(ctx, search.Target{All: true})
+	}
+	if err != nil {
+		a.Log.WarnContext(ctx, "seeding the search index", "err", err)
+	}
+}
+
 // searchWorkers registers the indexing worker.
 func (a *App) searchWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &searchIndexWorker{app: a})

@@ -245,6 +245,13 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
+// Empty reports whether the index has no documents.
+func (s *Service) Empty(ctx context.Context) (bool, error) {
+	var n int
+	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM search_docs LIMIT 1) x`).Scan(&n)
+	return n == 0, meta.Err(err)
+}
+
 // InsertForBenchmark writes docs directly, for bench/ and tests that
 // need a large index quickly.
 func (s *Service) InsertForBenchmark(ctx context.Context, docs []Doc) error {
