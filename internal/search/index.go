@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -110,81 +109,94 @@ func (s *Service) reindexRepo(ctx context.Context, rp *repo.Repository, group st
 			}
 		}
 	}
+	// One repository is reindexed by one job at a time: on PostgreSQL
+	// under a lock every process shares (SQLite queues writers on its
+	// file), so that a job that read older rows never writes after one
+	// that read newer.
 	n := 0
-	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		n = 0
-		if err := s.lockRepo(ctx, tx, rp.ID); err != nil {
-			return err
+	err := s.DB.WithLock(ctx, "search index "+strconv.FormatInt(rp.ID, 10), func() error {
+		var err error
+		if group == "" {
+			n, err = s.reindexWhole(ctx, rp, src)
+		} else {
+			n, err = s.reindexGroup(ctx, rp, src, group)
 		}
-		w := &writer{ctx: ctx, tx: tx, db: s.DB}
-		var read meta.Querier = tx
-		if s.DB.Dialect == meta.Postgres {
-			read = s.DB
-		}
-		groups := []string{group}
-		if group != "" {
-			var err error
-			if groups, err = expand(ctx, read, rp, group); err != nil {
-				return err
-			}
-		}
-		for _, g := range groups {
-			if err := w.deleteGroup(rp.ID, rp.Format, g); err != nil {
-				return err
-			}
-			if err := src(ctx, sourceCtx{s: s, tx: read, rp: rp, group: g}, w.add); err != nil {
-				return err
-			}
-		}
-		if err := w.flush(); err != nil {
-			return err
-		}
-		n = w.n
-		return nil
+		return err
 	})
 	return n, err
 }
 
-// lockRepo serializes reindexing of one repository across processes on
-// PostgreSQL (SQLite serializes every writer anyway), so that a job that
-// read older rows never commits after one that read newer.
-func (s *Service) lockRepo(ctx context.Context, tx *sql.Tx, id int64) error {
-	if s.DB.Dialect != meta.Postgres {
-		return nil
-	}
-	h := fnv.New64a()
-	h.Write([]byte("arca search " + strconv.FormatInt(id, 10)))
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()))
-	return meta.Err(err)
-}
-
-// writer batches inserts.
-type writer struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	db    *meta.DB
-	batch []Doc
-	n     int
-}
-
-const batchSize = 200
-
-func (w *writer) deleteGroup(repoID int64, format, group string) error {
-	if err := w.flush(); err != nil {
+// reindexGroup rebuilds one group (and the groups expand adds) in one
+// transaction. The format tables are read on the pool: on PostgreSQL a
+// connection reading a result cannot write the documents emitted
+// meanwhile.
+func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src source, group string) (int, error) {
+	n := 0
+	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		w := &writer{ctx: ctx, tx: tx, at: meta.Now()}
+		groups, err := expand(ctx, s.DB, rp, group)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if err := w.flush(); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp = $3`, rp.ID, rp.Format, g); err != nil {
+				return meta.Err(err)
+			}
+			if err := src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp, group: g}, w.add); err != nil {
+				return err
+			}
+		}
+		err = w.flush()
+		n = w.n
 		return err
-	}
-	var err error
-	if group == "" {
-		_, err = w.tx.ExecContext(w.ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2`, repoID, format)
-	} else {
-		_, err = w.tx.ExecContext(w.ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp = $3`, repoID, format, group)
-	}
-	return meta.Err(err)
+	})
+	return n, err
 }
+
+// reindexWhole rebuilds a whole repository in transactions of wholeBatch
+// documents, each written again with the time the reindex started; what
+// was not written again is then deleted. A repository of a million items
+// is never one transaction (SQLite's write-ahead log would hold every
+// page the full-text index rewrote), and searches keep answering while
+// it runs.
+func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src source) (int, error) {
+	start := meta.Now()
+	w := &writer{ctx: ctx, at: start, commit: func(docs []Doc) error {
+		return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, start) })
+	}}
+	if err := src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp}, w.add); err != nil {
+		return w.n, err
+	}
+	if err := w.flush(); err != nil {
+		return w.n, err
+	}
+	_, err := s.DB.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND indexed_at < $3`, rp.ID, rp.Format, start)
+	return w.n, meta.Err(err)
+}
+
+// writer batches inserts: into tx, or each batch through commit.
+type writer struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	commit func([]Doc) error
+	at     int64 // indexed_at of what it writes
+	batch  []Doc
+	n      int
+}
+
+// Documents per insert statement, and per transaction of a whole
+// reindex.
+const (
+	batchSize  = 200
+	wholeBatch = 2000
+)
 
 func (w *writer) add(d Doc) error {
 	w.batch = append(w.batch, d)
-	if len(w.batch) >= batchSize {
+	if w.commit != nil && len(w.batch) >= wholeBatch || w.commit == nil && len(w.batch) >= batchSize {
 		return w.flush()
 	}
 	return nil
@@ -194,18 +206,30 @@ func (w *writer) flush() error {
 	if len(w.batch) == 0 {
 		return nil
 	}
-	err := insertDocs(w.ctx, w.tx, w.batch)
+	var err error
+	if w.commit != nil {
+		err = w.commit(w.batch)
+	} else {
+		err = insertDocs(w.ctx, w.tx, w.batch, w.at)
+	}
 	w.n += len(w.batch)
 	w.batch = w.batch[:0]
 	return err
 }
 
-// insertDocs writes docs; a document already there (same repository,
-// group, kind, name and version) is replaced.
-func insertDocs(ctx context.Context, tx *sql.Tx, docs []Doc) error {
-	const cols = 15
+// insertDocs writes docs (in statements of batchSize), indexed at at; a
+// document already there (same repository, group, kind, name and version)
+// is replaced.
+func insertDocs(ctx context.Context, tx *sql.Tx, docs []Doc, at int64) error {
+	for len(docs) > batchSize {
+		if err := insertDocs(ctx, tx, docs[:batchSize], at); err != nil {
+			return err
+		}
+		docs = docs[batchSize:]
+	}
+	const cols = 16
 	var b strings.Builder
-	b.WriteString(`INSERT INTO search_docs (doc_key, format, repository_id, repository, grp, kind, name, name_lc, version, digests, summary, body, scope_kind, scope_id, updated_at) VALUES `)
+	b.WriteString(`INSERT INTO search_docs (doc_key, format, repository_id, repository, grp, kind, name, name_lc, version, digests, summary, body, scope_kind, scope_id, updated_at, indexed_at) VALUES `)
 	args := make([]any, 0, len(docs)*cols)
 	seen := map[string]bool{}
 	for _, d := range docs {
@@ -226,10 +250,11 @@ func insertDocs(ctx context.Context, tx *sql.Tx, docs []Doc) error {
 		}
 		b.WriteByte(')')
 		args = append(args, k, d.Format, d.RepositoryID, d.Repository, d.Group, d.Kind, d.Name, strings.ToLower(d.Name), d.Version,
-			strings.Join(d.Digests, " "), clip(d.Summary, maxSummary), clip(d.Body, maxBody), d.ScopeKind, d.ScopeID, d.UpdatedAt)
+			strings.Join(d.Digests, " "), clip(d.Summary, maxSummary), clip(d.Body, maxBody), d.ScopeKind, d.ScopeID, d.UpdatedAt, at)
 	}
 	b.WriteString(` ON CONFLICT (doc_key) DO UPDATE SET digests = excluded.digests, summary = excluded.summary, body = excluded.body,
-		scope_kind = excluded.scope_kind, scope_id = excluded.scope_id, updated_at = excluded.updated_at, repository = excluded.repository`)
+		scope_kind = excluded.scope_kind, scope_id = excluded.scope_id, updated_at = excluded.updated_at, repository = excluded.repository,
+		indexed_at = excluded.indexed_at`)
 	_, err := tx.ExecContext(ctx, b.String(), args...)
 	return meta.Err(err)
 }
@@ -255,12 +280,5 @@ func (s *Service) Empty(ctx context.Context) (bool, error) {
 // InsertForBenchmark writes docs directly, for bench/ and tests that
 // need a large index quickly.
 func (s *Service) InsertForBenchmark(ctx context.Context, docs []Doc) error {
-	return s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(docs); start += batchSize {
-			if err := insertDocs(ctx, tx, docs[start:min(start+batchSize, len(docs))]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, meta.Now()) })
 }

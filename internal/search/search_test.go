@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 	"github.com/arcaproject/arca/internal/search"
@@ -102,16 +103,26 @@ func TestReindex(t *testing.T) {
 		startJobs(t, s)
 		eventually(t, s, admin, "minutes", has("raw", search.KindFile, "notes/meeting-minutes.txt"))
 
-		// The maintenance command's path (arca search reindex).
+		// The maintenance command's path (arca search reindex): what is
+		// missing comes back, what names nothing goes.
 		if _, err := s.DB.ExecContext(context.Background(), `DELETE FROM search_docs`); err != nil {
 			t.Fatal(err)
 		}
+		rp, _ := s.Repos.Get(context.Background(), "files")
+		if err := s.Search.InsertForBenchmark(context.Background(), []search.Doc{{Format: "raw", RepositoryID: rp.ID, Repository: rp.Name,
+			Group: "ghost.txt", Kind: search.KindFile, Name: "ghost.txt"}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
 		st, err := s.Search.Reindex(context.Background(), search.Target{All: true})
 		if err != nil || st.Documents < 1 {
 			t.Fatalf("reindex: %+v %v", st, err)
 		}
 		if p := query(t, s, admin, "meeting"); len(p.Results) != 1 {
 			t.Fatalf("after reindex: %+v", p.Results)
+		}
+		if p := query(t, s, admin, "ghost"); len(p.Results) != 0 {
+			t.Fatalf("a stale document survived the reindex: %+v", p.Results)
 		}
 	})
 }

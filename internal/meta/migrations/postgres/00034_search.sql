@@ -24,6 +24,7 @@ CREATE TABLE search_docs (
     scope_kind    TEXT    NOT NULL DEFAULT '',
     scope_id      BIGINT  NOT NULL DEFAULT 0,
     updated_at    BIGINT  NOT NULL,
+    indexed_at    BIGINT  NOT NULL DEFAULT 0,  -- when the indexer last wrote it
     tsv tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', regexp_replace(name, '[^[:alnum:]]+', ' ', 'g')), 'A') ||
         setweight(to_tsvector('simple', regexp_replace(version, '[^[:alnum:]]+', ' ', 'g')), 'B') ||

@@ -21,7 +21,8 @@ CREATE TABLE search_docs (
     body          TEXT    NOT NULL DEFAULT '',  -- further searchable text (tags, labels, keywords)
     scope_kind    TEXT    NOT NULL DEFAULT '',
     scope_id      INTEGER NOT NULL DEFAULT 0,
-    updated_at    INTEGER NOT NULL
+    updated_at    INTEGER NOT NULL,
+    indexed_at    INTEGER NOT NULL DEFAULT 0   -- when the indexer last wrote it
 );
 CREATE INDEX search_docs_group ON search_docs(repository_id, format, grp);
 CREATE INDEX search_docs_name ON search_docs(name_lc);
