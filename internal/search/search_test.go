@@ -348,3 +348,51 @@ func TestDigestReferrersCoverBlobs(t *testing.T) {
 		t.Fatal("no foreign keys to blobs")
 	}
 }
+
+// TestIndexAtScale: 10,000 documents (bench/search.sh runs a million),
+// queried by a selective name, a common word and a prefix, with paging.
+func TestIndexAtScale(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		rp, err := s.Repos.Get(ctx, "files")
+		if err != nil {
+			t.Fatal(err)
+		}
+		word := func(i int) string { return []string{"alpha", "bravo", "charlie", "delta", "echo"}[i%5] }
+		var docs []search.Doc
+		for i := range 10_000 {
+			name := fmt.Sprintf("data/%s/item-%d.csv", word(i), i)
+			docs = append(docs, search.Doc{Format: "raw", RepositoryID: rp.ID, Repository: rp.Name, Group: name, Kind: search.KindFile,
+				Name: name, Digests: []string{sha([]byte(name))}, UpdatedAt: int64(i)})
+		}
+		if err := s.Search.InsertForBenchmark(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+		if p := query(t, s, admin, "item-4242"); len(p.Results) == 0 || p.Results[0].Name != "data/charlie/item-4242.csv" {
+			t.Errorf("item-4242: %+v", p.Results)
+		}
+		p := query(t, s, admin, "delta", "limit", "100")
+		if len(p.Results) != 100 || p.NextCursor == "" || p.Results[0].Name != "data/delta/item-9998.csv" {
+			t.Fatalf("delta: %d results, first %+v", len(p.Results), p.Results[0])
+		}
+		seen := map[string]bool{}
+		for cursor, pages := "", 0; pages < 10; pages++ {
+			p := query(t, s, admin, "delta", "limit", "100", "cursor", cursor)
+			for _, r := range p.Results {
+				if seen[r.Name] || !strings.Contains(r.Name, "/delta/") {
+					t.Fatalf("page %d: %s again or not delta", pages, r.Name)
+				}
+				seen[r.Name] = true
+			}
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if len(seen) != 1000 { // paging stops at search.MaxOffset
+			t.Errorf("paged through %d of 2000 delta items, want 1000", len(seen))
+		}
+		if p := query(t, s, "", "delta"); len(p.Results) != 0 {
+			t.Errorf("anonymous sees private files: %d", len(p.Results))
+		}
+	})
+}
