@@ -35,6 +35,11 @@ func narrow(q Query, args []any) (string, []any) {
 
 type sqliteEngine struct{ db *meta.DB }
 
+// prefixed reports whether a term's last token matches as a prefix: from
+// two characters on (a one-letter prefix would match nearly everything,
+// and cost as much, for anyone who can reach the endpoint).
+func prefixed(term []string) bool { return len([]rune(term[len(term)-1])) >= 2 }
+
 // ftsMatch is q as an FTS5 expression: each term a phrase of its tokens,
 // the last one a prefix, all terms required. Tokens are letters and
 // digits only, so quoting them is enough.
@@ -44,7 +49,10 @@ func ftsMatch(q Query) string {
 		if i > 0 {
 			b.WriteString(" AND ")
 		}
-		b.WriteString(`"` + strings.Join(term, " ") + `"*`)
+		b.WriteString(`"` + strings.Join(term, " ") + `"`)
+		if prefixed(term) {
+			b.WriteString("*")
+		}
 	}
 	return b.String()
 }
@@ -73,7 +81,11 @@ func tsQuery(q Query) string {
 		if i > 0 {
 			b.WriteString(" & ")
 		}
-		b.WriteString("(" + strings.Join(term, " <-> ") + ":*)")
+		b.WriteString("(" + strings.Join(term, " <-> "))
+		if prefixed(term) {
+			b.WriteString(":*")
+		}
+		b.WriteString(")")
 	}
 	return b.String()
 }

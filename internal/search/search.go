@@ -188,8 +188,10 @@ func link(r Result) string {
 	switch r.Format {
 	case "oci":
 		return rp + "/images/" + r.Name
-	case "pypi", "npm":
-		return rp + "/packages/" + r.Name
+	case "pypi", "npm", "maven", "go", "helm":
+		if r.Kind == KindPackage {
+			return rp + "/packages/" + r.Name
+		}
 	case "mlflow":
 		switch r.Kind {
 		case KindExperiment:
