@@ -167,13 +167,21 @@ func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src sou
 	w := &writer{ctx: ctx, at: start, commit: func(docs []Doc) error {
 		return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, start) })
 	}}
-	if err := src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp}, w.add); err != nil {
+	var err error
+	if _, paged := groupTables[rp.Format]; paged {
+		err = groupPages(ctx, s.DB, rp, s.pageSize, func(page groupRange) error {
+			return src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp, page: &page}, w.add)
+		})
+	} else { // MLflow: its sources read each kind whole before emitting
+		err = src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp}, w.add)
+	}
+	if err != nil {
 		return w.n, err
 	}
 	if err := w.flush(); err != nil {
 		return w.n, err
 	}
-	_, err := s.DB.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND indexed_at < $3`, rp.ID, rp.Format, start)
+	_, err = s.DB.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND indexed_at < $3`, rp.ID, rp.Format, start)
 	return w.n, meta.Err(err)
 }
 
@@ -192,6 +200,7 @@ type writer struct {
 const (
 	batchSize  = 200
 	wholeBatch = 2000
+	groupPage  = 1000 // groups read at once by a whole reindex
 )
 
 func (w *writer) add(d Doc) error {

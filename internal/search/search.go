@@ -58,11 +58,13 @@ type Deps struct {
 type Service struct {
 	Deps
 	engine Engine
+	// pageSize is the groups a whole reindex reads at once.
+	pageSize int
 }
 
 // New returns the service, with the engine of the database in use.
 func New(d Deps) *Service {
-	s := &Service{Deps: d}
+	s := &Service{Deps: d, pageSize: groupPage}
 	if d.DB.Dialect == meta.Postgres {
 		s.engine = postgresEngine{d.DB}
 	} else {

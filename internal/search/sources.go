@@ -25,6 +25,8 @@ type source func(ctx context.Context, c sourceCtx, emit func(Doc) error) error
 
 type sourceCtx struct {
 	s *Service
+	// page, when set, narrows a whole reindex to a range of groups.
+	page *groupRange
 	// tx reads the format tables: the reindexing transaction on SQLite;
 	// on PostgreSQL the pool, because a connection reading a result
 	// cannot write the documents emitted meanwhile (the lock taken by the
@@ -39,16 +41,116 @@ func (c sourceCtx) doc(group, kind, name, version string, at int64) Doc {
 	return Doc{Format: c.rp.Format, RepositoryID: c.rp.ID, Repository: c.rp.Name, Group: group, Kind: kind, Name: name, Version: version, UpdatedAt: at}
 }
 
-// query runs q with the repository's id as $1 and, when c has a group,
-// the group condition cond (on $2 and on) appended.
-func (c sourceCtx) query(ctx context.Context, q, cond string, groupArgs ...any) (*sql.Rows, error) {
+// query runs q with the repository's id as $1, narrowed to c's group or
+// page of groups: cols is the group's column (or columns, for Maven's
+// group and artifact ids) as q names them.
+func (c sourceCtx) query(ctx context.Context, q, cols string) (*sql.Rows, error) {
 	args := []any{c.rp.ID}
-	if c.group != "" {
-		q += " AND " + cond
-		args = append(args, groupArgs...)
+	switch {
+	case c.page != nil:
+		q += " AND (" + cols + ") >= (" + placeholders(2, len(c.page.lo)) + ") AND (" + cols + ") <= (" + placeholders(2+len(c.page.lo), len(c.page.hi)) + ")"
+		args = append(append(args, c.page.lo...), c.page.hi...)
+	case c.group != "":
+		key := groupKey(c.rp.Format, c.group)
+		q += " AND (" + cols + ") = (" + placeholders(2, len(key)) + ")"
+		args = append(args, key...)
 	}
 	rows, err := c.tx.QueryContext(ctx, q, args...)
 	return rows, meta.Err(err)
+}
+
+// groupKey is a group as the values of its columns.
+func groupKey(format, group string) []any {
+	if format == "maven" {
+		g, a, _ := strings.Cut(group, ":")
+		return []any{g, a}
+	}
+	return []any{group}
+}
+
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+// groupRange is a page of consecutive groups of a repository, by the
+// values of their columns: what a whole reindex reads at once.
+type groupRange struct{ lo, hi []any }
+
+// groupTables are where the groups of each repository format are listed
+// from, by the columns that make them up, in index order.
+var groupTables = map[string]struct{ table, cols string }{
+	"oci":   {"oci_tags", "name"},
+	"pypi":  {"pypi_files", "project"},
+	"npm":   {"npm_versions", "name"},
+	"maven": {"maven_files", "group_id, artifact_id"},
+	"go":    {"go_versions", "module"},
+	"helm":  {"helm_charts", "name"},
+	"raw":   {"raw_files", "path"},
+	"s3":    {"s3_objects", "key"},
+}
+
+// groupPages calls fn with consecutive pages of up to n groups of rp,
+// each read in a statement of its own, so that no read stays open while
+// the documents are written (on SQLite a long read keeps the write-ahead
+// log from being checkpointed).
+func groupPages(ctx context.Context, q meta.Querier, rp *repo.Repository, n int, fn func(groupRange) error) error {
+	gt := groupTables[rp.Format]
+	ncols := len(strings.Split(gt.cols, ","))
+	var after []any
+	for {
+		args := []any{rp.ID}
+		cond := ""
+		if after != nil {
+			cond = " AND (" + gt.cols + ") > (" + placeholders(2, ncols) + ")"
+			args = append(args, after...)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT DISTINCT `+gt.cols+` FROM `+gt.table+` WHERE repository_id = $1`+cond+
+			` ORDER BY `+gt.cols+` LIMIT `+strconv.Itoa(n), args...)
+		if err != nil {
+			return meta.Err(err)
+		}
+		var first, last []any
+		count := 0
+		if err := each(rows, func() error {
+			vals := make([]string, ncols)
+			ptrs := make([]any, ncols)
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			key := make([]any, ncols)
+			for i, v := range vals {
+				key[i] = v
+			}
+			if first == nil {
+				first = key
+			}
+			last = key
+			count++
+			return nil
+		}); err != nil {
+			return err
+		}
+		if count == 0 {
+			return nil
+		}
+		if err := fn(groupRange{lo: first, hi: last}); err != nil {
+			return err
+		}
+		if count < n {
+			return nil
+		}
+		after = last
+	}
 }
 
 var sources = map[string]source{
@@ -79,7 +181,7 @@ func each(rows *sql.Rows, fn func() error) error {
 func ociSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	rows, err := c.query(ctx, `SELECT t.name, t.tag, t.digest, m.annotations, t.updated_at FROM oci_tags t
 		JOIN oci_manifests m ON m.repository_id = t.repository_id AND m.name = t.name AND m.digest = t.digest
-		WHERE t.repository_id = $1`, `t.name = $2`, c.group)
+		WHERE t.repository_id = $1`, `t.name`)
 	if err != nil {
 		return err
 	}
@@ -179,7 +281,7 @@ func (s *Service) readJSON(ctx context.Context, digest string, limit int64, v an
 // summary and keywords of its metadata and the digests of its files.
 func pypiSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	rows, err := c.query(ctx, `SELECT project, name, version, filename, digest, metadata, created_at FROM pypi_files
-		WHERE repository_id = $1`, `project = $2`, c.group)
+		WHERE repository_id = $1`, `project`)
 	if err != nil {
 		return err
 	}
@@ -228,7 +330,7 @@ func pypiSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 // keywords and dist-tags.
 func npmSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	tags := map[string][]string{}
-	trows, err := c.query(ctx, `SELECT name, tag, version FROM npm_dist_tags WHERE repository_id = $1`, `name = $2`, c.group)
+	trows, err := c.query(ctx, `SELECT name, tag, version FROM npm_dist_tags WHERE repository_id = $1`, `name`)
 	if err != nil {
 		return err
 	}
@@ -244,7 +346,7 @@ func npmSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	}
 	rows, err := c.query(ctx, `SELECT v.name, v.version, v.digest, v.created_at, p.description, p.keywords FROM npm_versions v
 		JOIN npm_packages p ON p.repository_id = v.repository_id AND p.name = v.name
-		WHERE v.repository_id = $1`, `v.name = $2`, c.group)
+		WHERE v.repository_id = $1`, `v.name`)
 	if err != nil {
 		return err
 	}
@@ -263,9 +365,8 @@ func npmSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 
 // mavenSource: one document per version of an artifact (group "g:a").
 func mavenSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
-	g, a, _ := strings.Cut(c.group, ":")
 	rows, err := c.query(ctx, `SELECT group_id, artifact_id, version, path, digest, created_at FROM maven_files
-		WHERE repository_id = $1`, `group_id = $2 AND artifact_id = $3`, g, a)
+		WHERE repository_id = $1`, `group_id, artifact_id`)
 	if err != nil {
 		return err
 	}
@@ -305,7 +406,7 @@ func mavenSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 // goSource: one document per module version.
 func goSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	rows, err := c.query(ctx, `SELECT module, version, zip_digest, mod_digest, created_at FROM go_versions
-		WHERE repository_id = $1`, `module = $2`, c.group)
+		WHERE repository_id = $1`, `module`)
 	if err != nil {
 		return err
 	}
@@ -325,7 +426,7 @@ func goSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 // keywords and app version.
 func helmSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 	rows, err := c.query(ctx, `SELECT name, version, digest, COALESCE(prov_digest, ''), meta, created_at FROM helm_charts
-		WHERE repository_id = $1`, `name = $2`, c.group)
+		WHERE repository_id = $1`, `name`)
 	if err != nil {
 		return err
 	}
@@ -355,7 +456,7 @@ func helmSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 
 // rawSource: one document per file.
 func rawSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
-	rows, err := c.query(ctx, `SELECT path, digest, content_type, updated_at FROM raw_files WHERE repository_id = $1`, `path = $2`, c.group)
+	rows, err := c.query(ctx, `SELECT path, digest, content_type, updated_at FROM raw_files WHERE repository_id = $1`, `path`)
 	if err != nil {
 		return err
 	}
@@ -374,7 +475,7 @@ func rawSource(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
 // s3Source: one document per current object: its key (not its metadata
 // or tags — kept small).
 func s3Source(ctx context.Context, c sourceCtx, emit func(Doc) error) error {
-	rows, err := c.query(ctx, `SELECT key, digest, modified_at FROM s3_objects WHERE repository_id = $1`, `key = $2`, c.group)
+	rows, err := c.query(ctx, `SELECT key, digest, modified_at FROM s3_objects WHERE repository_id = $1`, `key`)
 	if err != nil {
 		return err
 	}
