@@ -199,7 +199,7 @@ type writer struct {
 // reindex.
 const (
 	batchSize  = 200
-	wholeBatch = 2000
+	wholeBatch = 20000
 	groupPage  = 1000 // groups read at once by a whole reindex
 )
 
