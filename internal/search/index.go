@@ -64,9 +64,9 @@ type Stats struct {
 	Documents    int `json:"documents"`
 }
 
-// Reindex rebuilds the documents of t from the format tables, each
-// repository in one transaction: what is gone is deleted, what changed
-// is written again.
+// Reindex rebuilds the documents of t from the format tables: a group in
+// one transaction, a whole repository in several (reindexWhole). What is
+// gone is deleted, what changed is written again.
 func (s *Service) Reindex(ctx context.Context, t Target) (Stats, error) {
 	var st Stats
 	if !t.All {
