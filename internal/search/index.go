@@ -170,7 +170,23 @@ func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src sou
 	var err error
 	if _, paged := groupTables[rp.Format]; paged {
 		err = groupPages(ctx, s.DB, rp, s.pageSize, func(page groupRange) error {
-			return src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp, page: &page}, w.add)
+			// A page is read whole before any of it is written: on SQLite
+			// a read still open when a write begins keeps the
+			// write-ahead log from starting over, and it grows by all
+			// the reindex writes.
+			var docs []Doc
+			if err := src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp, page: &page}, func(d Doc) error {
+				docs = append(docs, d)
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, d := range docs {
+				if err := w.add(d); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	} else { // MLflow: its sources read each kind whole before emitting
 		err = src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp}, w.add)
@@ -199,7 +215,7 @@ type writer struct {
 // reindex.
 const (
 	batchSize  = 200
-	wholeBatch = 20000
+	wholeBatch = 10000
 	groupPage  = 1000 // groups read at once by a whole reindex
 )
 
