@@ -222,6 +222,9 @@ func fill(ctx context.Context, db *meta.DB, repoID int64, n int) error {
 		if err != nil {
 			return err
 		}
+		if db.Dialect == meta.SQLite { // as the indexer does: keep the WAL from growing without end
+			db.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+		}
 	}
 	return nil
 }

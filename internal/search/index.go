@@ -165,7 +165,16 @@ func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src sou
 func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src source) (int, error) {
 	start := meta.Now()
 	w := &writer{ctx: ctx, at: start, commit: func(docs []Doc) error {
-		return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, start) })
+		if err := s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, start) }); err != nil {
+			return err
+		}
+		if s.DB.Dialect == meta.SQLite {
+			// Under writes without pause the background PASSIVE
+			// checkpoints never catch up, and the write-ahead log grows
+			// by everything the reindex writes: start it over now.
+			s.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+		}
+		return nil
 	}}
 	var err error
 	if _, paged := groupTables[rp.Format]; paged {
