@@ -50,6 +50,7 @@ import (
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/s3api"
 	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/search"
 	"github.com/arcaproject/arca/internal/sso"
 	"github.com/arcaproject/arca/internal/telemetry"
 	"github.com/arcaproject/arca/internal/ui"
@@ -106,6 +107,8 @@ type App struct {
 	// Vulns is the vulnerability data, Scanner what scans against it.
 	Vulns   *vulndb.DB
 	Scanner *scan.Scanner
+	// Search is the one search across formats (its index kept by jobs).
+	Search *search.Service
 
 	gate     *scan.Gate  // the vulnerability policy, one for every format
 	blocked  blockedLog  // which refusals webhooks already heard of
@@ -218,6 +221,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	// MLflow's permissions hold for artifacts read by other doors too.
 	a.Auth.SetObjectGuard(a.MLflow)
 	a.openLineage()
+	a.openSearch()
 	a.Replication = a.openReplication()
 	if a.Jobs, err = a.openJobs(ctx); err != nil {
 		db.Close()
@@ -392,6 +396,7 @@ func (a *App) Handler() http.Handler {
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)
 	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
+	search.NewAPI(a.Search, appJobs{a.Jobs}, a.Audit, a.Log).Routes(mux)
 	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
 	cleanup.NewAPI(a.Cleanup, a.Auth, appJobs{a.Jobs}).Routes(mux)
@@ -409,7 +414,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage, Search: a.Search}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)
@@ -506,6 +511,7 @@ func (a *App) Serve(ctx context.Context, ready func(surface, addr string)) error
 		}
 		return err
 	}
+	a.seedSearchIndex(ctx)
 	select {
 	case err := <-errc:
 		for _, srv := range servers {

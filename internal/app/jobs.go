@@ -132,6 +132,7 @@ func kindQueues() map[string]int {
 		"scan": 1, "scan_rescan": 1, "vulndb_update": 1, "scan_adapter": 2,
 		"ldap_sync": 1, "webhook_prune": 1, "lineage_extract": 1,
 		"cleanup": 1, "usage_sample": 1,
+		"search_index": 1,
 	}
 }
 
@@ -144,6 +145,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &webhookWorker{app: a})
 	river.AddWorker(workers, &webhookPruneWorker{app: a})
 	a.lineageWorkers(workers)
+	a.searchWorkers(workers)
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}

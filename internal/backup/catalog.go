@@ -23,13 +23,16 @@ type column struct {
 // collection) and OCI upload sessions (their staged bytes are not part of
 // a backup; a client whose session is gone starts its upload again), and
 // the job queue's tables (river_*: river creates them at start, and a
-// restored instance must not rerun another instance's jobs).
+// restored instance must not rerun another instance's jobs), and the
+// search index (search_docs, and SQLite's FTS5 table search_fts with its
+// shadow tables: derived data, rebuilt from the restored tables when a
+// server starts on an empty index).
 func skipTable(name string) bool {
 	switch name {
-	case "goose_db_version", "blob_tombstones", "oci_uploads":
+	case "goose_db_version", "blob_tombstones", "oci_uploads", "search_docs":
 		return true
 	}
-	return strings.HasPrefix(name, "river_")
+	return strings.HasPrefix(name, "river_") || strings.HasPrefix(name, "search_fts")
 }
 
 // catalog reads table structure from one database through q, which may be

@@ -50,6 +50,8 @@ Usage:
   arca vulndb import|update|status  load vulnerability data (OSV exports) for scanning
   arca import SOURCE [flags]    bring history from MLflow, registries, indexes, S3 or Nexus (run "arca import")
   arca lineage <ref> --url URL  what an artifact was made from and what was made from it (run "arca lineage")
+  arca search QUERY --url URL   search names, versions, descriptions or a digest across formats
+  arca search reindex [flags]   rebuild the search index (maintenance, like gc)
   arca probe [--live] [flags]   exit 0 if the local server is ready (/readyz; --live: /healthz), for health checks
 
 Flags of serve, config print and admin:
@@ -98,6 +100,8 @@ func Main(args []string, env Env) int {
 		err = runVulnDB(args[1:], env)
 	case "lineage":
 		err = lineageCommand(args[1:], env)
+	case "search":
+		err = runSearch(args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 	default:

@@ -291,6 +291,8 @@ func (h *Handler) updateExperiment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	h.audit.Record(ctx, audit.Event{Action: "mlflow.experiment.rename", Repository: h.space, Subject: itoa(id), RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"name": req.NewName}})
 	return reply(w, nil)
 }
 

@@ -127,6 +127,7 @@ func (h *Handler) renameRegisteredModel(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	h.auditModel(ctx, r, "mlflow.registered_model.rename", req.NewName, map[string]any{"from": req.Name})
+	h.auditModel(ctx, r, "mlflow.registered_model.update", m.Name, nil)
 	rm, err := loadRegisteredModel(ctx, h.db, m.ID)
 	if err != nil {
 		return err

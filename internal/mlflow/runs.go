@@ -107,6 +107,8 @@ func (h *Handler) createRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.audit.Record(ctx, audit.Event{Action: "mlflow.run.create", Repository: h.space, Subject: run.UUID, RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"experiment_id": itoa(expID)}})
 	return reply(w, map[string]Run{"run": {Info: run.info(), Data: RunData{Tags: tags}}})
 }
 
@@ -196,6 +198,7 @@ func (h *Handler) updateRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.audit.Record(ctx, audit.Event{Action: "mlflow.run.update", Repository: h.space, Subject: info.RunUUID, RemoteAddr: r.RemoteAddr})
 	return reply(w, map[string]RunInfo{"run_info": info})
 }
 

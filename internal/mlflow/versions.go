@@ -190,6 +190,7 @@ func (h *Handler) updateModelVersion(w http.ResponseWriter, r *http.Request) err
 	if n, _ := res.RowsAffected(); n == 0 {
 		return versionNotFound(m.Name, v)
 	}
+	h.auditModel(ctx, r, "mlflow.model_version.update", versionSubject(m.Name, v), nil)
 	mv, err := loadVersion(ctx, h.db, m, v)
 	if err != nil {
 		return err

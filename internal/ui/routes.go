@@ -46,6 +46,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 	h.handle(mux, "GET /ui/storage", signedIn, h.storagePage) // bytes per repository (readable), owner, format; history charts
 	h.handle(mux, "GET /ui/lineage", anyone, h.lineagePage)   // what an artifact was made from and what was made from it (?artifact=<ref>)
+	h.handle(mux, "GET /ui/search", anyone, h.searchPage)     // everything the visitor may read, by name or digest
 
 	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
 	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report

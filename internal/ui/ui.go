@@ -28,6 +28,7 @@ import (
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
+	"github.com/arcaproject/arca/internal/search"
 	"github.com/arcaproject/arca/internal/usage"
 	"github.com/arcaproject/arca/internal/webhook"
 )
@@ -68,6 +69,8 @@ type Deps struct {
 	Usage *usage.Service
 	// Lineage draws what was made from what (nil hides the page).
 	Lineage *lineage.Service
+	// Search answers the search box of every page (nil: none).
+	Search *search.Service
 }
 
 // Handler serves the web UI.
