@@ -47,6 +47,18 @@ func newServer(t *testing.T, databaseURL string) *server {
 		if t.Failed() {
 			b, _ := os.ReadFile(s.logPath)
 			lines := strings.SplitAfter(string(b), "\n")
+			// Errors and warnings first, from the whole log: the request
+			// lines of a busy test push them out of its tail.
+			var bad []string
+			for _, l := range lines {
+				if strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+					bad = append(bad, l)
+				}
+			}
+			if len(bad) > 100 {
+				bad = bad[:100]
+			}
+			t.Logf("errors and warnings in the servers' log:\n%s", strings.Join(bad, ""))
 			if len(lines) > 200 {
 				lines = lines[len(lines)-200:]
 			}
