@@ -44,8 +44,7 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stopCheckpoints func()   // SQLite: stops the background checkpointer
-	batch           *batcher // SQLite: the group-commit writer (batch.go)
+	stopCheckpoints func() // SQLite: stops the background checkpointer
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -78,7 +77,6 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB
 	}
 	if db.Dialect == SQLite {
 		db.stopCheckpoints = db.checkpoints(time.Second)
-		db.startBatcher()
 	}
 	return db, nil
 }
@@ -110,10 +108,6 @@ func (db *DB) checkpoints(interval time.Duration) (stop func()) {
 
 // Close stops background work and closes the database.
 func (db *DB) Close() error {
-	if db.batch != nil {
-		db.batch.stop()
-		db.batch = nil
-	}
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil
@@ -161,9 +155,8 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// goroutine (see checkpoints), not inside whichever request happens
 		// to cross the threshold. synchronous(NORMAL): a commit survives a
 		// killed process; after a power loss WAL mode may roll the last
-		// commits back. FULL (a WAL sync per commit) made writers under
-		// load wait past busy_timeout (TestGCRaces on a loaded machine);
-		// see docs/architecture.md.
+		// commits back (an open gap: docs/architecture.md, "SQLite
+		// durability").
 		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
 			q.Add("_pragma", p)
 		}

@@ -124,12 +124,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	hdr.Set("Accept-Ranges", "bytes")
 	// ServeContent answers Range, If-Match, If-None-Match, If-Modified-Since
 	// and If-Unmodified-Since, and HEAD, from the headers set above.
-	// A GET sends the blob's file itself (sendfile), a HEAD opens nothing.
-	var content io.ReadSeeker = rd
-	if r.Method != http.MethodHead {
-		content = rd.Content()
-	}
-	http.ServeContent(w, r, "", time.UnixMilli(f.UpdatedAt), content)
+	http.ServeContent(w, r, "", time.UnixMilli(f.UpdatedAt), rd)
 	return nil
 }
 

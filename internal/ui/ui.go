@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/arcaproject/arca/internal/audit"
@@ -81,10 +80,7 @@ type Handler struct {
 	repos      *repo.Store
 	log        *slog.Logger
 	sessionTTL time.Duration
-	// views are the parsed templates, parsed in the background from New
-	// on (they take most of a restart's time to its first answer
-	// otherwise); a page rendered before that waits for them.
-	views      func() *views
+	views      *views
 	origin     *http.CrossOriginProtection
 	statsCache statsCache
 }
@@ -99,14 +95,10 @@ func New(d Deps) *Handler {
 		d.MLflowSpace = "mlflow"
 	}
 	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
-	views := sync.OnceValue(func() *views {
-		v, err := loadViews()
-		if err != nil {
-			panic(err) // the embedded templates are broken: a build error
-		}
-		return v
-	})
-	go views()
+	v, err := loadViews()
+	if err != nil {
+		panic(err)
+	}
 	return &Handler{Deps: d, db: d.DB, auth: d.Auth, repos: d.Repos, log: d.Log, sessionTTL: d.SessionTTL,
-		views: views, origin: http.NewCrossOriginProtection()}
+		views: v, origin: http.NewCrossOriginProtection()}
 }
