@@ -169,10 +169,12 @@ func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src sou
 			return err
 		}
 		if s.DB.Dialect == meta.SQLite {
-			// Under writes without pause the background PASSIVE
-			// checkpoints never catch up, and the write-ahead log grows
-			// by everything the reindex writes: start it over now.
-			s.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+			// Copy what this batch wrote into the database between
+			// batches. PASSIVE, never RESTART: a RESTART checkpoint holds
+			// the write lock while it waits for readers, so every writer
+			// of the server waited up to busy_timeout and failed with
+			// SQLITE_BUSY (TestGCRaces, where a fresh server reindexes).
+			s.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 		}
 		return nil
 	}}
