@@ -92,7 +92,9 @@ func (d *Downloads) Flush(ctx context.Context) error {
 }
 
 // Run flushes every interval (and when the map fills) until ctx ends,
-// then once more.
+// then once more. A ticker of its own, not a job of the runner: what it
+// flushes is this process's own memory (every replica holds its own
+// pending times), so no other process could do the work.
 func (d *Downloads) Run(ctx context.Context, every time.Duration) {
 	if d == nil {
 		return
