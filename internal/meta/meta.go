@@ -44,7 +44,8 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stopCheckpoints func() // SQLite: stops the background checkpointer
+	stopCheckpoints func()   // SQLite: stops the background checkpointer
+	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -142,7 +143,7 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{DB: sqlDB, Dialect: Postgres}, nil
+		return &DB{DB: sqlDB, Dialect: Postgres, guard: newTxGuard(Postgres)}, nil
 	case databaseURL == "", strings.HasPrefix(databaseURL, "sqlite://"), strings.HasPrefix(databaseURL, "file:"):
 		path := filepath.Join(dataDir, "arca.db")
 		if rest, ok := strings.CutPrefix(databaseURL, "sqlite://"); ok && rest != "" {
@@ -168,7 +169,7 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 			return nil, err
 		}
 		sqlDB.SetMaxOpenConns(8)
-		return &DB{DB: sqlDB, Dialect: SQLite}, nil
+		return &DB{DB: sqlDB, Dialect: SQLite, guard: newTxGuard(SQLite)}, nil
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)
@@ -301,7 +302,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return Err(err)
 	}
-	if err := fn(tx); err != nil {
+	if err := db.guard.run(fn, tx); err != nil {
 		tx.Rollback()
 		return err
 	}

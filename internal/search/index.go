@@ -134,7 +134,18 @@ func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src sou
 	n := 0
 	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		w := &writer{ctx: ctx, tx: tx, at: meta.Now()}
-		groups, err := expand(ctx, s.DB, rp, group)
+		// The format tables are read through the transaction on SQLite:
+		// this goroutine holds the write lock, and waiting for a pool
+		// connection meanwhile deadlocks once every connection is held
+		// by a writer waiting for that lock (each then waits out
+		// busy_timeout and fails). On PostgreSQL through the pool: a
+		// connection reading a result cannot write the documents emitted
+		// meanwhile.
+		var read meta.Querier = s.DB
+		if s.DB.Dialect == meta.SQLite {
+			read = tx
+		}
+		groups, err := expand(ctx, read, rp, group)
 		if err != nil {
 			return err
 		}
@@ -145,7 +156,7 @@ func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src sou
 			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp = $3`, rp.ID, rp.Format, g); err != nil {
 				return meta.Err(err)
 			}
-			if err := src(ctx, sourceCtx{s: s, tx: s.DB, rp: rp, group: g}, w.add); err != nil {
+			if err := src(ctx, sourceCtx{s: s, tx: read, rp: rp, group: g}, w.add); err != nil {
 				return err
 			}
 		}

@@ -163,6 +163,8 @@ func (s *Server) Env() []string {
 		"ARCA_ADMIN_PASSWORD="+s.opts.AdminPassword,
 		"ARCA_LOG_LEVEL=debug",
 		"ARCA_LOG_FORMAT=text",
+		// Pool use inside a transaction panics (internal/meta/txguard.go).
+		"ARCA_DEBUG_TX_GUARD=1",
 	)
 	return append(env, s.opts.Env...)
 }

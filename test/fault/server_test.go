@@ -83,6 +83,8 @@ func (s *server) env() []string {
 		// collects in a tight loop itself.
 		"ARCA_GC_GRACE=1s", "ARCA_GC_INTERVAL=0",
 		"ARCA_LOG_LEVEL=info", "ARCA_LOG_FORMAT=text",
+		// Pool use inside a transaction panics (internal/meta/txguard.go).
+		"ARCA_DEBUG_TX_GUARD=1",
 	)
 }
 
