@@ -46,6 +46,7 @@ type DB struct {
 
 	stopCheckpoints func()   // SQLite: stops the background checkpointer
 	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
+	batch           *batcher // SQLite: the group-commit writer (batch.go)
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -78,6 +79,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB
 	}
 	if db.Dialect == SQLite {
 		db.stopCheckpoints = db.checkpoints(time.Second)
+		db.startBatcher()
 	}
 	return db, nil
 }
@@ -109,6 +111,10 @@ func (db *DB) checkpoints(interval time.Duration) (stop func()) {
 
 // Close stops background work and closes the database.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.stop()
+		db.batch = nil
+	}
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil
@@ -156,8 +162,9 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// goroutine (see checkpoints), not inside whichever request happens
 		// to cross the threshold. synchronous(NORMAL): a commit survives a
 		// killed process; after a power loss WAL mode may roll the last
-		// commits back (an open gap: docs/architecture.md, "SQLite
-		// durability").
+		// commits back. FULL (a WAL sync per commit) made writers under
+		// load wait past busy_timeout (TestGCRaces on a loaded machine);
+		// see docs/architecture.md.
 		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
 			q.Add("_pragma", p)
 		}
