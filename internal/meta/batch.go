@@ -156,13 +156,13 @@ func (b *batcher) drain() {
 // call runs fn, turning a panic into a result that the caller's goroutine
 // raises again, so that one handler's panic neither kills the writer nor
 // is lost.
-func call(fn func(tx *sql.Tx) error, tx *sql.Tx) (res batchResult) {
+func (b *batcher) call(fn func(tx *sql.Tx) error, tx *sql.Tx) (res batchResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = batchResult{panicked: p}
 		}
 	}()
-	return batchResult{err: fn(tx)}
+	return batchResult{err: b.db.guard.run(fn, tx)}
 }
 
 func (b *batcher) run(batch []*batchReq) {
@@ -195,7 +195,7 @@ func (b *batcher) run(batch []*batchReq) {
 			ok = append(ok, batch[i:]...)
 			break
 		}
-		res := call(r.fn, tx)
+		res := b.call(r.fn, tx)
 		if res.err == nil && res.panicked == nil {
 			if _, err := tx.ExecContext(ctx, `RELEASE batch_call`); err != nil {
 				lost = true
@@ -246,7 +246,7 @@ func (b *batcher) single(r *batchReq) {
 		r.done <- batchResult{err: Err(err)}
 		return
 	}
-	res := call(r.fn, tx)
+	res := b.call(r.fn, tx)
 	if res.err != nil || res.panicked != nil {
 		tx.Rollback()
 		r.done <- res

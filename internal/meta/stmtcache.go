@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"reflect"
 	"strings"
-	"time"
 )
 
 // The SQLite statement cache.
@@ -31,19 +30,19 @@ const stmtCacheSize = 256
 const maxCachedQuery = 4096
 
 // sqliteConnector opens SQLite connections that cache their statements
-// and take turns on writeLock for transactions.
+// and take the write turn (writeturn.go) for transactions.
 type sqliteConnector struct {
-	dsn       string
-	drv       driver.Driver
-	writeLock chan struct{}
+	dsn  string
+	drv  driver.Driver
+	turn writeTurn
 }
 
 // newSQLiteConnector opens connections with the driver the SQLite package
 // registered (and so with whatever was registered on it).
-func newSQLiteConnector(dsn string) driver.Connector {
+func newSQLiteConnector(dsn string, turn writeTurn) driver.Connector {
 	db, _ := sql.Open("sqlite", "") // opens no connection
 	defer db.Close()
-	return sqliteConnector{dsn: dsn, drv: db.Driver(), writeLock: make(chan struct{}, 1)}
+	return sqliteConnector{dsn: dsn, drv: db.Driver(), turn: turn}
 }
 
 func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -55,7 +54,7 @@ func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok {
 		return conn, nil // a driver without the expected methods: no cache
 	}
-	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, writeLock: c.writeLock}, nil
+	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, turn: c.turn}, nil
 }
 
 func (c sqliteConnector) Driver() driver.Driver { return c.drv }
@@ -94,45 +93,23 @@ type cachedStmt struct {
 // lock.
 type cachingConn struct {
 	sqliteConn
-	stmts     map[string]*cachedStmt
-	writeLock chan struct{}
-	tx        *lockedTx // the transaction in progress, holding writeLock
+	stmts map[string]*cachedStmt
+	turn  writeTurn
+	tx    *lockedTx // the transaction in progress
 }
-
-// Transactions take turns in process.
-//
-// Every SQLite transaction arca begins is a write transaction (BEGIN
-// IMMEDIATE, _txlock=immediate), and SQLite lets writers wait for its lock
-// only by polling: its busy handler sleeps 1, 2, 5, 10 ... 100 ms between
-// tries, so a writer that finds the lock taken usually sleeps well past
-// the moment it is freed. The connections of one process therefore queue
-// on a channel before BEGIN, woken the moment the previous transaction
-// ends; the job queue's transactions (river shares the *sql.DB) queue the
-// same way. SQLite's own lock and busy_timeout still order them with other
-// processes (arca admin commands). The wait is bounded by txLockWait, after
-// which BEGIN runs anyway, as before: a transaction begun while the same
-// goroutine holds another (which WithTx's callers must not do) fails on
-// SQLite's busy_timeout rather than waiting forever.
-
-// txLockWait bounds the wait on the in-process write lock.
-const txLockWait = 10 * time.Second
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	held := false
-	t := time.NewTimer(txLockWait)
-	select {
-	case c.writeLock <- struct{}{}:
-		held = true
-	case <-ctx.Done():
-		t.Stop()
-		return nil, ctx.Err()
-	case <-t.C:
+	if !isTurnTaken(ctx) {
+		var err error
+		if held, err = c.turn.take(ctx); err != nil {
+			return nil, err
+		}
 	}
-	t.Stop()
 	tx, err := c.sqliteConn.BeginTx(ctx, opts)
 	if err != nil {
 		if held {
-			<-c.writeLock
+			c.turn.give()
 		}
 		return nil, err
 	}
@@ -151,7 +128,7 @@ type lockedTx struct {
 func (t *lockedTx) release() {
 	if t.held {
 		t.held = false
-		<-t.c.writeLock
+		t.c.turn.give()
 	}
 	if t.c.tx == t {
 		t.c.tx = nil

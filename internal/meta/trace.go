@@ -30,10 +30,10 @@ func WithTracing(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
 }
 
-func (o options) open(driverName, dsn string, dialect Dialect) (*sql.DB, error) {
+func (o options) open(driverName, dsn string, dialect Dialect, turn writeTurn) (*sql.DB, error) {
 	var connector driver.Connector // SQLite: connections that cache statements (stmtcache.go)
 	if dialect == SQLite {
-		connector = newSQLiteConnector(dsn)
+		connector = newSQLiteConnector(dsn, turn)
 	}
 	if o.tracer == nil {
 		if connector != nil {
