@@ -94,8 +94,17 @@ func TestJobsAPI(t *testing.T) {
 		}
 		_, body = s.Do(t, "GET", "/api/v1/jobs?kind=gc", admin, nil)
 		decode(t, body, &page)
-		if len(page.Jobs) != 1 || page.Jobs[0].ID != first.ID || page.Jobs[0].State != "completed" {
-			t.Errorf("history = %s", body)
+		// The leader also enqueues the periodic GC when it is elected
+		// (RunOnStart), at a moment the test does not control: the
+		// history holds the admin's one job, and maybe that one.
+		var asked []jobView
+		for _, j := range page.Jobs {
+			if j.Args["trigger"] != "periodic" {
+				asked = append(asked, j)
+			}
+		}
+		if len(asked) != 1 || asked[0].ID != first.ID || asked[0].State != "completed" || len(page.Jobs) > 2 {
+			t.Errorf("history = %s, want the admin's job %d completed (and at most the periodic one)", body, first.ID)
 		}
 	})
 }
