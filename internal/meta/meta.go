@@ -161,12 +161,12 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		q := url.Values{}
 		// wal_autocheckpoint(0): the WAL is checkpointed by a background
 		// goroutine (see checkpoints), not inside whichever request happens
-		// to cross the threshold. synchronous(NORMAL): a commit survives a
-		// killed process; after a power loss WAL mode may roll the last
-		// commits back. FULL (a WAL sync per commit) made writers under
-		// load wait past busy_timeout (TestGCRaces on a loaded machine);
-		// see docs/architecture.md.
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
+		// to cross the threshold. synchronous(FULL): the WAL is synced at
+		// every commit, so an acknowledged write survives a power loss, not
+		// only a killed process; group commit (batch.go) shares that sync
+		// between concurrent writers. See docs/architecture.md, "SQLite
+		// durability".
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "wal_autocheckpoint(0)"} {
 			q.Add("_pragma", p)
 		}
 		// Write transactions take the write lock up front, so two of them
