@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
 )
@@ -78,20 +77,7 @@ func (db *DB) WithBatchTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 	if db.batch == nil {
 		return db.WithTx(ctx, fn)
 	}
-	pause := 10 * time.Millisecond
-	deadline := time.Now().Add(RetryFor)
-	for {
-		err := db.batch.do(ctx, fn)
-		if errs.CodeOf(err) != CodeRetry || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return Err(ctx.Err())
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 500*time.Millisecond)
-	}
+	return retrying(ctx, func() error { return db.batch.do(ctx, fn) })
 }
 
 func (b *batcher) do(ctx context.Context, fn func(tx *sql.Tx) error) error {

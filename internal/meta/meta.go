@@ -282,10 +282,17 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 // from 10 ms to 500 ms, for up to RetryFor; fn must therefore be safe to
 // run more than once.
 func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return retrying(ctx, func() error { return db.tryTx(ctx, fn) })
+}
+
+// retrying runs attempt until it fails with an error not coded CodeRetry,
+// or for RetryFor, pausing 10 ms, then twice as long each time up to 500
+// ms, in between.
+func retrying(ctx context.Context, attempt func() error) error {
 	pause := 10 * time.Millisecond
 	deadline := time.Now().Add(RetryFor)
 	for {
-		err := db.tryTx(ctx, fn)
+		err := attempt()
 		if errs.CodeOf(err) != CodeRetry || time.Now().After(deadline) {
 			return err
 		}

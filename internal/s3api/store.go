@@ -295,17 +295,7 @@ func (s store) listLoop(ctx context.Context, repoID int64, prefix, delim, marker
 			break
 		}
 	}
-	if count > max {
-		page.Truncated = true
-		// Drop the one extra item read to learn that more follow.
-		if lastIsPrefix {
-			page.Prefixes = page.Prefixes[:len(page.Prefixes)-1]
-		} else {
-			page.Objects = page.Objects[:len(page.Objects)-1]
-		}
-		page.Next = lastOf(page)
-	}
-	return page, nil
+	return page.trim(count, max, lastIsPrefix), nil
 }
 
 // listWalk is list with a delimiter on SQLite in one statement: a
@@ -377,16 +367,7 @@ func (s store) listWalk(ctx context.Context, repoID int64, prefix, delim, marker
 	if err := rows.Err(); err != nil {
 		return page, meta.Err(err)
 	}
-	if count > max {
-		page.Truncated = true
-		if lastIsPrefix {
-			page.Prefixes = page.Prefixes[:len(page.Prefixes)-1]
-		} else {
-			page.Objects = page.Objects[:len(page.Objects)-1]
-		}
-		page.Next = lastOf(page)
-	}
-	return page, nil
+	return page.trim(count, max, lastIsPrefix), nil
 }
 
 // prefixed qualifies each of a comma-separated list of columns with p.
@@ -396,6 +377,23 @@ func prefixed(p, columns string) string {
 		cols[i] = p + c
 	}
 	return strings.Join(cols, ", ")
+}
+
+// trim ends a page read with one item more than max (count items in
+// all) to learn whether more follow: the extra item, the last one read, is
+// dropped and the page marked truncated after its new last item.
+func (p listPage) trim(count, max int, lastIsPrefix bool) listPage {
+	if count <= max {
+		return p
+	}
+	p.Truncated = true
+	if lastIsPrefix {
+		p.Prefixes = p.Prefixes[:len(p.Prefixes)-1]
+	} else {
+		p.Objects = p.Objects[:len(p.Objects)-1]
+	}
+	p.Next = lastOf(p)
+	return p
 }
 
 // lastOf is the greatest item of a page.
