@@ -46,6 +46,10 @@
 #   BENCH_ARCA_REV          build arca from this git revision (e.g. HEAD)
 #                           instead of the working tree, which may hold
 #                           unfinished changes
+#   BENCH_V3                1 to also run distribution v3 as a second peer,
+#                           installed once with `go install` into
+#                           .cache/bench/bin of the checkout (1)
+#   BENCH_V3_VERSION        its version (v3.1.2)
 # Throughputs are in MB/s (10^6 bytes per second).
 set -euo pipefail
 
@@ -63,6 +67,9 @@ REF_RUNS="${BENCH_REF_RUNS:-3}"
 PARENT="${BENCH_DIR:-${TMPDIR:-/tmp}}"
 REGISTRY="${BENCH_REGISTRY:-docker-registry}"
 ARCA_REV="${BENCH_ARCA_REV:-}"
+V3="${BENCH_V3:-1}"
+V3_VERSION="${BENCH_V3_VERSION:-v3.1.2}"
+BENCH_BIN="$ROOT/.cache/bench/bin"
 
 die() { printf 'oci.sh: error: %s\n' "$*" >&2; exit 1; }
 log() { printf '%s\n' "$*" >&2; }
@@ -79,10 +86,17 @@ done
 command -v "$REGISTRY" >/dev/null 2>&1 ||
     die "$REGISTRY not found: install the reference registry with 'apt-get install -y docker-registry' (or set BENCH_REGISTRY)"
 mkdir -p "$PARENT"
+if [[ "$V3" == 1 && ! -x "$BENCH_BIN/registry" ]]; then
+    log "installing distribution $V3_VERSION into $BENCH_BIN with go install (once) ..."
+    mkdir -p "$BENCH_BIN"
+    GOBIN="$BENCH_BIN" go install "github.com/distribution/distribution/v3/cmd/registry@$V3_VERSION" ||
+        die "distribution $V3_VERSION did not install (BENCH_V3=0 leaves it out)"
+fi
 
 WORK="$(mktemp -d "$PARENT/arca-ocibench.XXXXXX")"
 ARCA_PID=""
 REG_PID=""
+V3_PID=""
 stop() { # stop PID: ends a process this script started and waits for it
     [[ -n "$1" ]] || return 0
     kill "$1" 2>/dev/null || true
@@ -92,8 +106,9 @@ cleanup() {
     local rc=$?
     stop "$ARCA_PID"
     stop "$REG_PID"
+    stop "$V3_PID"
     if [[ $rc -ne 0 ]]; then
-        for f in arca.log registry.log; do
+        for f in arca.log registry.log registry-v3.log; do
             if [[ -s "$WORK/$f" ]]; then
                 log "--- last lines of $f ---"
                 tail -n 15 "$WORK/$f" >&2 || true
@@ -174,6 +189,20 @@ if command -v dpkg-query >/dev/null 2>&1; then
     [[ -n "$PKG" ]] && REG_VERSION="$REG_VERSION (Debian package $PKG)"
 fi
 
+# --- distribution v3 ----------------------------------------------------------
+if [[ "$V3" == 1 ]]; then
+    V3_PORT=$("$OB" port)
+    V3_URL="http://127.0.0.1:$V3_PORT"
+    mkdir -p "$WORK/registry-v3-data"
+    sed -e "s#$WORK/registry-data#$WORK/registry-v3-data#" -e "s#127.0.0.1:$REG_PORT#127.0.0.1:$V3_PORT#" \
+        "$WORK/registry.yml" >"$WORK/registry-v3.yml"
+    log "starting distribution $V3_VERSION on $V3_URL ..."
+    env -u REGISTRY_HTTP_ADDR -u REGISTRY_STORAGE -u REGISTRY_AUTH OTEL_TRACES_EXPORTER=none \
+        "$BENCH_BIN/registry" serve "$WORK/registry-v3.yml" >"$WORK/registry-v3.log" 2>&1 &
+    V3_PID=$!
+    wait_ready "$V3_URL/v2/" "$V3_PID" "distribution v3"
+fi
+
 # --- reference speeds -------------------------------------------------------
 REF_FILE="$WORK/reference.bin"
 head -c $((LARGE_MB * 1024 * 1024)) /dev/urandom >"$REF_FILE"
@@ -209,17 +238,24 @@ bench_peer() {
         "${RUN_ARGS[@]}" -out "$WORK/peer-$1.json" >&2
     B_FILES+=("$WORK/peer-$1.json")
 }
+C_FILES=()
+bench_v3() {
+    log "round $1: distribution v3 ..."
+    "$OB" run -url "$V3_URL" -repo "library/bench-r$1" -target distribution-v3 \
+        "${RUN_ARGS[@]}" -out "$WORK/v3-$1.json" >&2
+    C_FILES+=("$WORK/v3-$1.json")
+}
+ORDER=(bench_arca bench_peer)
+[[ "$V3" == 1 ]] && ORDER+=(bench_v3)
 for ((r = 1; r <= ROUNDS; r++)); do
-    sync
-    if ((r % 2)); then
-        bench_arca "$r"
+    # The order rotates every round, so that no registry always runs first
+    # (on a cooler machine) or last.
+    n=${#ORDER[@]}
+    for ((i = 0; i < n; i++)); do
         sync
-        bench_peer "$r"
-    else
-        bench_peer "$r"
-        sync
-        bench_arca "$r"
-    fi
+        log "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        "${ORDER[$(((i + r - 1) % n))]}" "$r"
+    done
 done
 reference 2
 LOAD_END="$(loadavg)"
@@ -244,9 +280,17 @@ cat <<EOF
 - load avg:   $LOAD_START at start, $LOAD_END at end (other work on the machine skews every figure)
 - arca:       $ARCA_DESC, $GO_VERSION; SQLite + filesystem blob store (defaults); HTTP Basic auth on every request
 - peer:       ${REG_VERSION:-$REGISTRY}; filesystem storage, delete enabled, in-memory blob descriptor cache, no auth
-- runs:       $ROUNDS per registry, ABBA order; large blobs ${LARGE_COUNT} x ${LARGE_MB} MiB; small blobs ${SMALL_COUNT} x ${SMALL_KB} KiB at concurrency $CONCURRENCY; $MANIFESTS manifests at concurrency $MANIFEST_CONCURRENCY
+- peer 2:     $([[ "$V3" == 1 ]] && echo "distribution $V3_VERSION (go install), the same configuration" || echo "none (BENCH_V3=0)")
+- runs:       $ROUNDS per registry, the order rotated every round; large blobs ${LARGE_COUNT} x ${LARGE_MB} MiB; small blobs ${SMALL_COUNT} x ${SMALL_KB} KiB at concurrency $CONCURRENCY; $MANIFESTS manifests at concurrency $MANIFEST_CONCURRENCY
 - figures:    median over the runs; MB/s = 10^6 bytes/s; a sync(2) precedes every phase
 
 EOF
 "$OB" report -a "$(comma "${A_FILES[@]}")" -b "$(comma "${B_FILES[@]}")" -a-name arca -b-name distribution \
     -ref "$WORK/ref-1.json,$WORK/ref-2.json" -extra "read of a page-cached file, dd bs=1M=${DD[*]}"
+if [[ "$V3" == 1 ]]; then
+    echo
+    echo "### arca vs distribution $V3_VERSION (go install), same rounds"
+    echo
+    "$OB" report -a "$(comma "${A_FILES[@]}")" -b "$(comma "${C_FILES[@]}")" -a-name arca -b-name "distribution $V3_VERSION" \
+        -ref "$WORK/ref-1.json,$WORK/ref-2.json" -extra "read of a page-cached file, dd bs=1M=${DD[*]}"
+fi

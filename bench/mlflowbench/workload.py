@@ -10,6 +10,7 @@ server that drops or garbles work cannot look fast.
 """
 
 import hashlib
+import http.client
 import json
 import multiprocessing as mp
 import os
@@ -337,3 +338,51 @@ def write_random_file(path, size):
             n = min(left, 1 << 20)
             f.write(os.urandom(n))
             left -= n
+
+
+def multipart_upload_throughput(server, exp_id, path, size, repeats, part_size, threads):
+    """MB/s (median over `repeats`) of the proxied multipart upload the
+    mlflow client makes with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD: mpu/create,
+    the parts PUT to their URLs from `threads` threads at once, mpu/complete.
+    MLflow's own server offers it only over object stores, not over the
+    local artifact root the benchmark gives it."""
+    import concurrent.futures
+    import urllib.parse
+
+    conn = server.connect()
+    run_id = create_run(conn, exp_id, "mpu")
+    nparts = max(1, -(-size // part_size))
+    rates = []
+    for i in range(repeats):
+        d = f"{exp_id}/{run_id}/artifacts/mpu-{i}"
+        t = time.perf_counter()
+        created = conn.call("POST", f"/api/2.0/mlflow-artifacts/mpu/create/{d}",
+                            {"path": "big.bin", "num_parts": nparts})
+        upload_id = created["upload_id"]
+
+        def put(cred):
+            n = int(cred["part_number"])
+            off = (n - 1) * part_size
+            length = min(part_size, size - off)
+            with open(path, "rb") as f:
+                f.seek(off)
+                body = f.read(length)
+            u = urllib.parse.urlsplit(cred["url"])
+            c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=server.timeout)
+            try:
+                c.request("PUT", u.path + ("?" + u.query if u.query else ""), body=body,
+                          headers={"Content-Length": str(length), **(cred.get("headers") or {})})
+                r = c.getresponse()
+                r.read()
+                if r.status != 200:
+                    raise BenchError(f"{server.name}: part {n}: HTTP {r.status}")
+                return {"part_number": n, "etag": r.getheader("ETag", "")}
+            finally:
+                c.close()
+
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(put, created["credentials"]))
+        conn.call("POST", f"/api/2.0/mlflow-artifacts/mpu/complete/{d}",
+                  {"path": "big.bin", "upload_id": upload_id, "parts": parts})
+        rates.append(size / (time.perf_counter() - t) / 1e6)
+    return statistics.median(rates)

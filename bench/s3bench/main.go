@@ -41,6 +41,15 @@ var (
 	listKeys = flag.Int("list-keys", 100000, "keys in the bucket for the listing measurement")
 	label    = flag.String("label", "arca", "name of the server in the table")
 	freePort = flag.Bool("free-port", false, "print a free loopback TCP port and exit")
+	// -only-small N does N 4 KiB PUTs then N GETs at -concurrency and
+	// exits: a fixed amount of work for counting a server's system calls
+	// (strace -f -c) or profiling it, independent of the machine's load.
+	onlySmall   = flag.Int("only-small", 0, "only PUT then GET this many 4 KiB objects at -concurrency, then exit")
+	concurrency = flag.Int("concurrency", 16, "concurrency of -only-small")
+	onlyGet     = flag.Bool("only-small-get", true, "with -only-small, GET the objects after the PUTs")
+	jsonOut     = flag.String("json", "", "also write the results to this JSON file (for -report)")
+	report      = flag.String("report", "", "print a side-by-side table of the comma-separated JSON files of several runs (label:file,...; the first label is arca) and exit")
+	roundsOnly  = flag.Bool("no-listing", false, "skip the listing measurement")
 )
 
 type result struct {
@@ -96,6 +105,16 @@ func main() {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
 
+	if *report != "" {
+		if err := printReport(*report); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *onlySmall > 0 {
+		smallOnly(ctx, client)
+		return
+	}
 	fmt.Println("| hash (Go, in memory, 256 MiB) | MB/s |")
 	fmt.Println("|---|---:|")
 	md5Rate := hashRate(md5.New())
@@ -134,7 +153,15 @@ func main() {
 		fmt.Println(r.row())
 	}
 	fmt.Println()
-	listing(ctx, client)
+	var lists []listResult
+	if !*roundsOnly {
+		lists = listing(ctx, client)
+	}
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, results, lists); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
 // hashRate measures h over 256 MiB in 1 MiB writes, in MB/s.
@@ -240,7 +267,8 @@ func get(ctx context.Context, c *s3.Client, key string) error {
 // object, which stores no new bytes) in 100 "directories", then times
 // ListObjectsV2 pages: the first page, a page from the middle, and the
 // delimited listing of the top level.
-func listing(ctx context.Context, client *s3.Client) {
+func listing(ctx context.Context, client *s3.Client) []listResult {
+	var out []listResult
 	lb := aws.String(*bucket + "-list")
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: lb}); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
 		log.Fatalf("create bucket: %v", err)
@@ -294,5 +322,30 @@ func listing(ctx context.Context, client *s3.Client) {
 		}
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		fmt.Printf("| %s | %d | %s | %s |\n", tc.name, items, fmtDur(lat[10]), fmtDur(lat[19]))
+		out = append(out, listResult{Name: "ListObjectsV2 " + tc.name, P50ms: ms(lat[10]), P99ms: ms(lat[19])})
+	}
+	return out
+}
+
+// smallOnly PUTs then GETs -only-small distinct 4 KiB objects at
+// -concurrency and prints the two result rows.
+func smallOnly(ctx context.Context, client *s3.Client) {
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
+		log.Fatalf("create bucket: %v", err)
+	}
+	n, c := *onlySmall, *concurrency
+	run := fmt.Sprint(time.Now().UnixNano())
+	put := runCount(fmt.Sprintf("PUT 4 KiB x %d, concurrency %d", n, c), c, n, 4<<10, func(i int, body []byte) error {
+		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(fmt.Sprintf("only/%s-%08d", run, i)),
+			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))})
+		return err
+	})
+	fmt.Printf("| %s: operation | requests | requests/s | MB/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n", *label)
+	fmt.Println(put.row())
+	if *onlyGet {
+		get := runCount(fmt.Sprintf("GET 4 KiB x %d, concurrency %d", n, c), c, n, 4<<10, func(i int, _ []byte) error {
+			return get(ctx, client, fmt.Sprintf("only/%s-%08d", run, i))
+		})
+		fmt.Println(get.row())
 	}
 }

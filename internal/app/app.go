@@ -17,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +100,8 @@ type App struct {
 	Usage     *usage.Service
 	Quota     *usage.Quota
 	Downloads *usage.Downloads
+	// background is work started by BootstrapServe that Close waits for.
+	background sync.WaitGroup
 
 	local inProcess // the handlers replication calls in process
 	// Vulns is the vulnerability data, Scanner what scans against it.
@@ -258,6 +261,7 @@ func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.
 // Close releases the job queue's connections and the database, and
 // exports the spans still buffered.
 func (a *App) Close() error {
+	a.background.Wait()
 	a.Jobs.Close()
 	err := a.DB.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -274,14 +278,41 @@ func (a *App) Close() error {
 // once on one database take turns, so exactly one of them creates (and
 // reports) each thing.
 func (a *App) Bootstrap(ctx context.Context) (generatedPassword string, err error) {
+	return a.bootstrapLocked(ctx, false)
+}
+
+// BootstrapServe is Bootstrap for a server about to listen: the check that
+// ARCA_ADMIN_PASSWORD still matches the stored password, which only warns
+// and costs an argon2id hash (tens of milliseconds, most of a restart's
+// time to its first answer), runs in the background; Close waits for it.
+func (a *App) BootstrapServe(ctx context.Context) (generatedPassword string, err error) {
+	return a.bootstrapLocked(ctx, true)
+}
+
+func (a *App) bootstrapLocked(ctx context.Context, deferCheck bool) (generatedPassword string, err error) {
 	err = a.DB.WithLock(ctx, "bootstrap", func() error {
-		generatedPassword, err = a.bootstrap(ctx)
+		generatedPassword, err = a.bootstrap(ctx, deferCheck)
 		return err
 	})
 	return generatedPassword, err
 }
 
-func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err error) {
+// warnAdminPassword logs a warning when pw is not the admin's password.
+func (a *App) warnAdminPassword(ctx context.Context, pw string) error {
+	same, err := a.Auth.HasPassword(ctx, "admin", pw)
+	if err != nil {
+		return err
+	}
+	if !same {
+		a.Log.Warn("ARCA_ADMIN_PASSWORD (admin_password) differs from the stored password of the user admin, which stays in force: "+
+			"it only sets the password when arca creates the admin, at the first start on a data directory or database. "+
+			"Sign in with the stored password, or change it with `arca admin user passwd admin`",
+			"data_dir", a.Config.DataDir)
+	}
+	return nil
+}
+
+func (a *App) bootstrap(ctx context.Context, deferCheck bool) (generatedPassword string, err error) {
 	if _, err := a.Auth.GetUser(ctx, "admin"); errs.Is(err, errs.NotFound) {
 		pw := a.Config.AdminPassword
 		if pw == "" {
@@ -301,15 +332,18 @@ func (a *App) bootstrap(ctx context.Context) (generatedPassword string, err erro
 		// The admin exists: admin_password applied only when it was created.
 		// Say so when it no longer matches, rather than leaving every
 		// client that uses it with a bare 401.
-		same, err := a.Auth.HasPassword(ctx, "admin", pw)
-		if err != nil {
-			return "", err
-		}
-		if !same {
-			a.Log.Warn("ARCA_ADMIN_PASSWORD (admin_password) differs from the stored password of the user admin, which stays in force: "+
-				"it only sets the password when arca creates the admin, at the first start on a data directory or database. "+
-				"Sign in with the stored password, or change it with `arca admin user passwd admin`",
-				"data_dir", a.Config.DataDir)
+		if !deferCheck {
+			if err := a.warnAdminPassword(ctx, pw); err != nil {
+				return "", err
+			}
+		} else {
+			a.background.Add(1)
+			go func() {
+				defer a.background.Done()
+				if err := a.warnAdminPassword(context.WithoutCancel(ctx), pw); err != nil {
+					a.Log.Debug("checking ARCA_ADMIN_PASSWORD", "err", err)
+				}
+			}()
 		}
 	}
 	if n, err := a.Repos.SealStored(ctx); err != nil {

@@ -4,6 +4,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"log/slog"
 
@@ -60,9 +61,14 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		detail = string(b)
 	}
 	ctx = context.WithoutCancel(ctx)
-	err := l.db.QueryRowContext(ctx,
-		`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
+	// Through the group commit (meta.DB.WithBatchTx): on SQLite the events
+	// of concurrent writes share transactions instead of queueing for the
+	// write lock one by one.
+	err := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx,
+			`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
+	})
 	if err != nil {
 		l.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -24,6 +25,7 @@ type Observer func(op string, err error, bytes int64, took time.Duration)
 type Store struct {
 	driver  Driver
 	observe Observer
+	bufSize int // of the pipelined writer's buffers (pipeline.go)
 }
 
 // New returns a Store over d. observe may be nil.
@@ -31,7 +33,7 @@ func New(d Driver, observe Observer) *Store {
 	if observe == nil {
 		observe = func(string, error, int64, time.Duration) {}
 	}
-	return &Store{driver: d, observe: observe}
+	return &Store{driver: d, observe: observe, bufSize: defaultBufSize}
 }
 
 // Driver returns the underlying driver.
@@ -238,10 +240,14 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.hashes.Write(p[:n])
 	w.size += int64(n)
 	if err != nil {
-		w.err = errs.Wrap(err, errs.Unavailable, "blob store write failed")
+		w.err = wrapWriteErr(err)
 		return n, w.err
 	}
 	return n, nil
+}
+
+func wrapWriteErr(err error) error {
+	return errs.Wrap(err, errs.Unavailable, "blob store write failed")
 }
 
 // Size is the number of bytes written so far.
@@ -352,8 +358,9 @@ type Reader struct {
 	ModTime time.Time
 
 	rc     io.ReadCloser
-	offset int64 // position of the next Read
-	rcAt   int64 // position rc will read next
+	file   *os.File // rc, when handed out by Content
+	offset int64    // position of the next Read
+	rcAt   int64    // position rc will read next
 	read   int64
 	start  time.Time
 }
@@ -416,8 +423,42 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
+// Content returns what to give http.ServeContent or io.Copy to send the
+// blob: the driver's file itself when the driver stores blobs in files, so
+// that the HTTP server's ReadFrom hands it to the kernel (sendfile(2))
+// instead of copying it through user space; otherwise r. The file starts
+// at offset 0, seeks on its own and is closed by r.Close; call Content
+// before reading from r.
+func (r *Reader) Content() io.ReadSeeker {
+	if r.file != nil {
+		return r.file
+	}
+	if r.rc == nil {
+		rc, err := r.store.driver.Open(r.ctx, r.digest, 0)
+		if err != nil {
+			return r // Read reports the error
+		}
+		r.rc, r.rcAt = rc, 0
+	}
+	f, ok := r.rc.(*os.File)
+	if !ok {
+		return r
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return r
+	}
+	r.file, r.start = f, time.Now()
+	return f
+}
+
 // Close releases the driver's stream.
 func (r *Reader) Close() error {
+	if r.file != nil {
+		// What was sent from the file: its position (one range at most).
+		if pos, err := r.file.Seek(0, io.SeekCurrent); err == nil {
+			r.read = pos
+		}
+	}
 	if !r.start.IsZero() {
 		r.store.observe("get", nil, r.read, time.Since(r.start))
 	}

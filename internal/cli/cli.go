@@ -169,7 +169,7 @@ func serve(args []string, env Env) error {
 	defer a.Close()
 	_, err = a.Auth.GetUser(ctx, "admin")
 	first := firstStart{DataDir: cfg.DataDir, Database: cfg.Redacted().DatabaseURL, showBanner: errs.Is(err, errs.NotFound)}
-	pw, err := a.Bootstrap(ctx)
+	pw, err := a.BootstrapServe(ctx)
 	if err != nil {
 		return err
 	}

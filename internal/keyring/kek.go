@@ -95,10 +95,16 @@ func LoadKEK(src Source) (kek *KEK, created bool, err error) {
 			return nil, false, fmt.Errorf("reading the key-encryption key: %w", err)
 		}
 	case src.DefaultFile != "":
-		if created, err = CreateKEKFile(src.DefaultFile); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, false, err
+		// Read first: creating one (a synced temporary file) only when
+		// there is none keeps a restart from waiting for the disk.
+		b, err = os.ReadFile(src.DefaultFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			if created, err = CreateKEKFile(src.DefaultFile); err != nil && !errors.Is(err, fs.ErrExist) {
+				return nil, false, err
+			}
+			b, err = os.ReadFile(src.DefaultFile)
 		}
-		if b, err = os.ReadFile(src.DefaultFile); err != nil {
+		if err != nil {
 			return nil, false, fmt.Errorf("reading the key-encryption key: %w", err)
 		}
 	default:

@@ -71,5 +71,8 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) error {
 	if db.Dialect == SQLite && db.stopCheckpoints == nil {
 		db.stopCheckpoints = db.checkpoints(time.Second)
 	}
+	if db.Dialect == SQLite && db.batch == nil {
+		db.startBatcher()
+	}
 	return nil
 }

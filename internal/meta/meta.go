@@ -44,8 +44,10 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stopCheckpoints func()   // SQLite: stops the background checkpointer
-	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
+	stopCheckpoints func()    // SQLite: stops the background checkpointer
+	guard           *txGuard  // SQLite: no pool use inside a transaction (txguard.go)
+	batch           *batcher  // SQLite: the group-commit writer (batch.go)
+	turn            writeTurn // SQLite: writers queue in process (writeturn.go)
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -78,6 +80,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*DB
 	}
 	if db.Dialect == SQLite {
 		db.stopCheckpoints = db.checkpoints(time.Second)
+		db.startBatcher()
 	}
 	return db, nil
 }
@@ -109,6 +112,10 @@ func (db *DB) checkpoints(interval time.Duration) (stop func()) {
 
 // Close stops background work and closes the database.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.stop()
+		db.batch = nil
+	}
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil
@@ -136,7 +143,7 @@ func withCustomPlans(databaseURL string) string {
 func connect(databaseURL, dataDir string, o options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqlDB, err := o.open("pgx", withCustomPlans(databaseURL), Postgres)
+		sqlDB, err := o.open("pgx", withCustomPlans(databaseURL), Postgres, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -154,22 +161,24 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		q := url.Values{}
 		// wal_autocheckpoint(0): the WAL is checkpointed by a background
 		// goroutine (see checkpoints), not inside whichever request happens
-		// to cross the threshold. synchronous(NORMAL): a commit survives a
-		// killed process; after a power loss WAL mode may roll the last
-		// commits back (an open gap: docs/architecture.md, "SQLite
-		// durability").
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
+		// to cross the threshold. synchronous(FULL): the WAL is synced at
+		// every commit, so an acknowledged write survives a power loss, not
+		// only a killed process; group commit (batch.go) shares that sync
+		// between concurrent writers. See docs/architecture.md, "SQLite
+		// durability".
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "wal_autocheckpoint(0)"} {
 			q.Add("_pragma", p)
 		}
 		// Write transactions take the write lock up front, so two of them
 		// never deadlock upgrading read locks; busy_timeout makes them queue.
 		q.Set("_txlock", "immediate")
-		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite)
+		turn := newWriteTurn()
+		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite, turn)
 		if err != nil {
 			return nil, err
 		}
 		sqlDB.SetMaxOpenConns(8)
-		return &DB{DB: sqlDB, Dialect: SQLite, guard: newTxGuard(SQLite)}, nil
+		return &DB{DB: sqlDB, Dialect: SQLite, guard: newTxGuard(SQLite), turn: turn}, nil
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)
@@ -273,10 +282,17 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 // from 10 ms to 500 ms, for up to RetryFor; fn must therefore be safe to
 // run more than once.
 func (db *DB) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return retrying(ctx, func() error { return db.tryTx(ctx, fn) })
+}
+
+// retrying runs attempt until it fails with an error not coded CodeRetry,
+// or for RetryFor, pausing 10 ms, then twice as long each time up to 500
+// ms, in between.
+func retrying(ctx context.Context, attempt func() error) error {
 	pause := 10 * time.Millisecond
 	deadline := time.Now().Add(RetryFor)
 	for {
-		err := db.tryTx(ctx, fn)
+		err := attempt()
 		if errs.CodeOf(err) != CodeRetry || time.Now().After(deadline) {
 			return err
 		}
@@ -298,6 +314,16 @@ const CodeRetry = "RETRY_TRANSACTION"
 const RetryFor = 30 * time.Second
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.turn != nil {
+		held, err := db.turn.take(ctx)
+		if err != nil {
+			return Err(err)
+		}
+		if held {
+			defer db.turn.give()
+		}
+		ctx = turnTaken(ctx)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return Err(err)

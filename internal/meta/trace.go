@@ -30,15 +30,22 @@ func WithTracing(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
 }
 
-func (o options) open(driverName, dsn string, dialect Dialect) (*sql.DB, error) {
+func (o options) open(driverName, dsn string, dialect Dialect, turn writeTurn) (*sql.DB, error) {
+	var connector driver.Connector // SQLite: connections that cache statements (stmtcache.go)
+	if dialect == SQLite {
+		connector = newSQLiteConnector(dsn, turn)
+	}
 	if o.tracer == nil {
+		if connector != nil {
+			return sql.OpenDB(connector), nil
+		}
 		return sql.Open(driverName, dsn)
 	}
 	system := "sqlite"
 	if dialect == Postgres {
 		system = "postgresql"
 	}
-	return otelsql.Open(driverName, dsn,
+	opts := []otelsql.Option{
 		otelsql.WithTracerProvider(o.tracer),
 		otelsql.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelsql.WithAttributes(attribute.String("db.system.name", system)),
@@ -50,5 +57,10 @@ func (o options) open(driverName, dsn string, dialect Dialect) (*sql.DB, error) 
 			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
 				return trace.SpanContextFromContext(ctx).IsValid()
 			},
-		}))
+		}),
+	}
+	if connector != nil {
+		return otelsql.OpenDB(connector, opts...), nil
+	}
+	return otelsql.Open(driverName, dsn, opts...)
 }

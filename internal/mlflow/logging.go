@@ -40,8 +40,11 @@ func (h *Handler) writableRun(ctx context.Context, runID, runUUID string, modelI
 }
 
 // logTx runs fn in a transaction after checking that run is still active.
+// Logging is the hot small write of a training loop, so on SQLite it is
+// group-committed with other writers' (meta.DB.WithBatchTx): fn must touch
+// the database only through tx.
 func (h *Handler) logTx(ctx context.Context, run *runRow, fn func(tx *sql.Tx) error) error {
-	return h.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return h.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if err := stillActive(ctx, tx, run); err != nil {
 			return err
 		}

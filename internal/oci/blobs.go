@@ -49,8 +49,18 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, v vars) error 
 	hdr.Set("Content-Type", "application/octet-stream")
 	hdr.Set("ETag", `"`+d.String()+`"`)
 	hdr.Set("Cache-Control", "max-age=31536000")
-	http.ServeContent(w, r, "", rd.ModTime, rd)
+	http.ServeContent(w, r, "", rd.ModTime, content(r, rd))
 	return nil
+}
+
+// content is what ServeContent sends of rd: its file for a GET, so that
+// the kernel sends it (sendfile), the lazy reader for a HEAD, which opens
+// nothing.
+func content(r *http.Request, rd *blob.Reader) io.ReadSeeker {
+	if r.Method == http.MethodHead {
+		return rd
+	}
+	return rd.Content()
 }
 
 // deleteBlob unlinks a blob from an image; the bytes stay until garbage

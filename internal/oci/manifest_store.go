@@ -81,7 +81,7 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 		ann = string(b)
 	}
 	now := meta.Now()
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: string(info.Digest), Size: info.Size, SHA512: info.SHA512}); err != nil {
 			return err
 		}

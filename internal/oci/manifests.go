@@ -288,7 +288,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if src != nil && src.Kind == repo.Hosted {
 		h.downloads.Touch(src.ID, n.Image+"@"+m.Digest.String())
 	}
-	io.Copy(w, rd)
+	io.Copy(w, rd.Content())
 	return nil
 }
 

@@ -72,7 +72,7 @@ func (s store) link(ctx context.Context, q meta.Querier, repoID int64, image str
 // recordAndLink records a freshly committed blob and links it, in one
 // transaction.
 func (s store) recordAndLink(ctx context.Context, repoID int64, image string, info blob.Info) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if err := gc.Record(ctx, tx, s.blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (s store) recordAndLink(ctx context.Context, repoID int64, image string, in
 // garbage collection in the same transaction; a blob collected meanwhile is
 // errs.NotFound.
 func (s store) mountBlob(ctx context.Context, repoID int64, image string, d blob.Digest) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if err := gc.Claim(ctx, tx, string(d)); err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func (f files) get(ctx context.Context, repoID int64, path string) (*File, error
 // put records fl in the same transaction as its blob row. It reports
 // whether a file was replaced.
 func (f files) put(ctx context.Context, repoID int64, fl *File, md5, sha1 string) (replaced bool, err error) {
-	err = f.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = f.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if err := gc.Record(ctx, tx, f.blobs, gc.Blob{Digest: fl.Digest, Size: fl.Size, MD5: md5, SHA1: sha1}); err != nil {
 			return err
 		}

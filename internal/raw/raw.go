@@ -124,7 +124,12 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	hdr.Set("Accept-Ranges", "bytes")
 	// ServeContent answers Range, If-Match, If-None-Match, If-Modified-Since
 	// and If-Unmodified-Since, and HEAD, from the headers set above.
-	http.ServeContent(w, r, "", time.UnixMilli(f.UpdatedAt), rd)
+	// A GET sends the blob's file itself (sendfile), a HEAD opens nothing.
+	var content io.ReadSeeker = rd
+	if r.Method != http.MethodHead {
+		content = rd.Content()
+	}
+	http.ServeContent(w, r, "", time.UnixMilli(f.UpdatedAt), content)
 	return nil
 }
 

@@ -218,11 +218,14 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 		w.WriteHeader(status)
 		return nil
 	}
-	if _, err := rd.Seek(start, io.SeekStart); err != nil {
+	// The blob's file itself (when blobs are files), limited by an
+	// io.LimitedReader: the pair that the HTTP server hands to sendfile(2).
+	src := rd.Content()
+	if _, err := src.Seek(start, io.SeekStart); err != nil {
 		return errs.Wrap(err, errs.Internal, "seeking in the object")
 	}
 	w.WriteHeader(status)
-	if _, err := io.CopyN(w, rd, length); err != nil {
+	if n, err := io.Copy(w, io.LimitReader(src, length)); err != nil || n != length {
 		h.log.DebugContext(ctx, "object download ended early", "bucket", rp.Name, "key", q.key, "err", err)
 		return httpx.ErrAborted
 	}

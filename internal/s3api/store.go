@@ -109,7 +109,7 @@ type blobWrite struct {
 // The conditions c are checked against the object the write replaces,
 // and the write is guarded by that object's state (see conditional.go).
 func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		replaced, err = s.putTx(ctx, tx, repoID, o, how, c)
 		return err
 	})
@@ -216,6 +216,17 @@ type listPage struct {
 // prefixes. Cursors are keys, not offsets, so pages stay consistent while
 // other clients write.
 func (s store) list(ctx context.Context, repoID int64, prefix, delim, marker string, max int) (listPage, error) {
+	if s.db.Dialect == meta.SQLite && delim != "" {
+		if r, _ := utf8.DecodeLastRuneInString(delim); r != utf8.RuneError && r < utf8.MaxRune {
+			return s.listWalk(ctx, repoID, prefix, delim, marker, max)
+		}
+	}
+	return s.listLoop(ctx, repoID, prefix, delim, marker, max)
+}
+
+// listLoop is list as a loop of queries, each a range scan of the index
+// from a cursor that jumps past each common prefix.
+func (s store) listLoop(ctx context.Context, repoID int64, prefix, delim, marker string, max int) (listPage, error) {
 	var page listPage
 	cursor, inclusive := marker, false
 	if prefix > cursor {
@@ -284,17 +295,105 @@ func (s store) list(ctx context.Context, repoID int64, prefix, delim, marker str
 			break
 		}
 	}
-	if count > max {
-		page.Truncated = true
-		// Drop the one extra item read to learn that more follow.
-		if lastIsPrefix {
-			page.Prefixes = page.Prefixes[:len(page.Prefixes)-1]
-		} else {
-			page.Objects = page.Objects[:len(page.Objects)-1]
-		}
-		page.Next = lastOf(page)
+	return page.trim(count, max, lastIsPrefix), nil
+}
+
+// listWalk is list with a delimiter on SQLite in one statement: a
+// recursive query walks the index from the cursor, each step one seek to
+// the least key past the previous one — past the whole common prefix when
+// the previous key has the delimiter after the prefix — so a page of common
+// prefixes costs one statement instead of one per prefix. The rows it
+// returns are then read exactly as listLoop reads its rows. SQLite's
+// substr, instr and length count characters, so the prefix's length is
+// passed in characters; a common prefix ends with the delimiter, so the
+// least string past all the keys it rolls up is the common prefix with the
+// delimiter's last character replaced by the next one (prefixEnd).
+func (s store) listWalk(ctx context.Context, repoID int64, prefix, delim, marker string, max int) (listPage, error) {
+	var page listPage
+	cursor, op := marker, ">"
+	if prefix > cursor {
+		cursor, op = prefix, ">="
 	}
-	return page, nil
+	last, _ := utf8.DecodeLastRuneInString(delim)
+	past := string(last + 1)
+	if last+1 >= 0xD800 && last+1 <= 0xDFFF {
+		past = string(rune(0xE000))
+	}
+	end := prefixEnd(prefix)
+	bound, args := "", []any{repoID, cursor, utf8.RuneCountInString(prefix), delim, past, max + 2}
+	if end != "" {
+		bound = ` AND key < $7`
+		args = append(args, end)
+	}
+	// The rows are at most max+2: a first common prefix at or before the
+	// marker is skipped, and one more item tells that more follow.
+	// Each step seeks to the least key at or past a bound other than k: the
+	// bound is k itself after an object, the end of the common prefix after
+	// one (a single lower bound, so that SQLite seeks the index with it).
+	// CROSS JOIN keeps the walk the outer loop: ordered by the objects'
+	// key instead, SQLite scanned every object of the bucket.
+	q := `WITH RECURSIVE walk(k, n) AS (
+		  SELECT (SELECT key FROM s3_objects WHERE repository_id = $1 AND key ` + op + ` $2` + bound + ` ORDER BY key LIMIT 1), 1
+		  UNION ALL
+		  SELECT (SELECT key FROM s3_objects WHERE repository_id = $1 AND key >= CASE
+		      WHEN instr(substr(w.k, $3 + 1), $4) > 0 THEN substr(w.k, 1, $3 + instr(substr(w.k, $3 + 1), $4) + length($4) - 2) || $5
+		      ELSE w.k END AND key <> w.k` + bound + `
+		    ORDER BY key LIMIT 1), w.n + 1
+		  FROM walk w WHERE w.k IS NOT NULL AND w.n < $6)
+		SELECT ` + prefixed("o.", objectColumns) + ` FROM walk CROSS JOIN s3_objects o WHERE o.repository_id = $1 AND o.key = walk.k ORDER BY walk.n`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return page, meta.Err(err)
+	}
+	defer rows.Close()
+	count, lastIsPrefix := 0, false
+	for rows.Next() && count <= max {
+		o, err := scanObject(rows)
+		if err != nil {
+			return page, meta.Err(err)
+		}
+		if i := strings.Index(o.Key[len(prefix):], delim); i >= 0 {
+			if cp := o.Key[:len(prefix)+i+len(delim)]; cp > marker {
+				page.Prefixes = append(page.Prefixes, cp)
+				count++
+				lastIsPrefix = true
+			}
+			continue
+		}
+		page.Objects = append(page.Objects, o)
+		count++
+		lastIsPrefix = false
+	}
+	if err := rows.Err(); err != nil {
+		return page, meta.Err(err)
+	}
+	return page.trim(count, max, lastIsPrefix), nil
+}
+
+// prefixed qualifies each of a comma-separated list of columns with p.
+func prefixed(p, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = p + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// trim ends a page read with one item more than max (count items in
+// all) to learn whether more follow: the extra item, the last one read, is
+// dropped and the page marked truncated after its new last item.
+func (p listPage) trim(count, max int, lastIsPrefix bool) listPage {
+	if count <= max {
+		return p
+	}
+	p.Truncated = true
+	if lastIsPrefix {
+		p.Prefixes = p.Prefixes[:len(p.Prefixes)-1]
+	} else {
+		p.Objects = p.Objects[:len(p.Objects)-1]
+	}
+	p.Next = lastOf(p)
+	return p
 }
 
 // lastOf is the greatest item of a page.
@@ -386,7 +485,7 @@ func (s store) getUpload(ctx context.Context, repoID int64, key, id string) (*up
 // the same part number. An upload completed or aborted meanwhile is
 // NoSuchUpload.
 func (s store) putPart(ctx context.Context, uploadID string, p *part, how blobWrite) error {
-	return s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if how.fresh {
 			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: p.Digest, Size: p.Size, MD5: how.md5}); err != nil {
 				return err
@@ -439,7 +538,7 @@ func (s store) parts(ctx context.Context, uploadID string, after, max int) ([]*p
 // object's row comes, in one transaction. A concurrent abort or complete
 // makes it NoSuchUpload.
 func (s store) complete(ctx context.Context, repoID int64, uploadID string, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
-	err = s.db.WithTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM s3_uploads WHERE id = $1`, uploadID)
 		if err != nil {
 			return meta.Err(err)

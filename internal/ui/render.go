@@ -91,7 +91,7 @@ func (v *views) asset(name string) string {
 // layout with status. It renders into memory first, so a template error
 // becomes a clean 500 page rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p Page) error {
-	t, ok := h.views.pages[name]
+	t, ok := h.views().pages[name]
 	if !ok {
 		return fmt.Errorf("ui: no template %q", name)
 	}
@@ -181,11 +181,11 @@ func (h *Handler) baseURL(r *http.Request) string {
 // writes them) may be cached for a year.
 func (h *Handler) static(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("file")
-	if _, ok := h.views.assets[name]; !ok {
+	if _, ok := h.views().assets[name]; !ok {
 		http.NotFound(w, r)
 		return nil
 	}
-	if r.URL.Query().Get("v") == h.views.assets[name] {
+	if r.URL.Query().Get("v") == h.views().assets[name] {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "public, max-age=300")

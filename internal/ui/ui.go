@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arcaproject/arca/internal/audit"
@@ -80,7 +81,10 @@ type Handler struct {
 	repos      *repo.Store
 	log        *slog.Logger
 	sessionTTL time.Duration
-	views      *views
+	// views are the parsed templates, parsed in the background from New
+	// on (they take most of a restart's time to its first answer
+	// otherwise); a page rendered before that waits for them.
+	views      func() *views
 	origin     *http.CrossOriginProtection
 	statsCache statsCache
 }
@@ -95,10 +99,14 @@ func New(d Deps) *Handler {
 		d.MLflowSpace = "mlflow"
 	}
 	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
-	v, err := loadViews()
-	if err != nil {
-		panic(err)
-	}
+	views := sync.OnceValue(func() *views {
+		v, err := loadViews()
+		if err != nil {
+			panic(err) // the embedded templates are broken: a build error
+		}
+		return v
+	})
+	go views()
 	return &Handler{Deps: d, db: d.DB, auth: d.Auth, repos: d.Repos, log: d.Log, sessionTTL: d.SessionTTL,
-		views: v, origin: http.NewCrossOriginProtection()}
+		views: views, origin: http.NewCrossOriginProtection()}
 }

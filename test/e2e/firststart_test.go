@@ -70,10 +70,14 @@ func TestAdminPasswordOfAnExistingDataDir(t *testing.T) {
 		t.Fatalf("the first start warned about the password:\n%s", first.LogTail(40))
 	}
 	srv := StartServer(t, ServerOptions{DataDir: first.DataDir(), AdminPassword: "change-me-now"})
+	// The check runs in the background once the server listens (it costs
+	// an argon2id hash that would delay the first answer).
 	line := ""
-	for l := range strings.SplitSeq(srv.Log(), "\n") {
-		if strings.Contains(l, warning) {
-			line = l
+	for deadline := time.Now().Add(10 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for l := range strings.SplitSeq(srv.Log(), "\n") {
+			if strings.Contains(l, warning) {
+				line = l
+			}
 		}
 	}
 	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "arca admin user passwd admin") || !strings.Contains(line, "ARCA_ADMIN_PASSWORD") {

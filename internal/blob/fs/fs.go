@@ -26,12 +26,44 @@ type Driver struct {
 	root string
 }
 
-// New returns a driver rooted at dir, creating its directories.
+// New returns a driver rooted at dir, creating its directories: the
+// staging directory and the 256 shard directories of the blob tree, so
+// that a commit only renames into a directory that exists and is durable
+// (a shard created on first use would cost the commit a mkdir and a sync
+// of the parent).
 func New(dir string) (*Driver, error) {
 	d := &Driver{root: dir}
 	for _, sub := range []string{d.blobDir(), d.stagingDir()} {
 		if err := os.MkdirAll(sub, 0o750); err != nil {
 			return nil, err
+		}
+	}
+	entries, err := os.ReadDir(d.blobDir())
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
+	created := false
+	for i := 0; i < 256; i++ {
+		name := fmt.Sprintf("%02x", i)
+		if have[name] {
+			continue
+		}
+		err := os.Mkdir(filepath.Join(d.blobDir(), name), 0o750)
+		if err == nil {
+			created = true
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	if created {
+		for _, p := range []string{d.blobDir(), filepath.Dir(d.blobDir()), d.root} {
+			if err := syncDir(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return d, nil
@@ -150,7 +182,7 @@ func (w *writer) Close() error {
 		return nil
 	}
 	w.done = true
-	if err := w.f.Sync(); err != nil {
+	if err := datasync(w.f); err != nil {
 		w.f.Close()
 		return err
 	}
@@ -161,19 +193,32 @@ func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
 	if w.done {
 		return errors.New("fs: writer already finished")
 	}
-	if err := w.f.Sync(); err != nil {
+	// The data and the size are made durable (fdatasync: the other
+	// attributes of the inode need not be), then the name, by a sync of
+	// the shard directory after the rename: two syncs per blob, the least
+	// that POSIX allows for a new file whose name must survive a power
+	// loss before the metadata that names it is committed.
+	if err := datasync(w.f); err != nil {
 		return err
 	}
 	final := w.d.path(dg)
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
 	// Rename replaces an existing file atomically; a concurrent writer of
 	// the same digest has written the same bytes. The file is closed (and
 	// its lock released) only after it left the staging area, so no other
 	// writer can resume it in between.
-	if err := os.Rename(w.f.Name(), final); err != nil {
+	err := os.Rename(w.f.Name(), final)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The shard directory was removed behind the driver's back.
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+		err = os.Rename(w.f.Name(), final)
+	}
+	if err != nil {
 		return err
 	}
 	w.done = true

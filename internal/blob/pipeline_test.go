@@ -1,0 +1,294 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/arcaproject/arca/internal/blob"
+	"github.com/arcaproject/arca/internal/blob/fs"
+)
+
+// chunky returns its data in pieces of random sizes, as a network body
+// does, and fails with failErr at failAt (when failAt >= 0).
+type chunky struct {
+	data    []byte
+	rnd     *rand.Rand
+	max     int
+	failAt  int
+	failErr error
+	off     int
+}
+
+func (c *chunky) Read(p []byte) (int, error) {
+	if c.failAt >= 0 && c.off >= c.failAt {
+		return 0, c.failErr
+	}
+	if c.off >= len(c.data) {
+		return 0, io.EOF
+	}
+	n := 1 + c.rnd.IntN(c.max)
+	n = min(n, len(p), len(c.data)-c.off)
+	if c.failAt >= 0 {
+		n = min(n, c.failAt-c.off)
+	}
+	copy(p, c.data[c.off:c.off+n])
+	c.off += n
+	return n, nil
+}
+
+func want(data []byte, extra blob.Hashes) blob.Info {
+	s := sha256.Sum256(data)
+	info := blob.Info{Digest: blob.FromSum(s[:]), Size: int64(len(data))}
+	if extra&blob.MD5 != 0 {
+		m := md5.Sum(data)
+		info.MD5 = hex.EncodeToString(m[:])
+	}
+	if extra&blob.SHA1 != 0 {
+		m := sha1.Sum(data)
+		info.SHA1 = hex.EncodeToString(m[:])
+	}
+	if extra&blob.SHA512 != 0 {
+		m := sha512.Sum512(data)
+		info.SHA512 = hex.EncodeToString(m[:])
+	}
+	return info
+}
+
+func readBack(t testing.TB, s *blob.Store, d blob.Digest) []byte {
+	t.Helper()
+	rd, err := s.Open(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzPipelinedWriter: for any data, buffer size, chunking of the body and
+// set of extra digests, the pipelined writer (Writer.ReadFrom, what
+// io.Copy of a request body uses) stores the same bytes under the same
+// digests as the simple one (Writer.Write, one buffer at a time) and as
+// the hash functions computed directly.
+func FuzzPipelinedWriter(f *testing.F) {
+	f.Add([]byte("hello"), uint64(1), uint16(3), uint8(1), uint32(0))
+	f.Add([]byte{}, uint64(2), uint16(1), uint8(7), uint32(0))
+	f.Add(bytes.Repeat([]byte("abc"), 100), uint64(3), uint16(16), uint8(2), uint32(0))
+	f.Add([]byte("x"), uint64(4), uint16(4096), uint8(5), uint32(3<<20))
+	drv, err := fs.New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64, bufSize uint16, extras uint8, grow uint32) {
+		rnd := rand.New(rand.NewPCG(seed, seed>>3))
+		if grow > 0 { // random data of a random size past the fuzzer's input, up to 2000 buffers
+			extra := make([]byte, int(grow)%min(5<<20, 2000*(1+int(bufSize))))
+			var key [32]byte
+			key[0], key[1] = byte(seed), byte(grow)
+			rand.NewChaCha8(key).Read(extra)
+			data = append(data, extra...)
+		}
+		extra := blob.Hashes(extras & 7)
+		s := blob.New(drv, nil)
+		blob.SetBufSize(s, 1+int(bufSize))
+		ctx := context.Background()
+
+		w, err := s.Create(ctx, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := &chunky{data: data, rnd: rnd, max: 1 + rnd.IntN(3*int(bufSize)+2), failAt: -1}
+		if n, err := io.Copy(w, body); err != nil || n != int64(len(data)) {
+			t.Fatalf("io.Copy = %d, %v; want %d bytes", n, err, len(data))
+		}
+		piped, err := w.Commit(ctx, blob.Expect{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err = s.Create(ctx, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(data); {
+			n := min(len(data)-off, 1+rnd.IntN(1<<16))
+			if _, err := w.Write(data[off : off+n]); err != nil {
+				t.Fatal(err)
+			}
+			off += n
+		}
+		simple, err := w.Commit(ctx, blob.Expect{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp := want(data, extra); piped != exp || simple != exp {
+			t.Fatalf("pipelined %+v, simple %+v, want %+v", piped, simple, exp)
+		}
+		if got := readBack(t, s, piped.Digest); !bytes.Equal(got, data) {
+			t.Fatalf("stored %d bytes differ from the %d written", len(got), len(data))
+		}
+	})
+}
+
+// published lists what a store under dir holds: committed blobs and
+// staged files.
+func published(t *testing.T, s *blob.Store, dir string) (blobs, staged int) {
+	t.Helper()
+	s.Walk(context.Background(), func(blob.Stat) error { blobs++; return nil })
+	entries, err := os.ReadDir(filepath.Join(dir, "staging"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blobs, len(entries)
+}
+
+// A body that ends with an error at any point — before the first buffer
+// is full, on a buffer boundary, in the middle of the pipeline — stores
+// nothing: Put fails, no blob is visible and no staged bytes remain.
+func TestBrokenBodyPublishesNothing(t *testing.T) {
+	dir := t.TempDir()
+	drv, err := fs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blob.New(drv, nil)
+	const buf = 64
+	blob.SetBufSize(s, buf)
+	data := make([]byte, 20*buf+7)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, extra := range []blob.Hashes{0, blob.MD5, blob.MD5 | blob.SHA1 | blob.SHA512} {
+		for _, cut := range []int{0, 1, buf - 1, buf, buf + 1, 2 * buf, 5*buf + 3, 19 * buf, len(data) - 1} {
+			body := &chunky{data: data, rnd: rand.New(rand.NewPCG(uint64(cut), 1)), max: 50, failAt: cut, failErr: io.ErrUnexpectedEOF}
+			_, err := s.Put(context.Background(), body, blob.Expect{}, extra)
+			if err == nil {
+				t.Fatalf("cut at %d: Put succeeded", cut)
+			}
+			if b, st := published(t, s, dir); b != 0 || st != 0 {
+				t.Fatalf("cut at %d (extra %d): %d blobs and %d staged files left", cut, extra, b, st)
+			}
+		}
+	}
+}
+
+// A client that disconnects in the middle of a real HTTP upload, at any
+// point, leaves nothing published.
+func TestClientDisconnectPublishesNothing(t *testing.T) {
+	dir := t.TempDir()
+	drv, err := fs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blob.New(drv, nil)
+	blob.SetBufSize(s, 4096)
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := s.Put(r.Context(), r.Body, blob.Expect{}, blob.MD5)
+		done <- err
+	}))
+	defer srv.Close()
+	const size = 100 << 10
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	for _, cut := range []int{0, 1, 4095, 4096, 4097, 30000, size - 1} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		conn.Write(body[:cut])
+		time.Sleep(20 * time.Millisecond)
+		conn.Close()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatalf("cut at %d: Put succeeded", cut)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("cut at %d: the handler did not end", cut)
+		}
+		if b, st := published(t, s, dir); b != 0 || st != 0 {
+			t.Fatalf("cut at %d: %d blobs and %d staged files left", cut, b, st)
+		}
+	}
+	// And a whole body is stored.
+	resp, err := http.Post(srv.URL, "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := published(t, s, dir); b != 1 {
+		t.Fatalf("%d blobs after a whole upload, want 1", b)
+	}
+	if got := readBack(t, s, want(body, 0).Digest); !bytes.Equal(got, body) {
+		t.Fatal("stored bytes differ")
+	}
+}
+
+// BenchmarkPut64MiB: a 64 MiB body with MD5 (an S3 PUT's digests) through
+// the pipelined writer (io.Copy of a reader that is not an io.WriterTo,
+// as a request body) and through the simple one (Write per 1 MiB), onto
+// tmpfs when /dev/shm exists, so that the disk is out of the picture.
+func BenchmarkPut64MiB(b *testing.B) {
+	dir := b.TempDir()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "arca-bench-"); err == nil {
+			dir = d
+			defer os.RemoveAll(d)
+		}
+	}
+	drv, err := fs.New(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := blob.New(drv, nil)
+	data := make([]byte, 64<<20)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	ctx := context.Background()
+	b.Run("pipelined", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; b.Loop(); i++ {
+			data[0] = byte(i)
+			w, _ := s.Create(ctx, blob.MD5)
+			if _, err := io.Copy(w, struct{ io.Reader }{bytes.NewReader(data)}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.Commit(ctx, blob.Expect{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("simple", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; b.Loop(); i++ {
+			data[0] = byte(i + 128)
+			w, _ := s.Create(ctx, blob.MD5)
+			for off := 0; off < len(data); off += 1 << 20 {
+				w.Write(data[off : off+1<<20])
+			}
+			if _, err := w.Commit(ctx, blob.Expect{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
