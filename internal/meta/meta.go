@@ -44,10 +44,9 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stopCheckpoints func()    // SQLite: stops the background checkpointer
-	guard           *txGuard  // SQLite: no pool use inside a transaction (txguard.go)
-	batch           *batcher  // SQLite: the group-commit writer (batch.go)
-	turn            writeTurn // SQLite: writers queue in process (writeturn.go)
+	stopCheckpoints func()   // SQLite: stops the background checkpointer
+	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
+	batch           *batcher // SQLite: the group-commit writer (batch.go)
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -143,7 +142,7 @@ func withCustomPlans(databaseURL string) string {
 func connect(databaseURL, dataDir string, o options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		sqlDB, err := o.open("pgx", withCustomPlans(databaseURL), Postgres, nil)
+		sqlDB, err := o.open("pgx", withCustomPlans(databaseURL), Postgres, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -172,13 +171,16 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// Write transactions take the write lock up front, so two of them
 		// never deadlock upgrading read locks; busy_timeout makes them queue.
 		q.Set("_txlock", "immediate")
-		turn := newWriteTurn()
-		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite, turn)
+		turn, guard := newWriteTurn(), newTxGuard(SQLite)
+		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite, turn, guard)
 		if err != nil {
 			return nil, err
 		}
-		sqlDB.SetMaxOpenConns(8)
-		return &DB{DB: sqlDB, Dialect: SQLite, guard: newTxGuard(SQLite), turn: turn}, nil
+		// Writers wait for their turn holding a connection (writeturn.go):
+		// enough connections that a queue of them leaves readers some.
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(16)
+		return &DB{DB: sqlDB, Dialect: SQLite, guard: guard}, nil
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)
@@ -314,16 +316,6 @@ const CodeRetry = "RETRY_TRANSACTION"
 const RetryFor = 30 * time.Second
 
 func (db *DB) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if db.turn != nil {
-		held, err := db.turn.take(ctx)
-		if err != nil {
-			return Err(err)
-		}
-		if held {
-			defer db.turn.give()
-		}
-		ctx = turnTaken(ctx)
-	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return Err(err)

@@ -32,17 +32,18 @@ const maxCachedQuery = 4096
 // sqliteConnector opens SQLite connections that cache their statements
 // and take the write turn (writeturn.go) for transactions.
 type sqliteConnector struct {
-	dsn  string
-	drv  driver.Driver
-	turn writeTurn
+	dsn   string
+	drv   driver.Driver
+	turn  writeTurn
+	guard *txGuard
 }
 
 // newSQLiteConnector opens connections with the driver the SQLite package
 // registered (and so with whatever was registered on it).
-func newSQLiteConnector(dsn string, turn writeTurn) driver.Connector {
+func newSQLiteConnector(dsn string, turn writeTurn, guard *txGuard) driver.Connector {
 	db, _ := sql.Open("sqlite", "") // opens no connection
 	defer db.Close()
-	return sqliteConnector{dsn: dsn, drv: db.Driver(), turn: turn}
+	return sqliteConnector{dsn: dsn, drv: db.Driver(), turn: turn, guard: guard}
 }
 
 func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -54,7 +55,7 @@ func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok {
 		return conn, nil // a driver without the expected methods: no cache
 	}
-	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, turn: c.turn}, nil
+	return &cachingConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, turn: c.turn, guard: c.guard}, nil
 }
 
 func (c sqliteConnector) Driver() driver.Driver { return c.drv }
@@ -95,16 +96,17 @@ type cachingConn struct {
 	sqliteConn
 	stmts map[string]*cachedStmt
 	turn  writeTurn
+	guard *txGuard
 	tx    *lockedTx // the transaction in progress
 }
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	held := false
-	if !isTurnTaken(ctx) {
-		var err error
-		if held, err = c.turn.take(ctx); err != nil {
-			return nil, err
-		}
+	// Not from inside another transaction's function; after the queue
+	// of writers (writeturn.go).
+	c.guard.check("a nested transaction")
+	held, err := c.turn.take(ctx)
+	if err != nil {
+		return nil, err
 	}
 	tx, err := c.sqliteConn.BeginTx(ctx, opts)
 	if err != nil {
@@ -116,6 +118,47 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	lt := &lockedTx{Tx: tx, c: c, held: held}
 	c.tx = lt
 	return lt, nil
+}
+
+// autocommitTurn takes the write turn for a statement run outside a
+// transaction that may write (river's leader election and job fetches are
+// single UPDATE statements on the pool): a writer that skipped the queue
+// would wait in SQLite's busy handler, polling, while the queue hands the
+// lock from one writer to the next, and starve. It returns the function
+// that gives the turn back (nil when none was taken).
+func (c *cachingConn) autocommitTurn(ctx context.Context, query string) (func(), error) {
+	if c.tx != nil || !mayWrite(query) {
+		return nil, nil
+	}
+	c.guard.check("a statement")
+	held, err := c.turn.take(ctx)
+	if err != nil || !held {
+		return nil, err
+	}
+	return c.turn.give, nil
+}
+
+// mayWrite says whether a statement may write: anything but a SELECT, a
+// PRAGMA, an EXPLAIN, or a WITH whose text names no write.
+func mayWrite(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	word := q
+	if i := strings.IndexAny(q, " \t\r\n("); i >= 0 {
+		word = q[:i]
+	}
+	switch strings.ToUpper(word) {
+	case "SELECT", "PRAGMA", "EXPLAIN", "VALUES":
+		return false
+	case "WITH":
+		up := strings.ToUpper(q)
+		for _, w := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE"} {
+			if strings.Contains(up, w) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // lockedTx gives the write lock back when it ends.
@@ -199,6 +242,13 @@ func (c *cachingConn) evict() {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	give, err := c.autocommitTurn(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if give != nil {
+		defer give()
+	}
 	s, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -210,19 +260,32 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	give, err := c.autocommitTurn(ctx, query)
+	if err != nil {
+		return nil, err
+	}
 	s, err := c.stmt(ctx, query)
+	var rows driver.Rows
+	if err == nil {
+		if s == nil {
+			rows, err = c.sqliteConn.QueryContext(ctx, query, args)
+		} else {
+			rows, err = s.stmt.QueryContext(ctx, args)
+		}
+	}
 	if err != nil {
+		if give != nil {
+			give()
+		}
 		return nil, err
 	}
-	if s == nil {
-		return c.sqliteConn.QueryContext(ctx, query, args)
+	if s != nil {
+		s.busy = true
 	}
-	rows, err := s.stmt.QueryContext(ctx, args)
-	if err != nil {
-		return nil, err
+	if s == nil && give == nil {
+		return rows, nil
 	}
-	s.busy = true
-	return &cachedRows{rows: rows, s: s}, nil
+	return &cachedRows{rows: rows, s: s, give: give}, nil
 }
 
 func (c *cachingConn) Close() error {
@@ -236,10 +299,12 @@ func (c *cachingConn) Close() error {
 	return c.sqliteConn.Close()
 }
 
-// cachedRows frees its statement for the next query when closed.
+// cachedRows frees its statement (if cached) for the next query, and
+// gives back the write turn (if taken), when closed.
 type cachedRows struct {
 	rows driver.Rows
 	s    *cachedStmt
+	give func()
 }
 
 func (r *cachedRows) Columns() []string              { return r.rows.Columns() }
@@ -247,7 +312,13 @@ func (r *cachedRows) Next(dest []driver.Value) error { return r.rows.Next(dest) 
 
 func (r *cachedRows) Close() error {
 	err := r.rows.Close()
-	r.s.busy = false
+	if r.s != nil {
+		r.s.busy = false
+	}
+	if r.give != nil {
+		r.give()
+		r.give = nil
+	}
 	return err
 }
 

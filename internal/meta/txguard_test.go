@@ -62,3 +62,23 @@ func TestTxGuard(t *testing.T) {
 		t.Fatalf("rows written through the tx: %d (%v), want 4", n, err)
 	}
 }
+
+func TestMayWrite(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT 1":                                false,
+		"  select * from t":                       false,
+		"(SELECT 1)":                              false,
+		"PRAGMA wal_checkpoint(PASSIVE)":          false,
+		"WITH x AS (SELECT 1) SELECT * FROM x":    false,
+		"WITH x AS (SELECT 1) UPDATE t SET a = 1": true,
+		"UPDATE river_leader SET expires_at = ?":  true,
+		"INSERT INTO t VALUES (1) RETURNING id":   true,
+		"\n\tDELETE FROM t":                       true,
+		"CREATE TABLE t (a)":                      true,
+		"REPLACE INTO t VALUES (1)":               true,
+	} {
+		if got := mayWrite(q); got != want {
+			t.Errorf("mayWrite(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -13,20 +13,26 @@ import (
 // tries, so a writer that finds the lock taken usually sleeps well past
 // the moment it is freed. The writers of one process therefore queue on
 // a one-slot channel, the write turn, woken the moment the previous
-// transaction ends. SQLite's own lock and busy_timeout still order them
-// with other processes (arca admin commands).
+// transaction ends: every transaction (arca's, the job queue's, which
+// shares the *sql.DB, and the group committer's), and every statement run
+// outside a transaction that may write (river's leader election and job
+// fetches are single UPDATEs on the pool). A writer that skipped the queue
+// would poll in the busy handler while the queue hands the lock from one
+// writer to the next, and starve. SQLite's own lock and busy_timeout still
+// order them with other processes (arca admin commands).
 //
-// WithTx takes the turn before it asks the pool for a connection, so that
-// writers waiting their turn hold no connection and reads are never
-// starved of one by a queue of writers. Transactions begun on the pool
-// directly (the job queue's: river shares the *sql.DB, and the group
-// committer's) take the turn in the driver (stmtcache.go), holding their
-// connection while they wait; they are few.
+// The turn is taken in the driver, once database/sql has given the writer
+// its connection, never before: one order everywhere (connection, then
+// turn). Taking the turn first in WithTx and the connection after deadlocked
+// against river, whose transactions waited for the turn holding every
+// connection of the pool. A writer waiting for its turn holds a
+// connection, so the pool is larger than the number of writers that
+// usually wait (connect, in meta.go); the holder of the turn never needs a
+// second connection (the pool guard, txguard.go, checks it in tests).
 //
 // The wait is bounded by txLockWait, after which BEGIN runs anyway, as
 // before: a transaction begun while the same goroutine holds another
-// (which the pool guard, txguard.go, catches in tests) fails on SQLite's
-// busy_timeout rather than waiting forever.
+// fails on SQLite's busy_timeout rather than waiting forever.
 
 // txLockWait bounds the wait for the write turn.
 const txLockWait = 10 * time.Second
@@ -56,13 +62,3 @@ func (w writeTurn) take(ctx context.Context) (held bool, err error) {
 }
 
 func (w writeTurn) give() { <-w }
-
-type turnTakenKey struct{}
-
-// turnTaken marks ctx as that of a transaction whose caller has waited
-// for the turn already: the driver does not wait again.
-func turnTaken(ctx context.Context) context.Context {
-	return context.WithValue(ctx, turnTakenKey{}, true)
-}
-
-func isTurnTaken(ctx context.Context) bool { return ctx.Value(turnTakenKey{}) != nil }
