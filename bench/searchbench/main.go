@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,11 +126,16 @@ func run(ctx context.Context, engine, dbURL string, n, queries int) error {
 	}
 	filled := time.Since(start)
 	start = time.Now()
+	walPeak, stopWatch := watchWAL(dir)
 	st, err := a.Search.Reindex(ctx, search.Target{Repository: rp.Name})
+	stopWatch()
 	if err != nil {
 		return fmt.Errorf("indexing: %w", err)
 	}
 	reindexed := time.Since(start)
+	if engine == "sqlite" {
+		fmt.Fprintf(os.Stderr, "sqlite: the write-ahead log peaked at %.0f MB during the reindex\n", float64(*walPeak)/1e6)
+	}
 	if st.Documents != n {
 		return fmt.Errorf("indexed %d documents, want %d", st.Documents, n)
 	}
@@ -222,9 +228,35 @@ func fill(ctx context.Context, db *meta.DB, repoID int64, n int) error {
 		if err != nil {
 			return err
 		}
-		if db.Dialect == meta.SQLite { // as the indexer does: keep the WAL from growing without end
+		if db.Dialect == meta.SQLite { // nothing else runs here: keep the WAL from growing without end
 			db.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
 		}
 	}
 	return nil
+}
+
+// watchWAL samples the size of the SQLite write-ahead logs under dir every
+// 100 ms until stopped; the peak is the figure a reindex must keep bounded.
+func watchWAL(dir string) (*int64, func()) {
+	var peak int64
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			files, _ := filepath.Glob(filepath.Join(dir, "*-wal"))
+			for _, f := range files {
+				if fi, err := os.Stat(f); err == nil && fi.Size() > peak {
+					peak = fi.Size()
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return &peak, func() { close(done); <-stopped }
 }
