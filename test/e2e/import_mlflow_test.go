@@ -148,12 +148,14 @@ func startProcess(t *testing.T, dir string, env []string, name string, args ...s
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, f, f
-	cmd.SysProcAttr = dieWithParent()
+	// Its own process group: mlflow server forks uvicorn and job
+	// consumers, which killing the server alone leaves running.
+	cmd.SysProcAttr = serverGroup()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		killGroup(cmd)
 		cmd.Wait()
 		f.Close()
 		if t.Failed() {
