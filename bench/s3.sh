@@ -161,18 +161,26 @@ echo "- rounds: $ROUNDS, the order of the servers rotated each round; 4 KiB for 
 echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 REPORT=()
+declare -A FAILED=() # a peer whose run failed is left out of the later rounds
 n=${#SERVERS[@]}
 for ((r = 0; r < ROUNDS; r++)); do
     for ((i = 0; i < n; i++)); do
         j=$(((i + r) % n))
         name=${SERVERS[$j]} url=${URLS[$j]} key=$KEY secret=$SECRET
+        [[ -z "${FAILED[$name]:-}" ]] || continue
         if [[ "$name" == other ]]; then key=$BENCH_OTHER_KEY secret=$BENCH_OTHER_SECRET; fi
         args=(-label "$name" -endpoint "$url" -key "$key" -secret "$secret" -bucket "bench-r$r"
             -small-duration "${SMALL}s" -big-count "$BIG" -list-keys "$KEYS" -json "$WORK/$name-$r.json")
         ((r == 0)) || args+=(-no-listing)
         log "round $((r + 1)): $name (load $(cut -d' ' -f1 /proc/loadavg)) ..."
         sync
-        "$SB" "${args[@]}" >"$WORK/$name-$r.md" || die "s3bench failed against $name"
+        if ! "$SB" "${args[@]}" >"$WORK/$name-$r.md"; then
+            [[ "$name" != arca ]] || die "s3bench failed against arca (log: $WORK/arca.log)"
+            FAILED[$name]=1
+            log "s3bench failed against $name; it is left out from here on (its log's end:)"
+            tail -n 5 "$WORK/$name.log" >&2 || true
+            continue
+        fi
         REPORT+=("$name:$WORK/$name-$r.json")
     done
 done
@@ -187,4 +195,5 @@ sed -n '1,5p' "$WORK/arca-0.md" # the hash rates of this machine
 echo
 (IFS=,; "$SB" -report "${ORDERED[*]}")
 echo
+for name in "${!FAILED[@]}"; do echo "- $name failed a run (an error the client could not retry past) and was left out of the later rounds"; done
 echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
