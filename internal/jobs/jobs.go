@@ -12,6 +12,7 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +93,11 @@ type Runner struct {
 	id         string
 	started    bool
 	kindQueues map[string]int
+	// insertTx, on SQLite, inserts a job in a transaction of the group
+	// committer (meta.DB.WithBatchTx), so that the jobs concurrent
+	// requests enqueue share commits instead of each taking the write
+	// lock and syncing the log on its own.
+	insertTx func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
 // Open migrates river's tables (on PostgreSQL under the advisory lock that
@@ -160,6 +166,13 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		r.client = c
+		r.insertTx = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (res *rivertype.JobInsertResult, err error) {
+			err = db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+				res, err = c.InsertTx(ctx, tx, args, opts)
+				return err
+			})
+			return res, err
+		}
 	}
 	return r, nil
 }
@@ -219,7 +232,11 @@ func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.In
 		o.Queue = args.Kind()
 		opts = &o
 	}
-	res, err := r.client.Insert(ctx, args, opts)
+	insert := r.client.Insert
+	if r.insertTx != nil {
+		insert = r.insertTx
+	}
+	res, err := insert(ctx, args, opts)
 	if err != nil {
 		return Job{}, errs.Wrap(err, errs.Unavailable, "enqueuing a job")
 	}
