@@ -109,37 +109,19 @@ func (a *Objects) Put(ctx context.Context, bucket, key string, body io.Reader, s
 	return infoOf(o), nil
 }
 
-// copyBuffer is the buffer of one upload's copy into the blob store: large
-// enough that a fast client costs few system calls.
-const copyBuffer = 1 << 20
-
 // receive stores body as a blob, within the handler's upload limit, and
-// returns it with its md5. The md5 is computed on another goroutine while
-// the blob store hashes and writes (a large upload is bound by hashing, and
-// the two hashes in one pass take twice as long as either).
+// returns it with its md5: the blob store's pipelined writer computes the
+// md5 beside the sha256, each on a goroutine of its own.
 func (a *Objects) receive(ctx context.Context, body io.Reader, size int64) (blob.Info, error) {
 	max := a.h.maxUpload
 	if size > max {
 		return blob.Info{}, s3Error("EntityTooLarge", "an upload of %d bytes exceeds the maximum allowed size of %d bytes", size, max)
 	}
-	w, err := a.h.blobs.Create(ctx, 0)
+	w, err := a.h.blobs.Create(ctx, blob.MD5)
 	if err != nil {
 		return blob.Info{}, err
 	}
-	pr, pw := io.Pipe()
-	sum := md5.New()
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		// A pipe write returns once this side has copied the bytes, so
-		// hashing them overlaps with the blob store's work on the same
-		// chunk.
-		io.CopyBuffer(sum, pr, make([]byte, copyBuffer))
-	}()
-	_, err = io.CopyBuffer(io.MultiWriter(pw, w), &limitReader{r: body, left: max}, make([]byte, copyBuffer))
-	pw.Close()
-	<-hashed
-	if err != nil {
+	if _, err := io.Copy(w, &limitReader{r: body, left: max}); err != nil {
 		w.Cancel(context.WithoutCancel(ctx))
 		return blob.Info{}, bodyError(err)
 	}
@@ -147,12 +129,7 @@ func (a *Objects) receive(ctx context.Context, body io.Reader, size int64) (blob
 	if size >= 0 {
 		want.Size, want.SizeKnown = size, true
 	}
-	info, err := w.Commit(ctx, want)
-	if err != nil {
-		return blob.Info{}, err
-	}
-	info.MD5 = hex.EncodeToString(sum.Sum(nil))
-	return info, nil
+	return w.Commit(ctx, want)
 }
 
 // Stat returns what is stored of an object (errs.NotFound when the key
