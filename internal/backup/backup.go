@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/version"
@@ -129,7 +131,7 @@ func runOnce(ctx context.Context, src Source, t Target, opts Options, prog *prog
 			m.KEKIDs = append(m.KEKIDs, s.KEKID)
 		}
 	}
-	prog.printf(true, "backup %s: snapshot of %d tables (%s); copying %d blobs", m.ID, len(c.Tables), humanBytes(m.Metadata.Size), len(c.Blobs))
+	prog.printf(true, "backup %s: snapshot of %d tables (%s); copying %d blobs", m.ID, len(c.Tables), humanize.IBytes(uint64(m.Metadata.Size)), len(c.Blobs))
 
 	st, err := copyBlobs(ctx, src.Blobs, blob.New(t.Blobs(), nil), c.Blobs, prog, "in the backup")
 	if err != nil || len(st.Missing) > 0 {
@@ -157,8 +159,8 @@ func runOnce(ctx context.Context, src Source, t Target, opts Options, prog *prog
 	if err := t.Put(ctx, dir(m.ID)+"manifest.json", strings.NewReader(string(b)+"\n")); err != nil {
 		return m, nil, err
 	}
-	prog.printf(true, "backup %s: done: %d blobs (%s), %d copied (%s) in %s", m.ID, m.Blobs, humanBytes(m.BlobBytes),
-		m.CopiedBlobs, humanBytes(m.CopiedBytes), m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond))
+	prog.printf(true, "backup %s: done: %d blobs (%s), %d copied (%s) in %s", m.ID, m.Blobs, humanize.IBytes(uint64(m.BlobBytes)),
+		m.CopiedBlobs, humanize.IBytes(uint64(m.CopiedBytes)), m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond))
 	return m, nil, nil
 }
 

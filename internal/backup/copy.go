@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/arcaproject/arca/internal/blob"
@@ -88,7 +89,7 @@ func copyBlobs(ctx context.Context, src, dst *blob.Store, refs []BlobRef, prog *
 				bytes.Add(r.Size)
 			}
 			n := done.Add(1)
-			prog.printf(false, "blobs: %d of %d to copy done (%s); %d already %s", n, len(todo), humanBytes(bytes.Load()), st.Present, verb)
+			prog.printf(false, "blobs: %d of %d to copy done (%s); %d already %s", n, len(todo), humanize.IBytes(uint64(bytes.Load())), st.Present, verb)
 			return nil
 		})
 	}
@@ -109,17 +110,4 @@ func copyBlob(ctx context.Context, src, dst *blob.Store, r BlobRef) error {
 	defer rd.Close()
 	_, err = dst.Put(ctx, rd, blob.Expect{Digest: d, Size: r.Size, SizeKnown: true}, 0)
 	return err
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
 )
@@ -127,7 +129,7 @@ func Verify(ctx context.Context, t Target, m Manifest, progressTo io.Writer) (Ve
 		if p := verifyBlob(ctx, t.Blobs(), r); p != "" {
 			rep.Problems = append(rep.Problems, p)
 		}
-		prog.printf(false, "verified %d of %d blobs (%s)", i+1, len(refs), humanBytes(rep.Bytes))
+		prog.printf(false, "verified %d of %d blobs (%s)", i+1, len(refs), humanize.IBytes(uint64(rep.Bytes)))
 	}
 	return rep, nil
 }

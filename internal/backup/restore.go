@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/keyring"
 	"github.com/arcaproject/arca/internal/meta"
@@ -59,7 +61,7 @@ func Restore(ctx context.Context, t Target, m Manifest, dst Destination, progres
 	}
 	defer os.RemoveAll(tmp)
 	snap := filepath.Join(tmp, m.Metadata.Name)
-	prog.printf(true, "restore %s: fetching the metadata snapshot (%s)", m.ID, humanBytes(m.Metadata.Size))
+	prog.printf(true, "restore %s: fetching the metadata snapshot (%s)", m.ID, humanize.IBytes(uint64(m.Metadata.Size)))
 	if err := fetch(ctx, t, m.ID, m.Metadata, snap); err != nil {
 		return rep, err
 	}
@@ -77,7 +79,7 @@ func Restore(ctx context.Context, t Target, m Manifest, dst Destination, progres
 	defer db.Close()
 	rep.Dialect = db.Dialect
 
-	prog.printf(true, "restore %s: copying %d blobs (%s)", m.ID, len(refs), humanBytes(m.BlobBytes))
+	prog.printf(true, "restore %s: copying %d blobs (%s)", m.ID, len(refs), humanize.IBytes(uint64(m.BlobBytes)))
 	st, err := copyBlobs(ctx, blob.New(t.Blobs(), nil), dst.Blobs, refs, prog, "stored")
 	if err != nil {
 		return rep, err

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/app"
 	"github.com/arcaproject/arca/internal/backup"
 	"github.com/arcaproject/arca/internal/keyring"
@@ -69,7 +71,7 @@ func runBackup(args []string, env Env) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "backup %s to %s: %d tables, %d blobs (%s); copied %d blobs (%s) in %s\n",
-			m.ID, t, len(m.Tables), m.Blobs, humanBytes(m.BlobBytes), m.CopiedBlobs, humanBytes(m.CopiedBytes),
+			m.ID, t, len(m.Tables), m.Blobs, humanize.IBytes(uint64(m.BlobBytes)), m.CopiedBlobs, humanize.IBytes(uint64(m.CopiedBytes)),
 			m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond))
 		return nil
 	})
@@ -117,7 +119,7 @@ func manageBackups(cmd string, args []string, env Env) error {
 				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %d\t%d\t%s\t%s\n", m.ID, m.StartedAt.Format(time.RFC3339), m.FinishedAt.Sub(m.StartedAt).Round(time.Second),
-				m.ArcaVersion, m.Dialect, m.SchemaVersion, m.Blobs, humanBytes(m.BlobBytes), humanBytes(m.CopiedBytes))
+				m.ArcaVersion, m.Dialect, m.SchemaVersion, m.Blobs, humanize.IBytes(uint64(m.BlobBytes)), humanize.IBytes(uint64(m.CopiedBytes)))
 		}
 		return tw.Flush()
 	case "verify":
@@ -132,7 +134,7 @@ func manageBackups(cmd string, args []string, env Env) error {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(out, p)
 		}
-		fmt.Fprintf(out, "backup %s: %d tables, %d blobs (%s) checked: %d problems\n", m.ID, len(rep.Tables), rep.Blobs, humanBytes(rep.Bytes), len(rep.Problems))
+		fmt.Fprintf(out, "backup %s: %d tables, %d blobs (%s) checked: %d problems\n", m.ID, len(rep.Tables), rep.Blobs, humanize.IBytes(uint64(rep.Bytes)), len(rep.Problems))
 		if len(rep.Problems) > 0 {
 			return fmt.Errorf("backup %s is damaged", m.ID)
 		}
@@ -150,7 +152,7 @@ func manageBackups(cmd string, args []string, env Env) error {
 			fmt.Fprintf(out, "%s backup %s\n", verb, id)
 		}
 		fmt.Fprintf(out, "kept %d backups; %s %d backups and %d blobs (%s) no kept backup needs\n",
-			len(rep.Kept), verb, len(rep.Deleted), rep.Blobs, humanBytes(rep.BlobsBytes))
+			len(rep.Kept), verb, len(rep.Deleted), rep.Blobs, humanize.IBytes(uint64(rep.BlobsBytes)))
 		return nil
 	}
 }
@@ -203,6 +205,6 @@ func runRestore(args []string, env Env) error {
 		rows += n
 	}
 	fmt.Fprintf(env.Stdout, "restored backup %s (%s, schema %d) into %s: %d rows in %d tables, %d blobs (%s; %d copied, %d already stored), every sha256 verified\n",
-		m.ID, m.Dialect, m.SchemaVersion, rep.Dialect, rows, len(m.Tables), rep.Blobs, humanBytes(rep.Bytes), rep.Copied, rep.AlreadyStored)
+		m.ID, m.Dialect, m.SchemaVersion, rep.Dialect, rows, len(m.Tables), rep.Blobs, humanize.IBytes(uint64(rep.Bytes)), rep.Copied, rep.AlreadyStored)
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/app"
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/config"
@@ -540,7 +542,7 @@ func collect(ctx context.Context, a *app.App, dryRun bool, env Env) error {
 		verb = "would delete"
 	}
 	fmt.Fprintf(env.Stdout, "scanned %d blobs: %s %d (%s), %d in use, %d within the grace window; purged %d abandoned uploads (%d ms)\n",
-		res.Scanned, verb, res.Deleted, humanBytes(res.BytesFreed), res.InUse, res.Young, res.StagedPurged+res.UploadsEnded, res.TookMillis)
+		res.Scanned, verb, res.Deleted, humanize.IBytes(uint64(res.BytesFreed)), res.InUse, res.Young, res.StagedPurged+res.UploadsEnded, res.TookMillis)
 	return nil
 }
 
@@ -567,7 +569,7 @@ func fsck(ctx context.Context, a *app.App, repair bool, env Env) error {
 		}
 	}
 	fmt.Fprintf(env.Stdout, "checked %d blob rows against %d stored blobs: %d without their bytes; %d orphaned blobs (%s) for gc\n",
-		rep.Rows, rep.Blobs, len(rep.Missing), rep.Orphans, humanBytes(rep.OrphanBytes))
+		rep.Rows, rep.Blobs, len(rep.Missing), rep.Orphans, humanize.IBytes(uint64(rep.OrphanBytes)))
 	switch {
 	case rep.Repaired:
 		fmt.Fprintf(env.Stdout, "repaired: removed the metadata of %d missing blobs\n", len(rep.Missing))
@@ -575,17 +577,4 @@ func fsck(ctx context.Context, a *app.App, repair bool, env Env) error {
 		return fmt.Errorf("%d blobs are missing; run arca fsck --repair to remove what refers to them", len(rep.Missing))
 	}
 	return nil
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

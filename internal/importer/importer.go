@@ -26,6 +26,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Options are what every source takes besides its own settings.
@@ -199,7 +201,7 @@ func (p *progress) item(it Item, totals map[Outcome]Totals) {
 	}
 	p.n++
 	line := fmt.Sprintf("%d items: %d imported (%s), %d skipped, %d failed",
-		p.n, totals[Imported].Items+totals[Planned].Items, human(totals[Imported].Bytes+totals[Planned].Bytes),
+		p.n, totals[Imported].Items+totals[Planned].Items, humanize.IBytes(uint64(totals[Imported].Bytes+totals[Planned].Bytes)),
 		totals[Present].Items, totals[Failed].Items)
 	switch {
 	case p.terminal:
@@ -219,17 +221,4 @@ func (p *progress) done() {
 	if p.w != nil && p.terminal {
 		fmt.Fprintln(p.w)
 	}
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/arcaproject/arca/internal/mlflow"
 )
 
@@ -85,7 +87,7 @@ func ImportMLflow(ctx context.Context, src MLflowSource, dst *mlflow.Importer, o
 	if opts.Progress != nil && !opts.DryRun {
 		secs := max(took.Seconds(), 1e-3)
 		fmt.Fprintf(opts.Progress, "mlflow import: %d runs, %d metric points, %d artifact files (%s) in %s: %.1f runs/s, %.0f metric points/s\n",
-			im.nRuns.Load(), im.nPoints.Load(), im.nFiles.Load(), human(im.nBytes.Load()), took.Round(time.Millisecond),
+			im.nRuns.Load(), im.nPoints.Load(), im.nFiles.Load(), humanize.IBytes(uint64(im.nBytes.Load())), took.Round(time.Millisecond),
 			float64(im.nRuns.Load())/secs, float64(im.nPoints.Load())/secs)
 	}
 	return nil

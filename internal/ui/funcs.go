@@ -7,13 +7,15 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // funcs are the helpers every template may call.
 func (v *views) funcs() template.FuncMap {
 	return template.FuncMap{
 		"asset": v.asset,
-		"bytes": humanBytes,
+		"bytes": func(n int64) string { return humanize.IBytes(uint64(n)) }, // 1.5 MiB, 79 MiB
 		"when":  when,
 		"ago":   ago,
 		"short": shortDigest,
@@ -67,24 +69,6 @@ func (v *views) funcs() template.FuncMap {
 			return ""
 		},
 	}
-}
-
-// humanBytes writes a size in binary units: 1.5 MiB.
-func humanBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB"} {
-		f /= 1024
-		if f < 1024 || u == "PiB" {
-			if f < 10 {
-				return fmt.Sprintf("%.1f %s", f, u)
-			}
-			return fmt.Sprintf("%.0f %s", f, u)
-		}
-	}
-	return ""
 }
 
 // when writes a Unix-millisecond time in UTC; 0 is "never".
