@@ -140,7 +140,7 @@ EOF
             -master.port="$master" -master.port.grpc=$((master + 10000)) \
             -volume.port="$volume" -volume.port.grpc=$((volume + 10000)) \
             -filer -filer.port="$filer" -filer.port.grpc=$((filer + 10000)) \
-            -volume.max=0 -s3 -s3.port="$s3" -s3.config="$WORK/weed-s3.json" >"$WORK/seaweedfs.log" 2>&1 &
+            -volume.max=64 -master.volumeSizeLimitMB=1024 -s3 -s3.port="$s3" -s3.config="$WORK/weed-s3.json" >"$WORK/seaweedfs.log" 2>&1 &
         PIDS+=($!)
         wait_up "http://127.0.0.1:$s3/" "$!" seaweedfs
         SERVERS+=(seaweedfs) URLS+=("http://127.0.0.1:$s3")
