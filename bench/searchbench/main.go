@@ -237,6 +237,8 @@ func fill(ctx context.Context, db *meta.DB, repoID int64, n int) error {
 
 // watchWAL samples the size of the SQLite write-ahead logs under dir every
 // 100 ms until stopped; the peak is the figure a reindex must keep bounded.
+// A measurement of this benchmark process's own files, not server work,
+// so a local ticker and not a job.
 func watchWAL(dir string) (*int64, func()) {
 	var peak int64
 	done, stopped := make(chan struct{}), make(chan struct{})

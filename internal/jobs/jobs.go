@@ -93,11 +93,23 @@ type Runner struct {
 	id         string
 	started    bool
 	kindQueues map[string]int
-	// insertTx, on SQLite, inserts a job in a transaction of the group
-	// committer (meta.DB.WithBatchTx), so that the jobs concurrent
-	// requests enqueue share commits instead of each taking the write
-	// lock and syncing the log on its own.
-	insertTx func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// batchedInserts is river's SQLite client with Insert taken through the
+// group committer (meta.DB.WithBatchTx): the jobs concurrent requests
+// enqueue share commits instead of each taking the write lock and syncing
+// the log on its own.
+type batchedInserts struct {
+	*river.Client[*sql.Tx]
+	db *meta.DB
+}
+
+func (c batchedInserts) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (res *rivertype.JobInsertResult, err error) {
+	err = c.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+		res, err = c.InsertTx(ctx, tx, args, opts)
+		return err
+	})
+	return res, err
 }
 
 // Open migrates river's tables (on PostgreSQL under the advisory lock that
@@ -165,14 +177,7 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 		if err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
-		r.client = c
-		r.insertTx = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (res *rivertype.JobInsertResult, err error) {
-			err = db.WithBatchTx(ctx, func(tx *sql.Tx) error {
-				res, err = c.InsertTx(ctx, tx, args, opts)
-				return err
-			})
-			return res, err
-		}
+		r.client = batchedInserts{Client: c, db: db}
 	}
 	return r, nil
 }
@@ -232,11 +237,7 @@ func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.In
 		o.Queue = args.Kind()
 		opts = &o
 	}
-	insert := r.client.Insert
-	if r.insertTx != nil {
-		insert = r.insertTx
-	}
-	res, err := insert(ctx, args, opts)
+	res, err := r.client.Insert(ctx, args, opts)
 	if err != nil {
 		return Job{}, errs.Wrap(err, errs.Unavailable, "enqueuing a job")
 	}

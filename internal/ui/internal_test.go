@@ -114,3 +114,12 @@ func FuzzParseOCI(f *testing.F) {
 		}
 	})
 }
+
+func TestBytesFunc(t *testing.T) {
+	bytes := (&views{}).funcs()["bytes"].(func(int64) string)
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 10 << 20: "10 MiB", 3 << 40: "3.0 TiB"} {
+		if got := bytes(n); got != want {
+			t.Errorf("bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
