@@ -47,6 +47,7 @@ type DB struct {
 	stopCheckpoints func()   // SQLite: stops the background checkpointer
 	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
 	batch           *batcher // SQLite: the group-commit writer (batch.go)
+	turn            *writeTurn
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -119,7 +120,11 @@ func (db *DB) Close() error {
 		db.stopCheckpoints()
 		db.stopCheckpoints = nil
 	}
-	return db.DB.Close()
+	err := db.DB.Close()
+	if db.turn != nil && db.turn.procs != nil {
+		db.turn.procs.close()
+	}
+	return err
 }
 
 // withCustomPlans asks PostgreSQL to plan every execution of a prepared
@@ -171,7 +176,7 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// Write transactions take the write lock up front, so two of them
 		// never deadlock upgrading read locks; busy_timeout makes them queue.
 		q.Set("_txlock", "immediate")
-		turn, guard := newWriteTurn(), newTxGuard(SQLite)
+		turn, guard := newWriteTurn(path), newTxGuard(SQLite)
 		sqlDB, err := o.open("sqlite", "file:"+path+"?"+q.Encode(), SQLite, turn, guard)
 		if err != nil {
 			return nil, err
@@ -180,7 +185,7 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// enough connections that a queue of them leaves readers some.
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(16)
-		return &DB{DB: sqlDB, Dialect: SQLite, guard: guard}, nil
+		return &DB{DB: sqlDB, Dialect: SQLite, guard: guard, turn: turn}, nil
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)

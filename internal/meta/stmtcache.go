@@ -34,13 +34,13 @@ const maxCachedQuery = 4096
 type sqliteConnector struct {
 	dsn   string
 	drv   driver.Driver
-	turn  writeTurn
+	turn  *writeTurn
 	guard *txGuard
 }
 
 // newSQLiteConnector opens connections with the driver the SQLite package
 // registered (and so with whatever was registered on it).
-func newSQLiteConnector(dsn string, turn writeTurn, guard *txGuard) driver.Connector {
+func newSQLiteConnector(dsn string, turn *writeTurn, guard *txGuard) driver.Connector {
 	db, _ := sql.Open("sqlite", "") // opens no connection
 	defer db.Close()
 	return sqliteConnector{dsn: dsn, drv: db.Driver(), turn: turn, guard: guard}
@@ -95,7 +95,7 @@ type cachedStmt struct {
 type cachingConn struct {
 	sqliteConn
 	stmts map[string]*cachedStmt
-	turn  writeTurn
+	turn  *writeTurn
 	guard *txGuard
 	tx    *lockedTx // the transaction in progress
 }
@@ -104,7 +104,7 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	// Not from inside another transaction's function; after the queue
 	// of writers (writeturn.go).
 	c.guard.check("a nested transaction")
-	held, err := c.turn.take(ctx)
+	held, err := c.turn.take(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -124,14 +124,15 @@ func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 // transaction that may write (river's leader election and job fetches are
 // single UPDATE statements on the pool): a writer that skipped the queue
 // would wait in SQLite's busy handler, polling, while the queue hands the
-// lock from one writer to the next, and starve. It returns the function
+// lock from one writer to the next, and starve. Leader election goes
+// ahead of the queue (writeturn.go). It returns the function
 // that gives the turn back (nil when none was taken).
 func (c *cachingConn) autocommitTurn(ctx context.Context, query string) (func(), error) {
 	if c.tx != nil || !mayWrite(query) {
 		return nil, nil
 	}
 	c.guard.check("a statement")
-	held, err := c.turn.take(ctx)
+	held, err := c.turn.take(ctx, goesFirst(query))
 	if err != nil || !held {
 		return nil, err
 	}

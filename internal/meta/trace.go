@@ -30,7 +30,7 @@ func WithTracing(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
 }
 
-func (o options) open(driverName, dsn string, dialect Dialect, turn writeTurn, guard *txGuard) (*sql.DB, error) {
+func (o options) open(driverName, dsn string, dialect Dialect, turn *writeTurn, guard *txGuard) (*sql.DB, error) {
 	var connector driver.Connector // SQLite: connections that cache statements (stmtcache.go)
 	if dialect == SQLite {
 		connector = newSQLiteConnector(dsn, turn, guard)

@@ -1,0 +1,36 @@
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkWriters: transactions of one row from concurrent writers of
+// one process (the cost of the write turn, in and among processes, beside
+// SQLite's commit).
+func BenchmarkWriters(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	db, err := Open(ctx, "sqlite://"+filepath.Join(dir, "x.db"), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE x (k INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)`); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := db.WithTx(ctx, func(tx *sql.Tx) error {
+				_, err := tx.Exec(`INSERT INTO x (v) VALUES ('w')`)
+				return err
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
