@@ -123,3 +123,26 @@ func TestBytesFunc(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplatesParse parses every page template (pages are parsed when
+// first rendered, so a broken one would otherwise show only when a user
+// opens it).
+func TestTemplatesParse(t *testing.T) {
+	v, err := loadViews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.pages) < 10 {
+		t.Fatalf("only %d page templates found", len(v.pages))
+	}
+	for name, page := range v.pages {
+		tpl, err := page()
+		if err != nil {
+			t.Errorf("page %s: %v", name, err)
+			continue
+		}
+		if tpl.Lookup("layout") == nil {
+			t.Errorf("page %s has no layout", name)
+		}
+	}
+}

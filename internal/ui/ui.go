@@ -81,16 +81,18 @@ type Handler struct {
 	repos      *repo.Store
 	log        *slog.Logger
 	sessionTTL time.Duration
-	// views are the parsed templates, parsed in the background from New
-	// on (they take most of a restart's time to its first answer
-	// otherwise); a page rendered before that waits for them.
+	// views are the templates, the layout and partials parsed in the
+	// background from New on (so that a start does not wait for them),
+	// each page when first rendered; a page rendered before the layout
+	// is parsed waits for it.
 	views      func() *views
 	origin     *http.CrossOriginProtection
 	statsCache statsCache
 }
 
-// New returns the UI handler. It panics if the embedded templates do not
-// parse, which a test catches before any release.
+// New returns the UI handler. It panics if the embedded layout and
+// partials do not parse, which a test catches before any release
+// (TestTemplatesParse, which also parses every page).
 func New(d Deps) *Handler {
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = DefaultSessionTTL
