@@ -227,6 +227,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		db.Close()
 		return nil, err
 	}
+	// The jobs audited changes call for, queued with their events.
+	a.followSearch()
+	a.followScan()
+	a.followLineage()
 	a.Webhooks = webhook.New(webhook.Deps{DB: db, Repos: a.Repos, Auth: a.Auth, Audit: a.Audit, Keys: keys, Queue: a.Jobs,
 		Metrics: webhook.NewMetrics(reg), Log: log, PublicURL: cfg.PublicURL,
 		Timeout: time.Duration(cfg.Webhooks.Timeout), MaxAttempts: cfg.Webhooks.MaxAttempts})
@@ -395,11 +399,11 @@ func (a *App) Handler() http.Handler {
 		MaxUpload: a.Config.Limits.MaxUploadBytes, Client: a.Upstreams.Client(helm.Format, 30*time.Minute)}).Routes(mux)
 	a.MLflow.Routes(mux)
 	a.Replication.Routes(mux, a.Audit)
-	scan.NewAPI(a.Scanner, a.Auth, appJobs{a.Jobs}, a.Log).Routes(mux)
-	search.NewAPI(a.Search, appJobs{a.Jobs}, a.Audit, a.Log).Routes(mux)
-	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{a.Jobs}).Routes(mux)
+	scan.NewAPI(a.Scanner, a.Auth, appJobs{Runner: a.Jobs}, a.Log).Routes(mux)
+	search.NewAPI(a.Search, appJobs{Runner: a.Jobs}, a.Audit, a.Log).Routes(mux)
+	api.New(a.Repos, a.Auth, a.Audit, a.Log, a.Collector(), appJobs{Runner: a.Jobs}).Routes(mux)
 	a.Webhooks.Routes(mux)
-	cleanup.NewAPI(a.Cleanup, a.Auth, appJobs{a.Jobs}).Routes(mux)
+	cleanup.NewAPI(a.Cleanup, a.Auth, appJobs{Runner: a.Jobs}).Routes(mux)
 	a.Usage.Routes(mux)
 	a.Lineage.Routes(mux)
 	ops.Routes(mux, a.Registry, []ops.Check{
@@ -414,7 +418,7 @@ func (a *App) Handler() http.Handler {
 	}, ops.Options{MetricsAuth: a.Config.Metrics.Auth, Auth: a.Auth, Log: a.Log})
 	ui.New(ui.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, Audit: a.Audit, Log: a.Log, GC: a.Collector(),
 		PublicURL: a.Config.PublicURL, S3Addr: a.Config.S3Addr, Version: version.String(), Webhooks: a.Webhooks,
-		Scans: a.Scanner, ScanQueue: appJobs{a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage, Search: a.Search}).Routes(mux) // GET / and /ui/
+		Scans: a.Scanner, ScanQueue: appJobs{Runner: a.Jobs}, SSO: a.ssoRoutes(mux), Lineage: a.Lineage, Usage: a.Usage, Search: a.Search}).Routes(mux) // GET / and /ui/
 	fallback := httpx.Surface{Name: "other", WriteError: httpx.WriteJSONError, Log: a.Log}
 	mux.Handle("/", fallback.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errs.E(errs.NotFound, "nothing at %s", r.URL.Path)

@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/webhook"
 )
@@ -176,8 +178,40 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	})
 }
 
-// appJobs is the job queue as the API sees it.
-type appJobs struct{ *jobs.Runner }
+// appJobs is the job queue as the API sees it; with tx set, the jobs are
+// inserted in that transaction (see followAudit).
+type appJobs struct {
+	*jobs.Runner
+	tx *sql.Tx
+}
+
+// Enqueue adds a job, in j.tx when there is one.
+func (j appJobs) Enqueue(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (jobs.Job, error) {
+	if j.tx != nil {
+		return j.EnqueueTx(ctx, j.tx, args, opts)
+	}
+	return j.Runner.Enqueue(ctx, args, opts)
+}
+
+// followAudit runs fn for every audited event, to queue the jobs the
+// event calls for: on SQLite in the transaction that records the event,
+// so that the event and its jobs share one commit (and one sync of the
+// log) instead of one each on the request's path; on PostgreSQL, whose
+// job queue has a connection pool of its own, after the event is
+// recorded. Call it once the job runner is open.
+func (a *App) followAudit(what string, fn func(ctx context.Context, j appJobs, e audit.Event) error) {
+	if a.Jobs.InsertsInTx() {
+		a.Audit.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+			return fn(ctx, appJobs{Runner: a.Jobs, tx: tx}, e)
+		})
+		return
+	}
+	a.Audit.Subscribe(func(ctx context.Context, e audit.Event) {
+		if err := fn(ctx, appJobs{Runner: a.Jobs}, e); err != nil {
+			a.Log.WarnContext(ctx, what, "action", e.Action, "subject", e.Subject, "err", err)
+		}
+	})
+}
 
 func (j appJobs) EnqueueGC(ctx context.Context, dryRun bool) (jobs.Job, error) {
 	return j.Enqueue(ctx, gcArgs{DryRun: dryRun, Trigger: "admin"},

@@ -15,10 +15,9 @@ import (
 // goroutine.
 
 // openLineage builds the lineage service (after MLflow, whose
-// permissions decide who reads its nodes) and subscribes it.
+// permissions decide who reads its nodes); followLineage subscribes it.
 func (a *App) openLineage() {
 	a.Lineage = lineage.New(lineage.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, MLflow: a.MLflow, Audit: a.Audit, Log: a.Log})
-	a.Audit.Subscribe(a.lineageOnEvent)
 }
 
 // lineageArgs extracts the links of one audited event.
@@ -41,16 +40,17 @@ func (w *lineageWorker) Work(ctx context.Context, j *river.Job[lineageArgs]) err
 	return river.RecordOutput(ctx, map[string]int{"links": n})
 }
 
-// lineageOnEvent enqueues the extraction of an event's links.
-func (a *App) lineageOnEvent(ctx context.Context, e audit.Event) {
-	if !lineage.Wants(e) {
-		return
-	}
-	// What extraction reads, not where the request came from.
-	e.RemoteAddr, e.RequestID = "", ""
-	if _, err := a.Jobs.Enqueue(ctx, lineageArgs{Event: e}, &river.InsertOpts{MaxAttempts: 5}); err != nil {
-		a.Log.WarnContext(ctx, "enqueuing lineage extraction", "action", e.Action, "subject", e.Subject, "err", err)
-	}
+// followLineage enqueues the extraction of each event's links.
+func (a *App) followLineage() {
+	a.followAudit("enqueuing lineage extraction", func(ctx context.Context, j appJobs, e audit.Event) error {
+		if !lineage.Wants(e) {
+			return nil
+		}
+		// What extraction reads, not where the request came from.
+		e.RemoteAddr, e.RequestID = "", ""
+		_, err := j.Enqueue(ctx, lineageArgs{Event: e}, &river.InsertOpts{MaxAttempts: 5})
+		return err
+	})
 }
 
 // lineageWorkers registers the lineage worker.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/vulndb"
@@ -77,7 +78,8 @@ func (b *blockedLog) first(key string, every time.Duration) bool {
 // enqueues them.
 
 // openScan builds the vulnerability data and the scanner (after the OCI
-// handler, through which SBOMs are pushed), and subscribes scan on push.
+// handler, through which SBOMs are pushed); followScan subscribes scan on
+// push.
 func (a *App) openScan() {
 	a.Vulns = vulndb.New(a.DB)
 	a.Scanner = scan.New(scan.Deps{DB: a.DB, Blobs: a.Blobs, Repos: a.Repos, Vulns: a.Vulns, Referrers: a.OCI, Audit: a.Audit, Log: a.Log,
@@ -85,19 +87,24 @@ func (a *App) openScan() {
 		Keys:   a.Keys, Tokens: scannerTokens{a},
 		RegistryURL: adapterRegistryURL(a.Config.Scan.AdapterRegistryURL, a.Config.PublicURL, a.Config.Addr)})
 	a.Registry.MustRegister(scan.NewMetrics(a.Scanner))
-	if a.Config.Scan.OnPush {
-		a.Audit.Subscribe(a.scanOnPush)
-	}
 }
 
-// scanOnPush enqueues a scan of what an event added; it never scans on
-// the request's goroutine.
-func (a *App) scanOnPush(ctx context.Context, e audit.Event) {
-	if t, ok := scanTarget(e); ok {
-		if err := a.Scanner.EnqueueAll(ctx, appJobs{a.Jobs}, t); err != nil {
-			a.Log.WarnContext(ctx, "enqueuing a scan", "artifact", t.String(), "err", err)
-		}
+// followScan enqueues a scan of what each event added (scan on push);
+// it never scans on the request's goroutine.
+func (a *App) followScan() {
+	if !a.Config.Scan.OnPush {
+		return
 	}
+	a.followAudit("enqueuing a scan", func(ctx context.Context, j appJobs, e audit.Event) error {
+		if t, ok := scanTarget(e); ok {
+			var read meta.Querier = a.DB
+			if j.tx != nil {
+				read = j.tx
+			}
+			return a.Scanner.EnqueueAll(ctx, j, read, t)
+		}
+		return nil
+	})
 }
 
 // scanTarget is the artifact an audit event names, when it is one that is
@@ -236,7 +243,7 @@ func (w *vulndbUpdateWorker) Work(ctx context.Context, j *river.Job[vulndbUpdate
 func (a *App) UpdateVulnDB(ctx context.Context) ([]vulndb.ImportResult, error) {
 	res, err := a.Vulns.Update(ctx, &http.Client{Timeout: time.Hour}, a.Config.VulnDB.URL, a.Config.VulnDB.Ecosystems)
 	if changed(res) {
-		if qerr := (appJobs{a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
+		if qerr := (appJobs{Runner: a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
 			err = qerr
 		}
 	}
@@ -248,7 +255,7 @@ func (a *App) UpdateVulnDB(ctx context.Context) ([]vulndb.ImportResult, error) {
 func (a *App) ImportVulnDB(ctx context.Context, path string) ([]vulndb.ImportResult, error) {
 	res, err := a.Vulns.ImportPath(ctx, path)
 	if changed(res) {
-		if qerr := (appJobs{a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
+		if qerr := (appJobs{Runner: a.Jobs}).EnqueueRescan(ctx); qerr != nil && err == nil {
 			err = qerr
 		}
 	}

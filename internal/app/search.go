@@ -14,20 +14,22 @@ import (
 // Search: the index, the job that keeps it, and what enqueues that job.
 
 // openSearch builds the search service (after MLflow, whose permissions
-// it consults) and subscribes indexing to every audited change.
+// it consults); followSearch subscribes indexing to every audited change.
 func (a *App) openSearch() {
 	a.Search = search.New(search.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, MLflow: a.MLflow, Log: a.Log})
-	a.Audit.Subscribe(a.indexOnChange)
 }
 
-// indexOnChange enqueues the reindexing of what an event changed; it
+// followSearch enqueues the reindexing of what each event changed; it
 // never indexes on the request's goroutine.
-func (a *App) indexOnChange(ctx context.Context, e audit.Event) {
-	for _, t := range search.Targets(e) {
-		if err := (appJobs{a.Jobs}).enqueueIndexChange(ctx, t); err != nil {
-			a.Log.WarnContext(ctx, "enqueuing search indexing", "repository", t.Repository, "group", t.Group, "err", err)
+func (a *App) followSearch() {
+	a.followAudit("enqueuing search indexing", func(ctx context.Context, j appJobs, e audit.Event) error {
+		for _, t := range search.Targets(e) {
+			if err := j.enqueueIndexChange(ctx, t); err != nil {
+				return err
+			}
 		}
-	}
+		return nil
+	})
 }
 
 // searchIndexArgs rebuilds one part of the search index (search.Target).
@@ -78,7 +80,7 @@ func (j appJobs) enqueueIndexChange(ctx context.Context, t search.Target) error 
 func (a *App) seedSearchIndex(ctx context.Context) {
 	empty, err := a.Search.Empty(ctx)
 	if err == nil && empty {
-		_, err = (appJobs{a.Jobs}).EnqueueIndex(ctx, search.Target{All: true})
+		_, err = (appJobs{Runner: a.Jobs}).EnqueueIndex(ctx, search.Target{All: true})
 	}
 	if err != nil {
 		a.Log.WarnContext(ctx, "seeding the search index", "err", err)

@@ -29,10 +29,24 @@ type Event struct {
 
 // Log writes audit events.
 type Log struct {
-	db   *meta.DB
-	log  *slog.Logger
-	subs []func(context.Context, Event)
+	db    *meta.DB
+	log   *slog.Logger
+	subs  []func(context.Context, Event)
+	txSub []TxSubscriber
 }
+
+// A TxSubscriber writes what an event calls for (the jobs that index,
+// scan or follow it) in the transaction that records the event, through
+// tx only: the event and its jobs commit together, with one sync of
+// SQLite's log where they took one each, one after the other, on the
+// request's path. It must be quick and must not wait for another
+// writer. Its error is logged; the event is recorded all the same.
+type TxSubscriber func(ctx context.Context, tx *sql.Tx, e Event) error
+
+// SubscribeTx adds fn to what runs in the transaction of each event
+// recorded, before the subscribers of Subscribe run. Subscribe before
+// serving, as with Subscribe.
+func (l *Log) SubscribeTx(fn TxSubscriber) { l.txSub = append(l.txSub, fn) }
 
 // Subscribe adds fn to what runs after each event is recorded: the one
 // place features that react to changes (replication, webhooks) hear of
@@ -61,14 +75,36 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		detail = string(b)
 	}
 	ctx = context.WithoutCancel(ctx)
-	// Through the group commit (meta.DB.WithBatchTx): on SQLite the events
-	// of concurrent writes share transactions instead of queueing for the
-	// write lock one by one.
-	err := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+	insert := func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx,
 			`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
+	}
+	// Through the group commit (meta.DB.WithBatchTx): on SQLite the events
+	// of concurrent writes share transactions instead of queueing for the
+	// write lock one by one; the transaction subscribers write in it too.
+	var subErr error
+	err := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+		if err := insert(tx); err != nil {
+			return err
+		}
+		for _, fn := range l.txSub {
+			if subErr = fn(ctx, tx, e); subErr != nil {
+				return subErr
+			}
+		}
+		return nil
 	})
+	if err != nil && subErr != nil {
+		// A subscriber failed, and the event went with it: the event
+		// alone, then each subscriber in a transaction of its own.
+		err = l.db.WithBatchTx(ctx, insert)
+		for _, fn := range l.txSub {
+			if serr := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx, e) }); serr != nil {
+				l.log.WarnContext(ctx, "audit subscriber failed", "action", e.Action, "subject", e.Subject, "err", serr)
+			}
+		}
+	}
 	if err != nil {
 		l.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "err", err)
 	}

@@ -88,7 +88,11 @@ type client interface {
 
 // Runner is the job queue of one arca process.
 type Runner struct {
-	client     client
+	client client
+	// insertTx inserts in a transaction of the metadata database (SQLite,
+	// where river shares arca's *sql.DB); nil on PostgreSQL, where river
+	// has its own pgx pool.
+	insertTx   func(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	pool       *pgxpool.Pool // PostgreSQL only; closed by Close
 	id         string
 	started    bool
@@ -178,6 +182,7 @@ func Open(ctx context.Context, db *meta.DB, databaseURL string, cfg Config) (*Ru
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
 		r.client = batchedInserts{Client: c, db: db}
+		r.insertTx = c.InsertTx
 	}
 	return r, nil
 }
@@ -229,6 +234,27 @@ func (r *Runner) Close() {
 // unique and an equal job is already queued or running, that job is
 // returned with Duplicate set.
 func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (Job, error) {
+	res, err := r.client.Insert(ctx, args, r.queued(args, opts))
+	return inserted(res, err)
+}
+
+// InsertsInTx says whether EnqueueTx can insert in a transaction of the
+// metadata database: on SQLite, not on PostgreSQL.
+func (r *Runner) InsertsInTx() bool { return r.insertTx != nil }
+
+// EnqueueTx is Enqueue in tx, a transaction of the metadata database, so
+// that the job commits with the change that calls for it (and in the same
+// sync). Only where InsertsInTx.
+func (r *Runner) EnqueueTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (Job, error) {
+	if r.insertTx == nil {
+		return Job{}, errs.E(errs.Internal, "jobs: no inserts in a transaction of the metadata database on this engine")
+	}
+	res, err := r.insertTx(ctx, tx, args, r.queued(args, opts))
+	return inserted(res, err)
+}
+
+// queued puts a job of a kind with a queue of its own in that queue.
+func (r *Runner) queued(args river.JobArgs, opts *river.InsertOpts) *river.InsertOpts {
 	if _, ok := r.kindQueues[args.Kind()]; ok && (opts == nil || opts.Queue == "") {
 		o := river.InsertOpts{}
 		if opts != nil {
@@ -237,7 +263,10 @@ func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.In
 		o.Queue = args.Kind()
 		opts = &o
 	}
-	res, err := r.client.Insert(ctx, args, opts)
+	return opts
+}
+
+func inserted(res *rivertype.JobInsertResult, err error) (Job, error) {
 	if err != nil {
 		return Job{}, errs.Wrap(err, errs.Unavailable, "enqueuing a job")
 	}

@@ -191,7 +191,11 @@ func boolInt(b bool) int {
 
 // Adapters lists the registered adapters (enabledOnly: those that scan).
 func (s *Scanner) Adapters(ctx context.Context, enabledOnly bool) ([]*Adapter, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+adapterColumns+` FROM scanner_adapters WHERE ($1 = 0 OR enabled <> 0) ORDER BY name`, boolInt(enabledOnly))
+	return adapters(ctx, s.DB, enabledOnly)
+}
+
+func adapters(ctx context.Context, db meta.Querier, enabledOnly bool) ([]*Adapter, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+adapterColumns+` FROM scanner_adapters WHERE ($1 = 0 OR enabled <> 0) ORDER BY name`, boolInt(enabledOnly))
 	if err != nil {
 		return nil, meta.Err(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
 	"github.com/arcaproject/arca/internal/httpx"
+	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/vulndb"
 )
@@ -28,15 +29,16 @@ type Queue interface {
 }
 
 // EnqueueAll queues the scans of t: arca's own, and for images one by
-// every enabled external scanner.
-func (s *Scanner) EnqueueAll(ctx context.Context, q Queue, t Target) error {
+// every enabled external scanner, whose list it reads through db (the
+// transaction q inserts in, when it does).
+func (s *Scanner) EnqueueAll(ctx context.Context, q Queue, db meta.Querier, t Target) error {
 	if err := q.EnqueueScan(ctx, t); err != nil {
 		return err
 	}
 	if t.Kind != KindImage {
 		return nil
 	}
-	adapters, err := s.Adapters(ctx, true)
+	adapters, err := adapters(ctx, db, true)
 	if err != nil {
 		return err
 	}
@@ -137,7 +139,7 @@ func (h *API) scan(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, t := range targets {
-		if err := h.scanner.EnqueueAll(ctx, h.queue, t); err != nil {
+		if err := h.scanner.EnqueueAll(ctx, h.queue, h.scanner.DB, t); err != nil {
 			return err
 		}
 	}

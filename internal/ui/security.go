@@ -114,7 +114,7 @@ func (h *Handler) scanNow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, t := range targets {
-		if err := h.Scans.EnqueueAll(ctx, h.ScanQueue, t); err != nil {
+		if err := h.Scans.EnqueueAll(ctx, h.ScanQueue, h.DB, t); err != nil {
 			return err
 		}
 	}
