@@ -18,13 +18,8 @@ import (
 // in the order they subscribed.
 func TestSubscribersHearRecordedEvents(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l := audit.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	db := openDB(t)
+	l := audit.New(db, discard)
 	var got []string
 	var ids []int64
 	l.Subscribe(func(_ context.Context, e audit.Event) { got = append(got, "a:"+e.Action); ids = append(ids, e.ID) })
@@ -54,16 +49,11 @@ func TestSubscribersHearRecordedEvents(t *testing.T) {
 // again alone, and does not keep the others from writing.
 func TestTxSubscribers(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	if _, err := db.Exec(`CREATE TABLE followed (event_id INTEGER, what TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	l := audit.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := audit.New(db, discard)
 	failures := 0
 	l.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO followed (event_id, what) VALUES ($1, 'index')`, e.ID)
@@ -117,16 +107,11 @@ func TestTxSubscribers(t *testing.T) {
 // subscriber neither fails the change nor loses the event.
 func TestRecordIn(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	if _, err := db.Exec(`CREATE TABLE changes (k TEXT); CREATE TABLE followed (event_id INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
-	l := audit.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := audit.New(db, discard)
 	fail := false
 	l.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 		if fail {
@@ -186,4 +171,17 @@ func TestRecordIn(t *testing.T) {
 	if strings.Join(heard, ",") != "kept,subscriber-failed" {
 		t.Fatalf("subscribers heard %v", heard)
 	}
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// openDB opens a SQLite metadata database for one test.
+func openDB(t *testing.T) *meta.DB {
+	t.Helper()
+	db, err := meta.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
