@@ -100,8 +100,11 @@ type App struct {
 	Usage     *usage.Service
 	Quota     *usage.Quota
 	Downloads *usage.Downloads
-	// background is work started by BootstrapServe that Close waits for.
+	// background is work started by BootstrapServe that Close waits for;
+	// closing is closed when Close begins, so that it stops waiting.
 	background sync.WaitGroup
+	closing    chan struct{}
+	closeOnce  sync.Once
 
 	local inProcess // the handlers replication calls in process
 	// Vulns is the vulnerability data, Scanner what scans against it.
@@ -180,6 +183,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		driver = blob.Traced(driver, tp)
 	}
 	a := &App{
+		closing:   make(chan struct{}),
 		Config:    cfg,
 		Log:       log,
 		DB:        db,
@@ -265,6 +269,11 @@ func openKeyring(ctx context.Context, cfg config.Config, db *meta.DB, log *slog.
 // Close releases the job queue's connections and the database, and
 // exports the spans still buffered.
 func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		if a.closing != nil {
+			close(a.closing)
+		}
+	})
 	a.background.Wait()
 	a.Jobs.Close()
 	err := a.DB.Close()
@@ -300,6 +309,9 @@ func (a *App) bootstrapLocked(ctx context.Context, deferCheck bool) (generatedPa
 	})
 	return generatedPassword, err
 }
+
+// adminCheckDelay is how long after a start the admin_password check waits.
+const adminCheckDelay = 2 * time.Second
 
 // warnAdminPassword logs a warning when pw is not the admin's password.
 func (a *App) warnAdminPassword(ctx context.Context, pw string) error {
@@ -344,6 +356,14 @@ func (a *App) bootstrap(ctx context.Context, deferCheck bool) (generatedPassword
 			a.background.Add(1)
 			go func() {
 				defer a.background.Done()
+				// Later still: the check is one argon2id hash of CPU,
+				// which beside a start slowed its first answers by tens
+				// of milliseconds, and a warning is in no hurry.
+				select {
+				case <-time.After(adminCheckDelay):
+				case <-a.closing:
+					return
+				}
 				if err := a.warnAdminPassword(context.WithoutCancel(ctx), pw); err != nil {
 					a.Log.Debug("checking ARCA_ADMIN_PASSWORD", "err", err)
 				}

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,11 +66,6 @@ type Service struct {
 	guard *guard
 	// ok and bad remember recent password checks (cache.go).
 	ok, bad *credCache
-	// dummyHash equalizes the time of a login for an unknown user. It is
-	// computed in the background from New on (an argon2id hash is most of
-	// a restart's time to its first answer); a login that needs it first
-	// waits for it.
-	dummyHash func() string
 	// objectGuard narrows reads of some buckets' objects (objects.go).
 	objectGuard ObjectGuard
 	// lastPrune is when old login_failures rows were last deleted (Unix ms).
@@ -115,9 +109,7 @@ func New(db *meta.DB, keys *keyring.Keyring, opts Options) *Service {
 		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
 		ok:        newCredCache(opts.CacheTTL, 10_000),
 		bad:       newCredCache(opts.CacheTTL, 10_000),
-		dummyHash: sync.OnceValue(func() string { return HashPassword(RandomSecret(16)) }),
 	}
-	go s.dummyHash()
 	return s
 }
 
