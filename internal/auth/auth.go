@@ -103,12 +103,12 @@ func New(db *meta.DB, keys *keyring.Keyring, opts Options) *Service {
 		opts.TokenCredentials = TokenCredentialsBounded
 	}
 	s := &Service{
-		db:        db,
-		keys:      keys,
-		opts:      opts,
-		guard:     newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
-		ok:        newCredCache(opts.CacheTTL, 10_000),
-		bad:       newCredCache(opts.CacheTTL, 10_000),
+		db:    db,
+		keys:  keys,
+		opts:  opts,
+		guard: newGuard(opts.HashSlots, opts.HashWait, opts.CheckRate, opts.CheckBurst),
+		ok:    newCredCache(opts.CacheTTL, 10_000),
+		bad:   newCredCache(opts.CacheTTL, 10_000),
 	}
 	return s
 }

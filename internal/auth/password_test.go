@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestDummyHashParameters: the dummy hash costs what a stored hash costs
@@ -22,5 +26,42 @@ func TestDummyHashParameters(t *testing.T) {
 	}
 	if CheckPassword(dummyHash, "") || CheckPassword(dummyHash, "password") {
 		t.Fatal("the dummy hash matches a guessable secret")
+	}
+}
+
+// TestGuardQueueBound: with the one hashing slot taken, 64 requests wait
+// for it and every one past them is refused at once; the waiting ones are
+// all served once the slot frees.
+func TestGuardQueueBound(t *testing.T) {
+	g := newGuard(1, time.Minute, 1000, 1000)
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go g.hash(context.Background(), func() bool { close(held); <-release; return true })
+	<-held
+	var wg sync.WaitGroup
+	var served, refused atomic.Int64
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := g.hash(context.Background(), func() bool { return true }); err != nil {
+				refused.Add(1)
+			} else {
+				served.Add(1)
+			}
+		}()
+	}
+	// The 36 past the queue are refused while the slot is still held.
+	deadline := time.Now().Add(10 * time.Second)
+	for refused.Load() < 36 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := g.waiting.Load(); n != 64 || refused.Load() != 36 {
+		t.Fatalf("with the slot held: %d waiting, %d refused; want 64 and 36", n, refused.Load())
+	}
+	close(release)
+	wg.Wait()
+	if served.Load() != 64 || refused.Load() != 36 {
+		t.Fatalf("served %d, refused %d; want 64 and 36", served.Load(), refused.Load())
 	}
 }
