@@ -3,7 +3,6 @@ package oci
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -209,15 +208,11 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if m.Subject != nil {
 		row.Subject = string(m.Subject.Digest)
 	}
-	// The event (and the scan and index jobs it calls for) commits with
-	// the manifest.
-	ev := audit.Event{Action: "oci.manifest.push", Repository: rp.Name, Subject: n.Image + "@" + digest.String(), RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"tags": tags, "media_type": mediaType}}
-	var recorded func()
-	if err := h.store.putManifest(ctx, rp.ID, n.Image, info, row, refs, tags, func(tx *sql.Tx) { recorded = h.audit.RecordIn(ctx, tx, ev) }); err != nil {
+	if err := h.store.putManifest(ctx, rp.ID, n.Image, info, row, refs, tags); err != nil {
 		return err
 	}
-	recorded()
+	h.audit.Record(ctx, audit.Event{Action: "oci.manifest.push", Repository: rp.Name, Subject: n.Image + "@" + digest.String(), RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"tags": tags, "media_type": mediaType}})
 	hdr := w.Header()
 	hdr.Set("Location", location(n, "manifests", digest.String()))
 	hdr.Set("Docker-Content-Digest", digest.String())
