@@ -3,7 +3,6 @@ package meta
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,15 +11,7 @@ import (
 // SQLite's commit).
 func BenchmarkWriters(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	db, err := Open(ctx, "sqlite://"+filepath.Join(dir, "x.db"), dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE x (k INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)`); err != nil {
-		b.Fatal(err)
-	}
+	db := openRowsDB(b, b.TempDir())
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -21,18 +21,7 @@ import (
 func TestWritersOfTwoProcesses(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func() *DB {
-		db, err := Open(ctx, "sqlite://"+filepath.Join(dir, "x.db"), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	busy, quiet := open(), open()
-	if _, err := busy.Exec(`CREATE TABLE x (k INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
+	busy, quiet := openRowsDB(t, dir), openRowsDB(t, dir)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range 8 {
@@ -84,4 +73,19 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 	if worst > 3 {
 		t.Errorf("the quiet writer waited for %d busy transactions at worst, want at most 3 (the one in progress when it asked, and one begun meanwhile)", worst)
 	}
+}
+
+// openRowsDB opens the SQLite database x.db in dir, with a table x of
+// numbered rows (created on first open), closed when tb ends.
+func openRowsDB(tb testing.TB, dir string) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), "sqlite://"+filepath.Join(dir, "x.db"), dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS x (k INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)`); err != nil {
+		tb.Fatal(err)
+	}
+	return db
 }
