@@ -570,6 +570,9 @@ func fsck(ctx context.Context, a *app.App, repair bool, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "checked %d blob rows against %d stored blobs: %d without their bytes; %d orphaned blobs (%s) for gc\n",
 		rep.Rows, rep.Blobs, len(rep.Missing), rep.Orphans, humanize.IBytes(uint64(rep.OrphanBytes)))
+	if rep.Deleting > 0 {
+		fmt.Fprintf(env.Stdout, "%d blobs are being deleted by a collector (or by the next one, if it was interrupted)\n", rep.Deleting)
+	}
 	switch {
 	case rep.Repaired:
 		fmt.Fprintf(env.Stdout, "repaired: removed the metadata of %d missing blobs\n", len(rep.Missing))

@@ -22,6 +22,10 @@ type FsckReport struct {
 	// window: garbage that the next collection removes.
 	Orphans     int   `json:"orphans"`
 	OrphanBytes int64 `json:"orphan_bytes"`
+	// Deleting counts stored blobs without a row that a collector's
+	// tombstone stands for: a deletion in progress, or one whose collector
+	// died, which a collection finishes once the tombstone is stale.
+	Deleting int `json:"deleting"`
 	// Repaired is set when the rows of missing blobs were removed.
 	Repaired bool `json:"repaired"`
 }
@@ -114,6 +118,16 @@ func (c *Collector) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return rep, meta.Err(err)
+	}
+	tombstones, err := meta.QueryStrings(ctx, c.DB, `SELECT digest FROM blob_tombstones`)
+	if err != nil {
+		return rep, err
+	}
+	for _, d := range tombstones {
+		if _, ok := stored[d]; ok {
+			delete(stored, d)
+			rep.Deleting++
+		}
 	}
 	for d, size := range stored {
 		if old[d] {

@@ -66,7 +66,8 @@ type Collector struct {
 // staleTombstone is the age past which a tombstone is taken to be left by
 // a collector that died between writing it and removing it; a collector
 // does not delete bytes later than unlinkWithin after its tombstone
-// committed, so a later run may finish the work.
+// committed, so past it the tombstone protects nothing: a writer storing
+// the digest again removes it (Record), and so does the next collection.
 const (
 	staleTombstone = time.Minute
 	unlinkWithin   = 20 * time.Second
@@ -254,22 +255,21 @@ func (c *Collector) unlink(ctx context.Context, d blob.Digest, cutoff, buried ti
 	return deleted, meta.Err(err)
 }
 
-// finishStale completes the work of collectors that died between writing
-// a tombstone and removing it: their rows are gone, so the bytes go too.
+// finishStale removes the tombstones of collectors that died (or stalled
+// past unlinkWithin) between writing a tombstone and removing it. Their
+// rows are gone, so the bytes they left are ordinary orphans: the walk that
+// follows collects them with the usual checks, which a writer storing the
+// same content again meanwhile is protected by. Deleting the bytes here
+// instead would race with such a writer, which may take a stale tombstone
+// over (Record).
 func (c *Collector) finishStale(ctx context.Context) error {
-	digests, err := meta.QueryStrings(ctx, c.DB, `SELECT digest FROM blob_tombstones WHERE created_at < $1`,
+	r, err := c.DB.ExecContext(ctx, `DELETE FROM blob_tombstones WHERE created_at < $1`,
 		time.Now().Add(-staleTombstone).UnixMilli())
 	if err != nil {
-		return err
+		return meta.Err(err)
 	}
-	for _, d := range digests {
-		if err := c.Blobs.Delete(ctx, blob.Digest(d)); err != nil {
-			return err
-		}
-		if _, err := c.DB.ExecContext(ctx, `DELETE FROM blob_tombstones WHERE digest = $1`, d); err != nil {
-			return meta.Err(err)
-		}
-		c.Log.Info("garbage collection finished an interrupted deletion", "digest", d)
+	if n, _ := r.RowsAffected(); n > 0 {
+		c.Log.Info("garbage collection removed the tombstones of interrupted deletions; their blobs are collected as garbage", "tombstones", n)
 	}
 	return nil
 }

@@ -222,3 +222,67 @@ func TestCollectExpiresMultipartUploads(t *testing.T) {
 		}
 	})
 }
+
+// TestInterruptedDeletion: a collector killed between burying a blob (its
+// row deleted, its tombstone written) and deleting the bytes leaves a
+// tombstone behind. While it is fresh the bytes stay and fsck reports them
+// as being deleted, not as orphans; once it is stale, content stored again
+// takes it over instead of being refused until the next collection, and a
+// collection removes it and collects the bytes in the same run.
+func TestInterruptedDeletion(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		again, left := []byte("stored again after the crash"), []byte("left by the crash")
+		s.Do(t, "PUT", "/raw/files/again", admin, bytes.NewReader(again))
+		s.Do(t, "PUT", "/raw/files/left", admin, bytes.NewReader(left))
+		s.Do(t, "DELETE", "/raw/files/again", admin, nil)
+		s.Do(t, "DELETE", "/raw/files/left", admin, nil)
+		age(t, s)
+		bury := func(content []byte, at time.Time) {
+			t.Helper()
+			d := "sha256:" + digestHex(content)
+			if _, err := s.DB.Exec(`DELETE FROM blobs WHERE digest = $1`, d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB.Exec(`INSERT INTO blob_tombstones (digest, created_at) VALUES ($1, $2)`, d, at.UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bury(again, time.Now())
+		bury(left, time.Now())
+
+		rep, err := s.Collector().Fsck(ctx, false)
+		if err != nil || rep.Deleting != 2 || rep.Orphans != 0 || len(rep.Missing) != 0 {
+			t.Fatalf("fsck with two fresh tombstones = %+v, %v", rep, err)
+		}
+		// A fresh tombstone: its collector may still delete the bytes.
+		res, err := s.Collector().Run(ctx, false, nil)
+		if err != nil || res.Deleted != 0 || !blobExists(s, again) || !blobExists(s, left) {
+			t.Fatalf("run beside fresh tombstones = %+v, %v", res, err)
+		}
+
+		// Stale: the collector is gone and deletes nothing any more.
+		stale := time.Now().Add(-2 * time.Minute)
+		if _, err := s.DB.Exec(`UPDATE blob_tombstones SET created_at = $1`, stale.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := s.Do(t, "PUT", "/raw/files/again-2", admin, bytes.NewReader(again)); resp.StatusCode != 201 {
+			t.Fatalf("storing content under a stale tombstone = %d %s", resp.StatusCode, body)
+		}
+		var tombstones int
+		if err := s.DB.QueryRow(`SELECT COUNT(*) FROM blob_tombstones WHERE digest = $1`, "sha256:"+digestHex(again)).Scan(&tombstones); err != nil || tombstones != 0 {
+			t.Fatalf("the writer left %d tombstones (%v)", tombstones, err)
+		}
+		res, err = s.Collector().Run(ctx, false, nil)
+		if err != nil || res.Deleted != 1 || blobExists(s, left) || !blobExists(s, again) {
+			t.Fatalf("run after the tombstones went stale = %+v, %v (left stored: %v, again stored: %v)", res, err, blobExists(s, left), blobExists(s, again))
+		}
+		if _, body := s.Do(t, "GET", "/raw/files/again-2", admin, nil); body != string(again) {
+			t.Fatalf("content stored again reads %q", body)
+		}
+		rep, err = s.Collector().Fsck(ctx, false)
+		if err != nil || rep.Deleting != 0 || rep.Orphans != 0 || len(rep.Missing) != 0 {
+			t.Fatalf("fsck at the end = %+v, %v", rep, err)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/errs"
@@ -101,12 +102,22 @@ func Claim(ctx context.Context, tx meta.Querier, d string) error {
 // CodeNotStored is the code of Claim's error for a blob that is not stored.
 const CodeNotStored = "BLOB_NOT_STORED"
 
+// checkTombstone fails with a meta.CodeRetry error while a collector may
+// be deleting d's bytes. A tombstone older than staleTombstone was left by
+// a collector that died or stalled past unlinkWithin, and no collector
+// deletes bytes under it any more: it is removed here, so that content
+// stored again after a crash of the collector is not refused until the
+// next collection.
 func checkTombstone(ctx context.Context, tx meta.Querier, d string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM blob_tombstones WHERE digest = $1`, d).Scan(&one)
+	var created int64
+	err := tx.QueryRowContext(ctx, `SELECT created_at FROM blob_tombstones WHERE digest = $1`, d).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	} else if err != nil {
+		return meta.Err(err)
+	}
+	if created < time.Now().Add(-staleTombstone).UnixMilli() {
+		_, err := tx.ExecContext(ctx, `DELETE FROM blob_tombstones WHERE digest = $1`, d)
 		return meta.Err(err)
 	}
 	return errs.E(errs.Unavailable, "blob %s is being garbage-collected", d).WithCode(meta.CodeRetry)

@@ -198,15 +198,16 @@ func checkConsistent(t *testing.T, s *server) {
 	t.Helper()
 	s.stop()
 	time.Sleep(1100 * time.Millisecond)
-	if out, err := s.arca("gc"); err != nil {
-		t.Fatalf("arca gc: %v\n%s", err, out)
+	gc1, err := s.arca("gc")
+	if err != nil {
+		t.Fatalf("arca gc: %v\n%s", err, gc1)
 	}
 	out, err := s.arca("fsck")
 	if err != nil {
 		t.Fatalf("arca fsck: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, " 0 without their bytes; 0 orphaned blobs") {
-		t.Errorf("arca fsck after arca gc:\n%s", out)
+		t.Errorf("arca fsck after arca gc:\n%s\narca gc:\n%s", out, gc1)
 	}
 	t.Logf("arca fsck: %s", strings.TrimSpace(out))
 }
