@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"log/slog"
 
 	"github.com/arcaproject/arca/internal/auth"
@@ -62,6 +63,59 @@ func New(db *meta.DB, log *slog.Logger) *Log { return &Log{db: db, log: log} }
 // Record writes e, filling the actor and request ID from ctx. A failure to
 // record is logged, not returned: the audited action has already happened.
 func (l *Log) Record(ctx context.Context, e Event) {
+	ctx = context.WithoutCancel(ctx)
+	detail := l.prepare(ctx, &e)
+	// Through the group commit (meta.DB.WithBatchTx): on SQLite the events
+	// of concurrent writes share transactions instead of queueing for the
+	// write lock one by one; the transaction subscribers write in it too.
+	var subErr error
+	err := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+		subErr = nil
+		return l.write(ctx, tx, &e, detail, l.txSub, &subErr)
+	})
+	l.finish(ctx, e, detail, err, subErr)
+}
+
+// RecordIn writes e in tx, the transaction of the change e records, so
+// that the change, its event and the jobs the event calls for (the
+// transaction subscribers) commit together, with one sync of SQLite's log
+// rather than one after the other. It writes inside a savepoint: when
+// recording fails, that alone is rolled back and the change goes on. The
+// caller runs the function returned once tx has committed, and only then:
+// it runs the other subscribers, and records e the usual way when it
+// could not be recorded in tx. If tx runs its function again (a retried
+// transaction), the last call's function is the one to run.
+func (l *Log) RecordIn(ctx context.Context, tx *sql.Tx, e Event) (committed func()) {
+	ctx = context.WithoutCancel(ctx)
+	detail := l.prepare(ctx, &e)
+	var subErr error
+	err := savepoint(ctx, tx, func() error { return l.write(ctx, tx, &e, detail, l.txSub, &subErr) })
+	if err != nil {
+		l.log.WarnContext(ctx, "audit record in the change's transaction failed; recording it after", "action", e.Action, "err", err)
+		return func() { l.Record(ctx, e) }
+	}
+	return func() { l.finish(ctx, e, detail, nil, nil) }
+}
+
+// savepoint runs fn in a savepoint of tx, rolled back alone when fn fails.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT audit_record`); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT audit_record`); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		_, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT audit_record`)
+		return errors.Join(err, rerr)
+	}
+	_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT audit_record`)
+	return err
+}
+
+// prepare fills e's actor, request ID and time, and returns its detail as
+// stored.
+func (l *Log) prepare(ctx context.Context, e *Event) (detail string) {
 	if e.Actor == "" {
 		e.Actor = auth.From(ctx).String()
 	}
@@ -69,36 +123,37 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		e.RequestID = httpx.RequestID(ctx)
 	}
 	e.At = meta.Now()
-	detail := ""
 	if len(e.Detail) > 0 {
 		b, _ := json.Marshal(e.Detail)
 		detail = string(b)
 	}
-	ctx = context.WithoutCancel(ctx)
-	insert := func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx,
-			`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
+	return detail
+}
+
+// write inserts e (setting its ID) and runs subs in tx; a subscriber's
+// error is also left in subErr.
+func (l *Log) write(ctx context.Context, tx *sql.Tx, e *Event, detail string, subs []TxSubscriber, subErr *error) error {
+	err := tx.QueryRowContext(ctx,
+		`INSERT INTO audit_events (at, actor, action, repository, subject, remote_addr, request_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		e.At, e.Actor, e.Action, e.Repository, e.Subject, e.RemoteAddr, e.RequestID, detail).Scan(&e.ID)
+	if err != nil {
+		return err
 	}
-	// Through the group commit (meta.DB.WithBatchTx): on SQLite the events
-	// of concurrent writes share transactions instead of queueing for the
-	// write lock one by one; the transaction subscribers write in it too.
-	var subErr error
-	err := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
-		if err := insert(tx); err != nil {
+	for _, fn := range subs {
+		if err := fn(ctx, tx, *e); err != nil {
+			*subErr = err
 			return err
 		}
-		for _, fn := range l.txSub {
-			if subErr = fn(ctx, tx, e); subErr != nil {
-				return subErr
-			}
-		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// finish follows the writing of e: when a transaction subscriber failed
+// (and the event with it), the event alone, then each transaction
+// subscriber in a transaction of its own; then the other subscribers.
+func (l *Log) finish(ctx context.Context, e Event, detail string, err, subErr error) {
 	if err != nil && subErr != nil {
-		// A subscriber failed, and the event went with it: the event
-		// alone, then each subscriber in a transaction of its own.
-		err = l.db.WithBatchTx(ctx, insert)
+		err = l.db.WithBatchTx(ctx, func(tx *sql.Tx) error { return l.write(ctx, tx, &e, detail, nil, nil) })
 		for _, fn := range l.txSub {
 			if serr := l.db.WithBatchTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx, e) }); serr != nil {
 				l.log.WarnContext(ctx, "audit subscriber failed", "action", e.Action, "subject", e.Subject, "err", serr)

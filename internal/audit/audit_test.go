@@ -102,6 +102,77 @@ func TestTxSubscribers(t *testing.T) {
 	}
 }
 
+// RecordIn writes the event and its subscribers' rows in the change's
+// transaction: they commit with it, go with its rollback, and a failing
+// subscriber neither fails the change nor loses the event.
+func TestRecordIn(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	if _, err := db.Exec(`CREATE TABLE changes (k TEXT); CREATE TABLE followed (event_id INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	l := audit.New(db, discard)
+	fail := false
+	l.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+		if fail {
+			fail = false
+			return errors.New("the queue is unavailable")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO followed (event_id) VALUES ($1)`, e.ID)
+		return err
+	})
+	var heard []string
+	l.Subscribe(func(_ context.Context, e audit.Event) { heard = append(heard, e.Subject) })
+	change := func(key string, rollback bool) {
+		var committed func()
+		err := db.WithBatchTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (k) VALUES ($1)`, key); err != nil {
+				return err
+			}
+			committed = l.RecordIn(ctx, tx, audit.Event{Action: "raw.upload", Repository: "files", Subject: key})
+			if rollback {
+				return errors.New("the change failed")
+			}
+			return nil
+		})
+		if err == nil {
+			committed()
+		} else if !rollback {
+			t.Fatalf("change %s: %v", key, err)
+		}
+	}
+	change("kept", false)
+	change("rolled-back", true)
+	fail = true
+	change("subscriber-failed", false)
+
+	count := func(q string) int {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(`SELECT COUNT(*) FROM changes`); n != 2 {
+		t.Fatalf("%d changes committed, want 2", n)
+	}
+	evs, err := l.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Subject != "subscriber-failed" || evs[1].Subject != "kept" {
+		t.Fatalf("events %+v, want kept and subscriber-failed", evs)
+	}
+	// The failed subscriber ran again after the commit, for the event as
+	// recorded then.
+	if n := count(`SELECT COUNT(*) FROM followed f JOIN audit_events e ON e.id = f.event_id`); n != 2 {
+		t.Fatalf("subscriber rows for recorded events: %d, want 2", n)
+	}
+	if strings.Join(heard, ",") != "kept,subscriber-failed" {
+		t.Fatalf("subscribers heard %v", heard)
+	}
+}
+
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // openDB opens a SQLite metadata database for one test.

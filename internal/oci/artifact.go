@@ -3,6 +3,7 @@ package oci
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -78,11 +79,14 @@ func (h *Handler) PushReferrer(ctx context.Context, rp *repo.Repository, image s
 	}
 	row := manifestRow{Digest: info.Digest, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Subject: string(sm.Digest),
 		Size: info.Size, Annotations: ann}
-	if err := h.store.putManifest(ctx, rp.ID, image, info, row, []blob.Digest{cfg.Digest, layer.Digest}, nil); err != nil {
+	ev := audit.Event{Actor: "arca", Action: "oci.manifest.push", Repository: rp.Name, Subject: image + "@" + string(info.Digest),
+		Detail: map[string]any{"media_type": m.MediaType, "artifact_type": m.ArtifactType, "subject": string(sm.Digest)}}
+	var recorded func()
+	if err := h.store.putManifest(ctx, rp.ID, image, info, row, []blob.Digest{cfg.Digest, layer.Digest}, nil,
+		func(tx *sql.Tx) { recorded = h.audit.RecordIn(ctx, tx, ev) }); err != nil {
 		return "", err
 	}
-	h.audit.Record(ctx, audit.Event{Actor: "arca", Action: "oci.manifest.push", Repository: rp.Name, Subject: image + "@" + string(info.Digest),
-		Detail: map[string]any{"media_type": m.MediaType, "artifact_type": m.ArtifactType, "subject": string(sm.Digest)}})
+	recorded()
 	return info.Digest, nil
 }
 

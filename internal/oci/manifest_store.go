@@ -73,8 +73,11 @@ func (s store) manifestByTag(ctx context.Context, repoID int64, image, tag strin
 }
 
 // putManifest records a manifest whose bytes are already in the blob
-// store, what it references, and its tags, in one transaction.
-func (s store) putManifest(ctx context.Context, repoID int64, image string, info blob.Info, m manifestRow, refs []blob.Digest, tags []string) error {
+// store, what it references, and its tags, in one transaction, at the end
+// of which also runs (when not nil: the push's audit event, recorded with
+// it).
+func (s store) putManifest(ctx context.Context, repoID int64, image string, info blob.Info, m manifestRow, refs []blob.Digest, tags []string,
+	also func(tx *sql.Tx)) error {
 	ann := ""
 	if len(m.Annotations) > 0 {
 		b, _ := json.Marshal(m.Annotations)
@@ -105,6 +108,9 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 				repoID, image, tag, string(m.Digest), now); err != nil {
 				return meta.Err(err)
 			}
+		}
+		if also != nil {
+			also(tx)
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package oci
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -208,11 +209,15 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 	if m.Subject != nil {
 		row.Subject = string(m.Subject.Digest)
 	}
-	if err := h.store.putManifest(ctx, rp.ID, n.Image, info, row, refs, tags); err != nil {
+	// The event (and the scan and index jobs it calls for) commits with
+	// the manifest.
+	ev := audit.Event{Action: "oci.manifest.push", Repository: rp.Name, Subject: n.Image + "@" + digest.String(), RemoteAddr: r.RemoteAddr,
+		Detail: map[string]any{"tags": tags, "media_type": mediaType}}
+	var recorded func()
+	if err := h.store.putManifest(ctx, rp.ID, n.Image, info, row, refs, tags, func(tx *sql.Tx) { recorded = h.audit.RecordIn(ctx, tx, ev) }); err != nil {
 		return err
 	}
-	h.audit.Record(ctx, audit.Event{Action: "oci.manifest.push", Repository: rp.Name, Subject: n.Image + "@" + digest.String(), RemoteAddr: r.RemoteAddr,
-		Detail: map[string]any{"tags": tags, "media_type": mediaType}})
+	recorded()
 	hdr := w.Header()
 	hdr.Set("Location", location(n, "manifests", digest.String()))
 	hdr.Set("Docker-Content-Digest", digest.String())

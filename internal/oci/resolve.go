@@ -216,7 +216,7 @@ func (h *Handler) fetchManifest(ctx context.Context, rp *repo.Repository, up *up
 	if !IsDigest(ref) {
 		tags = []string{ref}
 	}
-	if err := h.store.putManifest(ctx, rp.ID, image, info, row, refs, tags); err != nil {
+	if err := h.store.putManifest(ctx, rp.ID, image, info, row, refs, tags, nil); err != nil {
 		return manifestRow{}, Digest{}, err
 	}
 	return row, digest, nil

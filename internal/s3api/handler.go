@@ -240,5 +240,10 @@ func (h *Handler) bucket(ctx context.Context, q *request, action auth.Action) (*
 
 // record adds an audit event of a change.
 func (h *Handler) record(r *http.Request, action, bucket, key string, detail map[string]any) {
-	h.audit.Record(r.Context(), audit.Event{Action: action, Repository: bucket, Subject: key, RemoteAddr: r.RemoteAddr, Detail: detail})
+	h.audit.Record(r.Context(), h.event(r, action, bucket, key, detail))
+}
+
+// event is the audit event of a request's action.
+func (h *Handler) event(r *http.Request, action, bucket, key string, detail map[string]any) audit.Event {
+	return audit.Event{Action: action, Repository: bucket, Subject: key, RemoteAddr: r.RemoteAddr, Detail: detail}
 }

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net/http"
 	"net/url"
@@ -82,15 +83,19 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 	o := &object{Key: q.key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(r.Header), Headers: headers, Checksums: rec.sums,
 		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
-	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCondOf(r.Header))
+	// The event (and the index job it calls for) commits with the object.
+	var recorded func()
+	_, err = h.objects.putThen(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCondOf(r.Header), func(tx *sql.Tx, replaced bool) {
+		action := "s3.put"
+		if replaced {
+			action = "s3.replace"
+		}
+		recorded = h.audit.RecordIn(ctx, tx, h.event(r, action, rp.Name, q.key, map[string]any{"digest": o.Digest, "size": o.Size}))
+	})
 	if err != nil {
 		return err
 	}
-	action := "s3.put"
-	if replaced {
-		action = "s3.replace"
-	}
-	h.record(r, action, rp.Name, q.key, map[string]any{"digest": o.Digest, "size": o.Size})
+	recorded()
 	w.Header().Set("ETag", quote(o.ETag))
 	if o.VersionID != "" {
 		w.Header().Set("x-amz-version-id", o.VersionID)

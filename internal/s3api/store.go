@@ -109,8 +109,17 @@ type blobWrite struct {
 // The conditions c are checked against the object the write replaces,
 // and the write is guarded by that object's state (see conditional.go).
 func (s store) put(ctx context.Context, repoID int64, o *object, how blobWrite, c writeCond) (replaced bool, err error) {
+	return s.putThen(ctx, repoID, o, how, c, nil)
+}
+
+// putThen is put, running also (when not nil: the write's audit event,
+// recorded with it) at the end of the transaction.
+func (s store) putThen(ctx context.Context, repoID int64, o *object, how blobWrite, c writeCond, also func(tx *sql.Tx, replaced bool)) (replaced bool, err error) {
 	err = s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		replaced, err = s.putTx(ctx, tx, repoID, o, how, c)
+		if err == nil && also != nil {
+			also(tx, replaced)
+		}
 		return err
 	})
 	return replaced, err
