@@ -113,6 +113,8 @@ type App struct {
 	blocked  blockedLog  // which refusals webhooks already heard of
 	metrics  httpMetrics // shared by the HTTP and S3 listeners
 	draining atomic.Bool // set on shutdown: /readyz fails before the listeners close
+
+	searchDrains drainWindows // the last window this process queued index draining for
 }
 
 // NewLogger builds the process logger from the configuration.

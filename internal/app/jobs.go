@@ -134,7 +134,7 @@ func kindQueues() map[string]int {
 		"scan": 1, "scan_rescan": 1, "vulndb_update": 1, "scan_adapter": 2,
 		"ldap_sync": 1, "webhook_prune": 1, "lineage_extract": 1,
 		"cleanup": 1, "usage_sample": 1,
-		"search_index": 1,
+		"search_index": 1, "search_pending": 1,
 	}
 }
 
@@ -147,7 +147,6 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	river.AddWorker(workers, &webhookWorker{app: a})
 	river.AddWorker(workers, &webhookPruneWorker{app: a})
 	a.lineageWorkers(workers)
-	a.searchWorkers(workers)
 	// Staged writes are purged at start and hourly, as before jobs.
 	p := []*river.PeriodicJob{periodic("purge_staged", time.Hour, true, purgeArgs{}),
 		periodic("webhook_prune", time.Hour, false, webhook.PruneArgs{})}
@@ -163,6 +162,7 @@ func (a *App) openJobs(ctx context.Context) (*jobs.Runner, error) {
 	p = append(p, a.backupJobs(workers)...)
 	p = append(p, a.replicationJobs(workers)...)
 	p = append(p, a.cleanupJobs(workers)...)
+	p = append(p, a.searchWorkers(workers)...)
 	return jobs.Open(ctx, a.DB, a.Config.DatabaseURL, jobs.Config{
 		Workers:    workers,
 		Periodic:   p,

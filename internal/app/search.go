@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"database/sql"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/arcaproject/arca/internal/audit"
 	"github.com/arcaproject/arca/internal/jobs"
+	"github.com/arcaproject/arca/internal/meta"
 	"github.com/arcaproject/arca/internal/search"
 )
 
@@ -19,17 +22,166 @@ func (a *App) openSearch() {
 	a.Search = search.New(search.Deps{DB: a.DB, Repos: a.Repos, Auth: a.Auth, Blobs: a.Blobs, MLflow: a.MLflow, Log: a.Log})
 }
 
-// followSearch enqueues the reindexing of what each event changed; it
-// never indexes on the request's goroutine.
+// followSearch records what each event changed in search_pending, in the
+// event's transaction (one small insert where a job per changed item cost
+// a sixth of a small S3 PUT's CPU), and makes sure a drain job runs once
+// the current window of indexBatch has closed; it never indexes on the
+// request's goroutine.
+//
+// On SQLite the drain job is queued in the same transaction, once per
+// window and process (drainWindows): the transaction holds the write lock
+// while it looks at the clock, and the job cannot be fetched before the
+// window's end nor while the lock is held, so it reads the row. On
+// PostgreSQL, whose job queue has a pool of its own, the job is queued
+// after the rows committed, again once per window. A periodic drain every
+// minute (openJobs) picks up what a job queued in a transaction that then
+// rolled back would have missed.
 func (a *App) followSearch() {
-	a.followAudit("enqueuing search indexing", func(ctx context.Context, j appJobs, e audit.Event) error {
-		for _, t := range search.Targets(e) {
-			if err := j.enqueueIndexChange(ctx, t); err != nil {
+	inTx := a.Jobs.InsertsInTx()
+	a.Audit.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+		targets := search.Targets(e)
+		for _, t := range targets {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO search_pending (repository, grp) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+				t.Repository, t.Group); err != nil {
+				return meta.Err(err)
+			}
+		}
+		if inTx && len(targets) > 0 {
+			return a.searchDrains.enqueue(ctx, appJobs{Runner: a.Jobs, tx: tx})
+		}
+		return nil
+	})
+	if inTx {
+		return
+	}
+	a.Audit.Subscribe(func(ctx context.Context, e audit.Event) {
+		if len(search.Targets(e)) == 0 {
+			return
+		}
+		if err := a.searchDrains.enqueue(ctx, appJobs{Runner: a.Jobs}); err != nil {
+			a.Log.WarnContext(ctx, "queuing search indexing", "action", e.Action, "subject", e.Subject, "err", err)
+		}
+	})
+}
+
+// drainWindows remembers the last window this process queued a drain job
+// for, so that the changes of one window queue it once.
+type drainWindows struct{ last atomic.Int64 }
+
+func (d *drainWindows) enqueue(ctx context.Context, j appJobs) error {
+	at := time.Now().Truncate(indexBatch).Add(indexBatch)
+	if d.last.Load() == at.UnixNano() {
+		return nil
+	}
+	_, err := j.Enqueue(ctx, searchDrainArgs{}, &river.InsertOpts{MaxAttempts: 5, ScheduledAt: at,
+		UniqueOpts: river.UniqueOpts{ByPeriod: indexBatch}})
+	if err == nil {
+		d.last.Store(at.UnixNano())
+	}
+	return err
+}
+
+// searchDrainArgs reindexes what search_pending lists.
+type searchDrainArgs struct{}
+
+func (searchDrainArgs) Kind() string { return "search_pending" }
+
+type searchDrainWorker struct {
+	river.WorkerDefaults[searchDrainArgs]
+	app *App
+}
+
+// drainPage is how many pending parts a drain takes at a time.
+const drainPage = 500
+
+// Work takes pending parts a page at a time: it deletes a page, then
+// reindexes its parts from the format tables as they are now, the groups
+// of one repository in one transaction. A change made meanwhile records
+// its part again, for a later drain. When a reindex fails, the parts not
+// yet done are put back and the job is retried.
+func (w *searchDrainWorker) Work(ctx context.Context, _ *river.Job[searchDrainArgs]) error {
+	var st search.Stats
+	for {
+		page, err := w.takePending(ctx, drainPage)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return river.RecordOutput(ctx, st)
+		}
+		// The page is ordered by repository, a whole repository's part
+		// (group "") first.
+		for i := 0; i < len(page); {
+			j := i + 1
+			for j < len(page) && page[j].Repository == page[i].Repository {
+				j++
+			}
+			var s search.Stats
+			if page[i].Group == "" {
+				s, err = w.app.Search.Reindex(ctx, page[i]) // the whole repository covers its groups
+			} else {
+				groups := make([]string, 0, j-i)
+				for _, t := range page[i:j] {
+					groups = append(groups, t.Group)
+				}
+				s, err = w.app.Search.ReindexGroups(ctx, page[i].Repository, groups)
+			}
+			if err != nil {
+				w.putBack(context.WithoutCancel(ctx), page[i:])
+				return err
+			}
+			st.Repositories += s.Repositories
+			st.Documents += s.Documents
+			i = j
+		}
+	}
+}
+
+// takePending deletes up to n pending parts and returns them.
+func (w *searchDrainWorker) takePending(ctx context.Context, n int) ([]search.Target, error) {
+	var page []search.Target
+	err := w.app.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		page = page[:0]
+		rows, err := tx.QueryContext(ctx, `SELECT repository, grp FROM search_pending ORDER BY repository, grp LIMIT $1`, n)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var t search.Target
+			if err := rows.Scan(&t.Repository, &t.Group); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, t := range page {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM search_pending WHERE repository = $1 AND grp = $2`, t.Repository, t.Group); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	return page, meta.Err(err)
+}
+
+// putBack records targets as pending again.
+func (w *searchDrainWorker) putBack(ctx context.Context, targets []search.Target) {
+	err := w.app.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range targets {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO search_pending (repository, grp) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+				t.Repository, t.Group); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.app.Log.WarnContext(ctx, "putting back search indexing", "err", err)
+	}
 }
 
 // searchIndexArgs rebuilds one part of the search index (search.Target).
@@ -59,20 +211,9 @@ func (j appJobs) EnqueueIndex(ctx context.Context, t search.Target) (jobs.Job, e
 		&river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: queuedOrRunning}})
 }
 
-// indexBatch is the window in which changes to one item share one
-// indexing job.
+// indexBatch is the window whose changes one drain job indexes, after
+// it has closed.
 const indexBatch = time.Second
-
-// enqueueIndexChange queues the reindex of what a change touched: one job
-// per item and window of indexBatch, run once the window has closed, so
-// that it reads every change of its window (a job that ran would not see
-// a change made while it runs; the next window's job does).
-func (j appJobs) enqueueIndexChange(ctx context.Context, t search.Target) error {
-	_, err := j.Enqueue(ctx, searchIndexArgs{Target: t}, &river.InsertOpts{MaxAttempts: 5,
-		ScheduledAt: time.Now().Truncate(indexBatch).Add(indexBatch),
-		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByPeriod: indexBatch}})
-	return err
-}
 
 // seedSearchIndex queues a full reindex when the index is empty: after
 // an upgrade to the first release with search, and after a restore (a
@@ -87,7 +228,10 @@ func (a *App) seedSearchIndex(ctx context.Context) {
 	}
 }
 
-// searchWorkers registers the indexing worker.
-func (a *App) searchWorkers(workers *river.Workers) {
+// searchWorkers registers the indexing workers and returns the periodic
+// drain (see followSearch), which also drains at start what a stop left.
+func (a *App) searchWorkers(workers *river.Workers) []*river.PeriodicJob {
 	river.AddWorker(workers, &searchIndexWorker{app: a})
+	river.AddWorker(workers, &searchDrainWorker{app: a})
+	return []*river.PeriodicJob{periodic("search_pending", time.Minute, true, searchDrainArgs{})}
 }

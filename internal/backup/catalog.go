@@ -25,11 +25,11 @@ type column struct {
 // the job queue's tables (river_*: river creates them at start, and a
 // restored instance must not rerun another instance's jobs), and the
 // search index (search_docs, and SQLite's FTS5 table search_fts with its
-// shadow tables: derived data, rebuilt from the restored tables when a
-// server starts on an empty index).
+// shadow tables, and search_pending: derived data, rebuilt from the
+// restored tables when a server starts on an empty index).
 func skipTable(name string) bool {
 	switch name {
-	case "goose_db_version", "blob_tombstones", "oci_uploads", "search_docs":
+	case "goose_db_version", "blob_tombstones", "oci_uploads", "search_docs", "search_pending":
 		return true
 	}
 	return strings.HasPrefix(name, "river_") || strings.HasPrefix(name, "search_fts")

@@ -95,7 +95,31 @@ func (s *Service) Reindex(ctx context.Context, t Target) (Stats, error) {
 	return st, nil
 }
 
+// ReindexGroups rebuilds several groups of one repository in one
+// transaction (the changes of a window, drained together). A repository
+// that no longer exists has nothing to rebuild.
+func (s *Service) ReindexGroups(ctx context.Context, repository string, groups []string) (Stats, error) {
+	rp, err := s.Repos.Get(ctx, repository)
+	if errs.Is(err, errs.NotFound) {
+		return Stats{}, nil
+	}
+	if err != nil {
+		return Stats{}, err
+	}
+	n, err := s.reindexRepoGroups(ctx, rp, groups)
+	return Stats{Repositories: 1, Documents: n}, err
+}
+
 func (s *Service) reindexRepo(ctx context.Context, rp *repo.Repository, group string) (int, error) {
+	if group == "" {
+		return s.reindexRepoGroups(ctx, rp, nil)
+	}
+	return s.reindexRepoGroups(ctx, rp, []string{group})
+}
+
+// reindexRepoGroups rebuilds the given groups of rp in one transaction, or
+// the whole repository when groups is empty.
+func (s *Service) reindexRepoGroups(ctx context.Context, rp *repo.Repository, groups []string) (int, error) {
 	src := sources[rp.Format]
 	if src == nil || rp.Kind != "hosted" && rp.Format != "mlflow" {
 		return 0, nil // proxies and groups hold no content of their own to name
@@ -116,21 +140,21 @@ func (s *Service) reindexRepo(ctx context.Context, rp *repo.Repository, group st
 	n := 0
 	err := s.DB.WithLock(ctx, "search index "+strconv.FormatInt(rp.ID, 10), func() error {
 		var err error
-		if group == "" {
+		if len(groups) == 0 {
 			n, err = s.reindexWhole(ctx, rp, src)
 		} else {
-			n, err = s.reindexGroup(ctx, rp, src, group)
+			n, err = s.reindexGroups(ctx, rp, src, groups)
 		}
 		return err
 	})
 	return n, err
 }
 
-// reindexGroup rebuilds one group (and the groups expand adds) in one
+// reindexGroups rebuilds groups (and the groups expand adds) in one
 // transaction. The format tables are read on the pool: on PostgreSQL a
 // connection reading a result cannot write the documents emitted
 // meanwhile.
-func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src source, group string) (int, error) {
+func (s *Service) reindexGroups(ctx context.Context, rp *repo.Repository, src source, wanted []string) (int, error) {
 	n := 0
 	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		w := &writer{ctx: ctx, tx: tx, at: meta.Now()}
@@ -145,9 +169,19 @@ func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src sou
 		if s.DB.Dialect == meta.SQLite {
 			read = tx
 		}
-		groups, err := expand(ctx, read, rp, group)
-		if err != nil {
-			return err
+		var groups []string
+		seen := make(map[string]bool, len(wanted))
+		for _, group := range wanted {
+			more, err := expand(ctx, read, rp, group)
+			if err != nil {
+				return err
+			}
+			for _, g := range more {
+				if !seen[g] {
+					seen[g] = true
+					groups = append(groups, g)
+				}
+			}
 		}
 		for _, g := range groups {
 			if err := w.flush(); err != nil {
@@ -160,7 +194,7 @@ func (s *Service) reindexGroup(ctx context.Context, rp *repo.Repository, src sou
 				return err
 			}
 		}
-		err = w.flush()
+		err := w.flush()
 		n = w.n
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
+	"github.com/arcaproject/arca/internal/jobs"
 	"github.com/arcaproject/arca/internal/search"
 )
 
@@ -393,6 +394,78 @@ func TestIndexAtScale(t *testing.T) {
 		}
 		if p := query(t, s, "", "delta"); len(p.Results) != 0 {
 			t.Errorf("anonymous sees private files: %d", len(p.Results))
+		}
+	})
+}
+
+// TestChangesShareDrainJobs: changes are recorded as pending parts and
+// drained by one job per window, not a job per changed item; everything
+// changed reaches the index and nothing stays pending.
+func TestChangesShareDrainJobs(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		ctx := context.Background()
+		start := time.Now()
+		const n = 40
+		for i := range n {
+			do(t, s, "PUT", fmt.Sprintf("/raw/files/drain/ledger-%02d.csv", i), admin, "x", 201)
+		}
+		windows := int(time.Since(start)/time.Second) + 2 + 1 // the windows the uploads spanned, at most, and the periodic drain at start
+		var pending int
+		if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM search_pending`).Scan(&pending); err != nil || pending != n {
+			t.Fatalf("pending parts before the jobs ran: %d (%v), want %d", pending, err, n)
+		}
+		startJobs(t, s)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if p := query(t, s, admin, "ledger", "limit", "100"); len(p.Results) == n {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%d of %d changes indexed", len(p.Results), n)
+			}
+		}
+		page, err := s.Jobs.List(ctx, jobs.ListParams{Kind: "search_pending", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Jobs) == 0 || len(page.Jobs) > windows {
+			t.Errorf("%d drain jobs for %d changes over at most %d windows", len(page.Jobs), n, windows)
+		}
+		if page, _ := s.Jobs.List(ctx, jobs.ListParams{Kind: "search_index"}); len(page.Jobs) != 0 {
+			t.Errorf("%d per-item index jobs, want none", len(page.Jobs))
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if err := s.DB.QueryRowContext(ctx, `SELECT count(*) FROM search_pending`).Scan(&pending); err != nil {
+				t.Fatal(err)
+			}
+			if pending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d parts still pending", pending)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// TestPeriodicDrain: changes whose drain job is gone (queued in a
+// transaction that then rolled back) are indexed by the periodic drain,
+// which also runs when the job runner starts.
+func TestPeriodicDrain(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		for i := range 3 {
+			do(t, s, "PUT", fmt.Sprintf("/raw/files/sweep/orphaned-%d.csv", i), admin, "x", 201)
+		}
+		if _, err := s.DB.Exec(`DELETE FROM river_job WHERE kind = 'search_pending'`); err != nil {
+			t.Fatal(err)
+		}
+		startJobs(t, s)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if p := query(t, s, admin, "orphaned", "limit", "100"); len(p.Results) == 3 {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%d of 3 changes indexed", len(p.Results))
+			}
 		}
 	})
 }

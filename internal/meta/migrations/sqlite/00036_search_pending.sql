@@ -1,0 +1,14 @@
+-- +goose Up
+-- Parts of the search index to rebuild (internal/app/search.go): a change
+-- records its repository and group here in its own transaction, and one
+-- search_pending job per second of changes drains the table, instead of a
+-- job per changed item. An empty group is the whole
+-- repository. Derived data: backups leave it out.
+CREATE TABLE search_pending (
+    repository TEXT NOT NULL,
+    grp        TEXT NOT NULL,
+    PRIMARY KEY (repository, grp)
+) WITHOUT ROWID;
+
+-- +goose Down
+DROP TABLE search_pending;
