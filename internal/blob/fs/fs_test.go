@@ -1,6 +1,12 @@
 package fs_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/arcaproject/arca/internal/blob"
@@ -16,4 +22,79 @@ func TestConformance(t *testing.T) {
 		}
 		return d
 	})
+}
+
+func commit(d *fs.Driver, content []byte) error {
+	ctx := context.Background()
+	sum := sha256.Sum256(content)
+	w, err := d.Stage(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(content); err != nil {
+		return err
+	}
+	return w.Commit(ctx, blob.FromSum(sum[:]))
+}
+
+// TestCommitReplacesLeftovers: a crash between a commit's rename and its
+// syncs can leave a blob's name on bytes that never reached the disk, with
+// nothing naming the blob. A later commit of that content must replace
+// the file, not keep it as "the same content".
+func TestCommitReplacesLeftovers(t *testing.T) {
+	root := t.TempDir()
+	d, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("the bytes a crash did not let reach the disk")
+	sum := sha256.Sum256(content)
+	h := fmt.Sprintf("%x", sum)
+	path := filepath.Join(root, "blobs", "sha256", h[:2], h)
+	if err := os.WriteFile(path, make([]byte, len(content)), 0o640); err != nil { // what ext4 shows for unwritten blocks
+		t.Fatal(err)
+	}
+	if err := commit(d, content); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != string(content) {
+		t.Fatalf("after the commit the blob holds %q (%v)", got, err)
+	}
+	// A commit that finds a committed copy keeps the same bytes.
+	if err := commit(d, content); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != string(content) {
+		t.Fatalf("after committing again the blob holds %q (%v)", got, err)
+	}
+}
+
+// TestConcurrentCommitsOfOneDigest: writers of the same content racing to
+// publish it all succeed, and the blob holds it.
+func TestConcurrentCommitsOfOneDigest(t *testing.T) {
+	root := t.TempDir()
+	d, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("published by eight writers at once")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := commit(d, content); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	sum := sha256.Sum256(content)
+	h := fmt.Sprintf("%x", sum)
+	if got, err := os.ReadFile(filepath.Join(root, "blobs", "sha256", h[:2], h)); err != nil || string(got) != string(content) {
+		t.Fatalf("the blob holds %q (%v)", got, err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "staging")); len(left) != 0 {
+		t.Fatalf("%d staging files left", len(left))
+	}
 }
