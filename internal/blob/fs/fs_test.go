@@ -37,6 +37,12 @@ func commit(d *fs.Driver, content []byte) error {
 	return w.Commit(ctx, blob.FromSum(sum[:]))
 }
 
+// blobPath is where the driver rooted at root keeps content.
+func blobPath(root string, content []byte) string {
+	h := fmt.Sprintf("%x", sha256.Sum256(content))
+	return filepath.Join(root, "blobs", "sha256", h[:2], h)
+}
+
 // TestCommitReplacesLeftovers: a crash between a commit's rename and its
 // syncs can leave a blob's name on bytes that never reached the disk, with
 // nothing naming the blob. A later commit of that content must replace
@@ -48,9 +54,7 @@ func TestCommitReplacesLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	content := []byte("the bytes a crash did not let reach the disk")
-	sum := sha256.Sum256(content)
-	h := fmt.Sprintf("%x", sum)
-	path := filepath.Join(root, "blobs", "sha256", h[:2], h)
+	path := blobPath(root, content)
 	if err := os.WriteFile(path, make([]byte, len(content)), 0o640); err != nil { // what ext4 shows for unwritten blocks
 		t.Fatal(err)
 	}
@@ -89,9 +93,7 @@ func TestConcurrentCommitsOfOneDigest(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sum := sha256.Sum256(content)
-	h := fmt.Sprintf("%x", sum)
-	if got, err := os.ReadFile(filepath.Join(root, "blobs", "sha256", h[:2], h)); err != nil || string(got) != string(content) {
+	if got, err := os.ReadFile(blobPath(root, content)); err != nil || string(got) != string(content) {
 		t.Fatalf("the blob holds %q (%v)", got, err)
 	}
 	if left, _ := os.ReadDir(filepath.Join(root, "staging")); len(left) != 0 {
