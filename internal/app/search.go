@@ -91,8 +91,14 @@ type searchDrainWorker struct {
 	app *App
 }
 
-// drainPage is how many pending parts a drain takes at a time.
-const drainPage = 500
+// drainPage is how many pending parts a drain takes at a time, and
+// drainGroups the most groups it reindexes in one transaction: a longer
+// one holds SQLite's write lock long enough to show in the p99 of the
+// writes waiting behind it.
+const (
+	drainPage   = 128
+	drainGroups = 16
+)
 
 // Work takes pending parts a page at a time: it deletes a page, then
 // reindexes its parts from the format tables as they are now, the groups
@@ -113,7 +119,7 @@ func (w *searchDrainWorker) Work(ctx context.Context, _ *river.Job[searchDrainAr
 		// (group "") first.
 		for i := 0; i < len(page); {
 			j := i + 1
-			for j < len(page) && page[j].Repository == page[i].Repository {
+			for j < len(page) && j-i < drainGroups && page[j].Repository == page[i].Repository {
 				j++
 			}
 			var s search.Stats
