@@ -154,9 +154,7 @@ type StagedWriter interface {
 	Reader(ctx context.Context) (io.ReadCloser, error)
 	// Commit durably stores the staged bytes under d and makes them visible
 	// atomically. If a blob named d already exists, Commit may keep either
-	// copy when both are known to have the same content; a driver that can
-	// leave a name on bytes that are not durable (fs, after a crash)
-	// replaces the file. After Commit the writer is spent.
+	// copy: both have the same content. After Commit the writer is spent.
 	Commit(ctx context.Context, d Digest) error
 	// Cancel discards the staged bytes. It is safe to call after Commit, in
 	// which case it does nothing.

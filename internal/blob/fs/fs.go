@@ -193,21 +193,21 @@ func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
 	if w.done {
 		return errors.New("fs: writer already finished")
 	}
+	// The data and the size are made durable (fdatasync: the other
+	// attributes of the inode need not be), then the name, by a sync of
+	// the shard directory after the rename: two syncs per blob, the least
+	// that POSIX allows for a new file whose name must survive a power
+	// loss before the metadata that names it is committed.
+	if err := datasync(w.f); err != nil {
+		return err
+	}
 	final := w.d.path(dg)
 	dir := filepath.Dir(final)
-	// The data and the size (fdatasync: the other attributes of the inode
-	// need not be) and the name (a sync of the shard directory after the
-	// rename) must be durable before the metadata that names the blob is
-	// committed: two syncs, the least that POSIX allows for a new file.
-	//
-	// New content, the common case, takes the name first, only if no file
-	// has it (RENAME_NOREPLACE), and then syncs the file and the directory
-	// at the same time: on a journaling filesystem they wait for one
-	// journal commit instead of two in turn. Until both return the name
-	// may stand for bytes that are not durable, which only matters after a
-	// crash, and then nothing names the blob: the file is garbage, which
-	// the collector removes and a writer of the same digest replaces.
-	err := renameNoReplace(w.f.Name(), final)
+	// Rename replaces an existing file atomically; a concurrent writer of
+	// the same digest has written the same bytes. The file is closed (and
+	// its lock released) only after it left the staging area, so no other
+	// writer can resume it in between.
+	err := os.Rename(w.f.Name(), final)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The shard directory was removed behind the driver's back.
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -216,29 +216,9 @@ func (w *writer) Commit(ctx context.Context, dg blob.Digest) error {
 		if err := syncDir(filepath.Dir(dir)); err != nil {
 			return err
 		}
-		err = renameNoReplace(w.f.Name(), final)
+		err = os.Rename(w.f.Name(), final)
 	}
-	if err == nil {
-		w.done = true
-		dirSynced := make(chan error, 1)
-		go func() { dirSynced <- syncDir(dir) }()
-		err := datasync(w.f)
-		err = errors.Join(err, <-dirSynced)
-		return errors.Join(err, w.f.Close())
-	}
-	if !errors.Is(err, fs.ErrExist) && !errors.Is(err, errNoReplace) {
-		return err
-	}
-	// A file has the name (the same content, committed by another write or
-	// left by a crash), or the filesystem cannot refuse to replace: the
-	// bytes are made durable before they replace it, atomically, so that
-	// a committed blob is never named by bytes that are not.
-	if err := datasync(w.f); err != nil {
-		return err
-	}
-	// The file is closed (and its lock released) only after it left the
-	// staging area, so no other writer can resume it in between.
-	if err := os.Rename(w.f.Name(), final); err != nil {
+	if err != nil {
 		return err
 	}
 	w.done = true
@@ -259,9 +239,6 @@ func (w *writer) Cancel(ctx context.Context) error {
 	}
 	return nil
 }
-
-// errNoReplace: the filesystem cannot rename without replacing.
-var errNoReplace = errors.New("fs: rename without replacing is not supported")
 
 func syncDir(dir string) error {
 	f, err := os.Open(dir)
