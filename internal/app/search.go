@@ -41,9 +41,8 @@ func (a *App) followSearch() {
 	a.Audit.SubscribeTx(func(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 		targets := search.Targets(e)
 		for _, t := range targets {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO search_pending (repository, grp) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-				t.Repository, t.Group); err != nil {
-				return meta.Err(err)
+			if err := queuePending(ctx, tx, t, meta.Now()); err != nil {
+				return err
 			}
 		}
 		if inTx && len(targets) > 0 {
@@ -81,6 +80,16 @@ func (d *drainWindows) enqueue(ctx context.Context, j appJobs) error {
 	return err
 }
 
+// queuePending notes t in search_pending at queued (ms). A part already
+// pending keeps its place; the no-op update locks its row, so that on
+// PostgreSQL a drain taking it waits for this transaction and then reads
+// its change, and a drain that took it first makes this insert a new row.
+func queuePending(ctx context.Context, tx *sql.Tx, t search.Target, queued int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO search_pending (repository, grp, queued_at) VALUES ($1, $2, $3)
+		ON CONFLICT (repository, grp) DO UPDATE SET queued_at = search_pending.queued_at`, t.Repository, t.Group, queued)
+	return meta.Err(err)
+}
+
 // searchDrainArgs reindexes what search_pending lists.
 type searchDrainArgs struct{}
 
@@ -100,15 +109,19 @@ const (
 	drainGroups = 16
 )
 
-// Work takes pending parts a page at a time: it deletes a page, then
-// reindexes its parts from the format tables as they are now, the groups
-// of one repository in one transaction. A change made meanwhile records
-// its part again, for a later drain. When a reindex fails, the parts not
-// yet done are put back and the job is retried.
+// Work takes the parts queued before it started, oldest first, a page at
+// a time: it deletes a page, then reindexes its parts from the format
+// tables as they are now, the groups of one repository in one transaction.
+// A change made meanwhile queues its part again, for the job of its own
+// window: taking it here too would reindex a busy image (all its tags) in
+// a loop for as long as pushes go on, holding SQLite's write lock in
+// front of them. When a reindex fails, the parts not yet done are put back
+// and the job is retried.
 func (w *searchDrainWorker) Work(ctx context.Context, _ *river.Job[searchDrainArgs]) error {
 	var st search.Stats
+	started := meta.Now()
 	for {
-		page, err := w.takePending(ctx, drainPage)
+		page, err := w.takePending(ctx, started, drainPage)
 		if err != nil {
 			return err
 		}
@@ -143,12 +156,15 @@ func (w *searchDrainWorker) Work(ctx context.Context, _ *river.Job[searchDrainAr
 	}
 }
 
-// takePending deletes up to n pending parts and returns them.
-func (w *searchDrainWorker) takePending(ctx context.Context, n int) ([]search.Target, error) {
+// takePending deletes up to n of the parts queued before (ms), the oldest,
+// and returns them ordered by repository.
+func (w *searchDrainWorker) takePending(ctx context.Context, before int64, n int) ([]search.Target, error) {
 	var page []search.Target
 	err := w.app.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		page = page[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT repository, grp FROM search_pending ORDER BY repository, grp LIMIT $1`, n)
+		rows, err := tx.QueryContext(ctx, `SELECT repository, grp FROM (
+			SELECT repository, grp FROM search_pending WHERE queued_at < $1 ORDER BY queued_at LIMIT $2) p
+			ORDER BY repository, grp`, before, n)
 		if err != nil {
 			return err
 		}
@@ -178,8 +194,7 @@ func (w *searchDrainWorker) takePending(ctx context.Context, n int) ([]search.Ta
 func (w *searchDrainWorker) putBack(ctx context.Context, targets []search.Target) {
 	err := w.app.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range targets {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO search_pending (repository, grp) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-				t.Repository, t.Group); err != nil {
+			if err := queuePending(ctx, tx, t, 0); err != nil {
 				return err
 			}
 		}

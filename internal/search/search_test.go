@@ -450,13 +450,20 @@ func TestChangesShareDrainJobs(t *testing.T) {
 
 // TestPeriodicDrain: changes whose drain job is gone (queued in a
 // transaction that then rolled back) are indexed by the periodic drain,
-// which also runs when the job runner starts.
+// which also runs when the job runner starts; a drain takes only what was
+// queued before it started.
 func TestPeriodicDrain(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
 		for i := range 3 {
 			do(t, s, "PUT", fmt.Sprintf("/raw/files/sweep/orphaned-%d.csv", i), admin, "x", 201)
 		}
 		if _, err := s.DB.Exec(`DELETE FROM river_job WHERE kind = 'search_pending'`); err != nil {
+			t.Fatal(err)
+		}
+		// A part queued after a drain started is the next drain's: one
+		// queued an hour from now stays.
+		if _, err := s.DB.Exec(`INSERT INTO search_pending (repository, grp, queued_at) VALUES ('files', 'later.csv', $1)`,
+			time.Now().Add(time.Hour).UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 		startJobs(t, s)
@@ -466,6 +473,20 @@ func TestPeriodicDrain(t *testing.T) {
 			} else if time.Now().After(deadline) {
 				t.Fatalf("%d of 3 changes indexed", len(p.Results))
 			}
+		}
+		var left []string
+		rows, err := s.DB.Query(`SELECT grp FROM search_pending`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var g string
+			rows.Scan(&g)
+			left = append(left, g)
+		}
+		rows.Close()
+		if len(left) != 1 || left[0] != "later.csv" {
+			t.Fatalf("pending after the drain: %q, want only the part queued after it started", left)
 		}
 	})
 }

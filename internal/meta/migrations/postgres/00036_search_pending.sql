@@ -7,8 +7,10 @@
 CREATE TABLE search_pending (
     repository TEXT NOT NULL,
     grp        TEXT NOT NULL,
+    queued_at  BIGINT NOT NULL, -- ms; a drain takes what was queued before it started
     PRIMARY KEY (repository, grp)
 );
+CREATE INDEX search_pending_queued ON search_pending(queued_at);
 
 -- +goose Down
 DROP TABLE search_pending;
