@@ -67,7 +67,10 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 	sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
 	t.Logf("quiet writer: waited for at most %d busy transactions (%d in all); waits p50 %s, p90 %s, max %s",
 		worst, busyRows, waits[len(waits)/2], waits[len(waits)*9/10], waits[len(waits)-1])
-	if busyRows < 100 {
+	// At least one busy transaction per quiet write on average, or the
+	// busy side did not contend (it commits 100–250 on an idle 2-core
+	// machine, fewer when the machine is loaded).
+	if busyRows < 40 {
 		t.Fatalf("the busy writers committed only %d transactions: the test did not load the lock", busyRows)
 	}
 	// The lock lets the quiet writer in after the busy transaction in
