@@ -37,7 +37,7 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 		}()
 	}
 	var waits []time.Duration
-	worst := int64(0)
+	var behind []int64
 	for range 40 {
 		var before int64
 		if err := quiet.QueryRow(`SELECT COALESCE(MAX(k), 0) FROM x`).Scan(&before); err != nil {
@@ -55,7 +55,7 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 		}
 		// Rows are numbered in commit order: the busy rows between are
 		// the busy transactions the quiet writer waited for.
-		worst = max(worst, k-before-1)
+		behind = append(behind, k-before-1)
 		time.Sleep(2 * time.Millisecond)
 	}
 	stop.Store(true)
@@ -65,8 +65,10 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
-	t.Logf("quiet writer: waited for at most %d busy transactions (%d in all); waits p50 %s, p90 %s, max %s",
-		worst, busyRows, waits[len(waits)/2], waits[len(waits)*9/10], waits[len(waits)-1])
+	sort.Slice(behind, func(i, j int) bool { return behind[i] < behind[j] })
+	p90 := behind[len(behind)*9/10]
+	t.Logf("quiet writer: waited for busy transactions p90 %d, at most %d (%d in all); waits p50 %s, p90 %s, max %s",
+		p90, behind[len(behind)-1], busyRows, waits[len(waits)/2], waits[len(waits)*9/10], waits[len(waits)-1])
 	// At least one busy transaction per quiet write on average, or the
 	// busy side did not contend (it commits 100–250 on an idle 2-core
 	// machine, fewer when the machine is loaded).
@@ -76,11 +78,11 @@ func TestWritersOfTwoProcesses(t *testing.T) {
 	// The lock lets the quiet writer in after the busy transaction in
 	// progress and at most one more; the count also takes in whatever the
 	// busy writers committed between the read of MAX(k) and the quiet
-	// writer's asking, a few more when the test's goroutine is preempted
-	// in between on a loaded machine (CI saw 4). Without the lock it was
-	// hundreds to thousands.
-	if worst > 8 {
-		t.Errorf("the quiet writer waited for %d busy transactions at worst, want at most 8", worst)
+	// writer's asking, more when the test's goroutine is preempted in
+	// between on a loaded machine (CI saw 4 at worst), hence the p90.
+	// Without the lock it was hundreds to thousands.
+	if p90 > 3 {
+		t.Errorf("the quiet writer waited for %d busy transactions at p90, want at most 3", p90)
 	}
 }
 
