@@ -118,10 +118,22 @@ func TestCollectDuringPushes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A push whose bytes a collection took between their commit and
+			// their record is refused with 503 ("send it again"), which
+			// clients retry: up to three tries, as they would. What is
+			// acknowledged (201) must read back below.
 			for i, c := range contents {
-				req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/raw/files/new/%d", s.URL, i), bytes.NewReader(c))
-				req.SetBasicAuth("admin", apptest.AdminPassword)
-				resp, err := http.DefaultClient.Do(req)
+				var resp *http.Response
+				var err error
+				for try := 0; try < 3; try++ {
+					req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/raw/files/new/%d", s.URL, i), bytes.NewReader(c))
+					req.SetBasicAuth("admin", apptest.AdminPassword)
+					resp, err = http.DefaultClient.Do(req)
+					if err != nil || resp.StatusCode != 503 {
+						break
+					}
+					resp.Body.Close()
+				}
 				if err != nil || resp.StatusCode != 201 {
 					t.Errorf("push %d during GC: %v %v", i, resp, err)
 					return
