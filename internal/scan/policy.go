@@ -143,9 +143,25 @@ func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Dow
 	if auth.From(ctx).Role == auth.Admin {
 		return nil
 	}
+	// A rescan replaces a report (and its findings) in one transaction,
+	// but the reports and their findings are read here in several
+	// statements: a report judged clean that is gone by then was replaced
+	// meanwhile, and the content is judged again from its new report.
+	for attempt := 0; attempt < 3; attempt++ {
+		replaced, err := g.judge(ctx, r, d, p)
+		if !replaced {
+			return err
+		}
+	}
+	return errs.E(errs.Unavailable, "the vulnerability report of %s is being replaced; try again", d.Digest)
+}
+
+// judge is AllowDownload's decision from the reports as they are now;
+// replaced is set when a report it read was replaced while it judged.
+func (g *Gate) judge(ctx context.Context, r *repo.Repository, d repo.Download, p Policy) (replaced bool, err error) {
 	refs, err := g.reports(ctx, d, p.BlockSeverity)
 	if err != nil || len(refs) == 0 {
-		return err
+		return false, err
 	}
 	now := time.Now()
 	if g.Now != nil {
@@ -158,9 +174,12 @@ func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Dow
 	for _, ref := range refs {
 		b, err := g.worstBlocking(ctx, ref, p, now)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if b == nil {
+			if gone, err := g.reportGone(ctx, ref); err != nil || gone {
+				return gone, err
+			}
 			if _, seen := clean[ref.digest]; !seen {
 				clean[ref.digest] = true
 			}
@@ -176,19 +195,33 @@ func (g *Gate) AllowDownload(ctx context.Context, r *repo.Repository, d repo.Dow
 			if ok {
 				// A layer that a clean manifest of the image lists too is
 				// served: it is that manifest's layer as well.
-				return nil
+				return false, nil
 			}
 		}
 	}
 	if worst == nil {
-		return nil
+		return false, nil
 	}
 	if g.OnBlock != nil {
 		g.OnBlock(ctx, r, d, map[string]any{"advisory": worst.advisory, "severity": worst.severity.String(),
 			"component": worst.component, "version": worst.version, "fixed": worst.fixed, "digest": d.Digest})
 	}
-	return errs.E(errs.Denied, "download blocked by the vulnerability policy of %s: %s (%s) in %s %s; fixed in %s",
+	return false, errs.E(errs.Denied, "download blocked by the vulnerability policy of %s: %s (%s) in %s %s; fixed in %s",
 		r.Name, worst.advisory, worst.severity, worst.component, worst.version, orNone(worst.fixed))
+}
+
+// reportGone reports whether ref's report no longer exists.
+func (g *Gate) reportGone(ctx context.Context, ref reportRef) (bool, error) {
+	table := "scan_reports"
+	if ref.findings == "scan_adapter_findings" {
+		table = "scan_adapter_reports"
+	}
+	var one int
+	err := g.DB.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`, ref.id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return false, meta.Err(err)
 }
 
 func orNone(s string) string {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcaproject/arca/internal/app/apptest"
 )
@@ -160,5 +161,51 @@ func TestPolicyBlocksDownloads(t *testing.T) {
 		if resp.StatusCode != 400 {
 			t.Fatalf("invalid policy: %d %s", resp.StatusCode, body)
 		}
+	})
+}
+
+// TestPolicyHoldsDuringRescans: a rescan replaces a report in one
+// transaction while the gate reads reports and findings in several
+// statements; a download judged across a replacement must still be
+// refused (403), or at worst asked to retry (503), never served.
+func TestPolicyHoldsDuringRescans(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, s *apptest.Server) {
+		start(t, s)
+		uploadWheel(t, s)
+		waitReport(t, s, "repository=pypi-hosted&name=requests&ref=requests-2.19.1-py2.py3-none-any.whl")
+		resp, body := s.Do(t, "PATCH", "/api/v1/repositories/pypi-hosted", admin, strings.NewReader(`{"settings":{"scan_policy":{"block_severity":"critical"}}}`),
+			"Content-Type", "application/json")
+		if resp.StatusCode != 200 {
+			t.Fatalf("policy: %d %s", resp.StatusCode, body)
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Do(t, "POST", "/api/v1/scan", admin, strings.NewReader(`{"repository":"pypi-hosted"}`), "Content-Type", "application/json")
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		served, retry := 0, 0
+		for i := 0; i < 300; i++ {
+			resp, _ := s.Do(t, "GET", "/pypi/pypi-hosted/files/requests/requests-2.19.1-py2.py3-none-any.whl", "reader:reader-password-1234", nil)
+			switch resp.StatusCode {
+			case 403:
+			case 503:
+				retry++
+			default:
+				served++
+				t.Errorf("download %d during rescans: %d", i, resp.StatusCode)
+			}
+		}
+		close(stop)
+		<-done
+		t.Logf("300 downloads during rescans: %d served, %d asked to retry", served, retry)
 	})
 }
