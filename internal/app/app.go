@@ -330,7 +330,7 @@ func (a *App) bootstrap(ctx context.Context, deferCheck bool) (generatedPassword
 	if _, err := a.Auth.GetUser(ctx, "admin"); errs.Is(err, errs.NotFound) {
 		pw := a.Config.AdminPassword
 		if pw == "" {
-			pw = auth.RandomSecret(18)
+			pw = auth.RandomTypable(24)
 			generatedPassword = pw
 		}
 		if _, err := a.Auth.CreateUser(ctx, "admin", pw, "", auth.Admin); err != nil && !errs.Is(err, errs.Conflict) {

@@ -55,7 +55,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, userName, id, secret, des
 		id = randomKeyID()
 	}
 	if secret == "" {
-		secret = RandomSecret(30) // 40 base64url characters
+		secret = RandomTypable(40)
 	}
 	if err := ValidateAccessKeyID(id); err != nil {
 		return nil, "", err

@@ -82,3 +82,23 @@ func RandomSecret(n int) string {
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// RandomTypable returns n random letters and digits (5.95 bits each). Use it
+// for secrets people paste into command lines (passwords, S3 secret keys): a
+// base64url secret that starts with '-' is read as a flag by dvc, aws
+// configure and most other CLIs.
+func RandomTypable(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		rand.Read(buf)
+		for _, c := range buf {
+			// 248 = 4*62: rejecting larger bytes keeps every character equally likely.
+			if c < 248 && len(out) < n {
+				out = append(out, alphabet[c%62])
+			}
+		}
+	}
+	return string(out)
+}

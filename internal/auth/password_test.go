@@ -65,3 +65,33 @@ func TestGuardQueueBound(t *testing.T) {
 		t.Fatalf("served %d, refused %d; want 64 and 36", served.Load(), refused.Load())
 	}
 }
+
+// Generated secrets are pasted into command lines: a leading '-' made
+// `dvc remote modify --local s3 secret_access_key -xyz…` fail (CI, stop 31).
+func TestRandomTypable(t *testing.T) {
+	counts := map[rune]int{}
+	for i := 0; i < 2000; i++ {
+		s := RandomTypable(40)
+		if len(s) != 40 {
+			t.Fatalf("len %d, want 40", len(s))
+		}
+		for _, c := range s {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+				t.Fatalf("%q has %q, want letters and digits only", s, c)
+			}
+			counts[c]++
+		}
+	}
+	if len(counts) != 62 {
+		t.Fatalf("%d distinct characters in 80,000, want all 62", len(counts))
+	}
+	// 80,000 draws of 62 characters: 1,290 each expected, sd ≈ 35.
+	for c, n := range counts {
+		if n < 1000 || n > 1600 {
+			t.Errorf("%q drawn %d times of 80,000, want about 1,290 (biased alphabet?)", c, n)
+		}
+	}
+	if a, b := RandomTypable(24), RandomTypable(24); a == b {
+		t.Fatalf("two draws alike: %q", a)
+	}
+}

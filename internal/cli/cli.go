@@ -331,7 +331,7 @@ func admin(args []string, env Env) error {
 		}
 		generated := false
 		if password == "" {
-			password, generated = auth.RandomSecret(18), true
+			password, generated = auth.RandomTypable(24), true
 		}
 		u, err := a.Auth.CreateUser(ctx, rest[0], password, email, globalRole)
 		if err != nil {
