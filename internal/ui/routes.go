@@ -50,6 +50,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 	h.handle(mux, "GET /ui/security", signedIn, h.security)                    // vulnerability findings, worst first (?repository=)
 	h.handle(mux, "GET /ui/security/reports/{id}", signedIn, h.securityReport) // one artifact's report
+	h.handle(mux, "GET /ui/security/report", signedIn, h.artifactReport)       // an artifact's current report (?repository=&name=&ref=)
 	h.handle(mux, "POST /ui/security/scan", signedIn, h.scanNow)               // scan a repository or an artifact now
 
 	h.handle(mux, "GET /ui/admin", admins, h.adminHome)

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/repo"
 	"github.com/arcaproject/arca/internal/scan"
 	"github.com/arcaproject/arca/internal/vulndb"
 )
@@ -82,6 +84,34 @@ func (h *Handler) securityReport(w http.ResponseWriter, r *http.Request) error {
 	if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Read); err != nil {
 		return errs.E(errs.NotFound, "no report %d", id)
 	}
+	return h.showReport(w, r, rp, rep)
+}
+
+// artifactReport shows the current report of an artifact
+// (?repository=&name=&ref=): the page "Scan again" returns to, since a
+// rescan replaces the report, and its id, that the button was on.
+func (h *Handler) artifactReport(w http.ResponseWriter, r *http.Request) error {
+	if h.Scans == nil {
+		return errs.E(errs.NotFound, "scanning is not enabled")
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	rp, err := h.repos.Get(ctx, q.Get("repository"))
+	if err != nil {
+		return err
+	}
+	if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Read); err != nil {
+		return err
+	}
+	rep, err := h.Scans.Find(ctx, scan.Target{Kind: rp.Format, Repository: rp.Name, Name: q.Get("name"), Ref: q.Get("ref")})
+	if err != nil {
+		return err
+	}
+	return h.showReport(w, r, rp, rep)
+}
+
+func (h *Handler) showReport(w http.ResponseWriter, r *http.Request, rp *repo.Repository, rep *scan.Report) error {
+	ctx := r.Context()
 	canScan := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Write) == nil
 	others, err := h.Scans.AdapterReports(ctx, rep.Target)
 	if err != nil {
@@ -118,9 +148,9 @@ func (h *Handler) scanNow(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	back := "/ui/security?repository=" + rp.Name
-	if id := r.FormValue("report"); id != "" {
-		back = "/ui/security/reports/" + id
+	back := "/ui/security?repository=" + url.QueryEscape(rp.Name)
+	if name, ref := r.FormValue("name"), r.FormValue("ref"); name != "" && ref != "" {
+		back = "/ui/security/report?" + url.Values{"repository": {rp.Name}, "name": {name}, "ref": {ref}}.Encode()
 	}
 	return h.redirect(w, r, back, strconv.Itoa(len(targets))+" scans queued; reports update when they finish")
 }
