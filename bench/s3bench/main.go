@@ -47,6 +47,7 @@ var (
 	onlySmall   = flag.Int("only-small", 0, "only PUT then GET this many 4 KiB objects at -concurrency, then exit")
 	concurrency = flag.Int("concurrency", 16, "concurrency of -only-small")
 	onlyGet     = flag.Bool("only-small-get", true, "with -only-small, GET the objects after the PUTs")
+	objSize     = flag.Int("only-size", 4<<10, "object size of -only-small (for profiling large PUTs: 67108864)")
 	jsonOut     = flag.String("json", "", "also write the results to this JSON file (for -report)")
 	report      = flag.String("report", "", "print a side-by-side table of the comma-separated JSON files of several runs (label:file,...; the first label is arca) and exit")
 	roundsOnly  = flag.Bool("no-listing", false, "skip the listing measurement")
@@ -335,7 +336,7 @@ func smallOnly(ctx context.Context, client *s3.Client) {
 	}
 	n, c := *onlySmall, *concurrency
 	run := fmt.Sprint(time.Now().UnixNano())
-	put := runCount(fmt.Sprintf("PUT 4 KiB x %d, concurrency %d", n, c), c, n, 4<<10, func(i int, body []byte) error {
+	put := runCount(fmt.Sprintf("PUT %d KiB x %d, concurrency %d", *objSize>>10, n, c), c, n, *objSize, func(i int, body []byte) error {
 		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(fmt.Sprintf("only/%s-%08d", run, i)),
 			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))})
 		return err
@@ -343,7 +344,7 @@ func smallOnly(ctx context.Context, client *s3.Client) {
 	fmt.Printf("| %s: operation | requests | requests/s | MB/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n", *label)
 	fmt.Println(put.row())
 	if *onlyGet {
-		get := runCount(fmt.Sprintf("GET 4 KiB x %d, concurrency %d", n, c), c, n, 4<<10, func(i int, _ []byte) error {
+		get := runCount(fmt.Sprintf("GET %d KiB x %d, concurrency %d", *objSize>>10, n, c), c, n, *objSize, func(i int, _ []byte) error {
 			return get(ctx, client, fmt.Sprintf("only/%s-%08d", run, i))
 		})
 		fmt.Println(get.row())

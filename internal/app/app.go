@@ -274,6 +274,7 @@ func (a *App) Close() error {
 	})
 	a.background.Wait()
 	a.Jobs.Close()
+	a.Blobs.Close()
 	err := a.DB.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

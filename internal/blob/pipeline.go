@@ -87,6 +87,15 @@ func readFull(r io.Reader, p []byte) (int, error) {
 }
 
 func (w *Writer) pipeline(r io.Reader, first *[]byte) (int64, error) {
+	if w.md5 != nil && !w.counted && w.size == 0 && !w.resumed {
+		// The MD5 of a write that has hashed nothing yet may move to the
+		// lanes shared with other large writes.
+		w.counted = true
+		if h := w.store.lanes.join(); h != nil {
+			w.lane, w.md5 = h, h
+			w.setHashes()
+		}
+	}
 	var stages []func([]byte) error
 	for _, h := range w.hashList() {
 		stages = append(stages, func(p []byte) error { h.Write(p); return nil })

@@ -292,3 +292,92 @@ func BenchmarkPut64MiB(b *testing.B) {
 		}
 	})
 }
+
+// Concurrent large writes compute their MD5 in shared SIMD lanes: the
+// sums are crypto/md5's for every size and chunking, a write cancelled
+// midway (a client gone) gives its lane back, and nothing stays counted.
+func TestMD5Lanes(t *testing.T) {
+	drv, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blob.New(drv, nil)
+	defer s.Close()
+	blob.SetBufSize(s, 64<<10)
+	ctx := context.Background()
+	const writers = 12
+	errc := make(chan error, writers)
+	for i := range writers {
+		go func() {
+			rnd := rand.New(rand.NewPCG(uint64(i), 7))
+			data := make([]byte, 256<<10+rnd.IntN(4<<20))
+			var key [32]byte
+			key[0] = byte(i)
+			rand.NewChaCha8(key).Read(data)
+			w, err := s.Create(ctx, blob.MD5|blob.SHA1)
+			if err != nil {
+				errc <- err
+				return
+			}
+			body := &chunky{data: data, rnd: rnd, max: 1 + rnd.IntN(200<<10), failAt: -1}
+			if i%4 == 3 { // this client goes away halfway
+				body.failAt, body.failErr = len(data)/2, io.ErrUnexpectedEOF
+				if _, err := io.Copy(w, body); err == nil {
+					errc <- fmt.Errorf("writer %d: a broken body copied without error", i)
+					return
+				}
+				errc <- w.Cancel(ctx)
+				return
+			}
+			if _, err := io.Copy(w, body); err != nil {
+				errc <- err
+				return
+			}
+			info, err := w.Commit(ctx, blob.Expect{})
+			if exp := want(data, blob.MD5|blob.SHA1); err != nil || info != exp {
+				errc <- fmt.Errorf("writer %d: %+v, %v; want %+v", i, info, err, exp)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+	n, started := blob.LaneWrites(s)
+	if n != 0 {
+		t.Errorf("%d writes still counted in the MD5 lanes after all ended", n)
+	}
+	if !started {
+		t.Errorf("%d concurrent writes of several buffers never used the MD5 lanes", writers)
+	}
+}
+
+// A write whose MD5 went to the lanes cannot save its hash states: Suspend
+// says so (instead of panicking) and gives its place back.
+func TestMD5LanesRefuseSuspend(t *testing.T) {
+	drv, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := blob.New(drv, nil)
+	defer s.Close()
+	blob.SetBufSize(s, 64<<10)
+	blob.SetLaneThreshold(s, 1)
+	ctx := context.Background()
+	w, err := s.Create(ctx, blob.MD5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, &chunky{data: make([]byte, 1<<20), rnd: rand.New(rand.NewPCG(1, 2)), max: 1 << 20, failAt: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Suspend(ctx); err == nil {
+		t.Fatal("Suspend of a write hashed in MD5 lanes succeeded; its state cannot be saved")
+	}
+	if n, started := blob.LaneWrites(s); n != 0 || !started {
+		t.Fatalf("after Suspend: %d writes counted, lanes started %v; want 0, true", n, started)
+	}
+}

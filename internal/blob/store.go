@@ -15,6 +15,8 @@ import (
 	"os"
 	"time"
 
+	md5simd "github.com/minio/md5-simd"
+
 	"github.com/arcaproject/arca/internal/errs"
 )
 
@@ -25,7 +27,8 @@ type Observer func(op string, err error, bytes int64, took time.Duration)
 type Store struct {
 	driver  Driver
 	observe Observer
-	bufSize int // of the pipelined writer's buffers (pipeline.go)
+	bufSize int      // of the pipelined writer's buffers (pipeline.go)
+	lanes   md5Lanes // MD5 of concurrent large writes (md5lanes.go)
 }
 
 // New returns a Store over d. observe may be nil.
@@ -35,6 +38,9 @@ func New(d Driver, observe Observer) *Store {
 	}
 	return &Store{driver: d, observe: observe, bufSize: defaultBufSize}
 }
+
+// Close stops the store's background hashing. Writes after it still work.
+func (s *Store) Close() { s.lanes.close() }
 
 // Driver returns the underlying driver.
 func (s *Store) Driver() Driver { return s.driver }
@@ -51,21 +57,26 @@ func (s *Store) Create(ctx context.Context, extra Hashes) (*Writer, error) {
 
 func newWriter(s *Store, sw StagedWriter, extra Hashes) *Writer {
 	w := &Writer{store: s, staged: sw, sha256: sha256.New(), started: time.Now(), extra: extra}
-	hashes := []io.Writer{w.sha256}
 	if extra&MD5 != 0 {
 		w.md5 = md5.New()
-		hashes = append(hashes, w.md5)
 	}
 	if extra&SHA1 != 0 {
 		w.sha1 = sha1.New()
-		hashes = append(hashes, w.sha1)
 	}
 	if extra&SHA512 != 0 {
 		w.sha512 = sha512.New()
-		hashes = append(hashes, w.sha512)
+	}
+	w.setHashes()
+	return w
+}
+
+// setHashes points Write at every digest the writer computes.
+func (w *Writer) setHashes() {
+	var hashes []io.Writer
+	for _, h := range w.hashList() {
+		hashes = append(hashes, h)
 	}
 	w.hashes = io.MultiWriter(hashes...)
-	return w
 }
 
 // WriterState is what a suspended write needs to go on, in this process or
@@ -89,9 +100,15 @@ func (w *Writer) Suspend(ctx context.Context) (WriterState, error) {
 		return WriterState{}, w.err
 	}
 	w.done = true
+	defer w.leaveLanes()
 	st := WriterState{ID: w.staged.ID(), Size: w.size, Extra: w.extra, Hashes: map[string][]byte{}}
 	for name, h := range w.namedHashes() {
-		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		m, ok := h.(encoding.BinaryMarshaler)
+		if !ok {
+			w.staged.Cancel(context.WithoutCancel(ctx))
+			return WriterState{}, errs.E(errs.Internal, "a write whose %s was computed in SIMD lanes cannot be suspended", name)
+		}
+		b, err := m.MarshalBinary()
 		if err != nil {
 			return WriterState{}, errs.Wrap(err, errs.Internal, "saving hash state")
 		}
@@ -229,6 +246,18 @@ type Writer struct {
 	// resumed: earlier bytes were staged by other writers (other requests,
 	// maybe other processes), so Commit hashes them again before publishing.
 	resumed bool
+	// counted: a pipelined MD5 write counted in store.lanes; lane: its MD5
+	// hasher there, when it got one (md5lanes.go).
+	counted bool
+	lane    md5simd.Hasher
+}
+
+// leaveLanes gives back the writer's place among the MD5 lanes' writes.
+func (w *Writer) leaveLanes() {
+	if w.counted {
+		w.store.lanes.leave(w.lane)
+		w.counted, w.lane = false, nil
+	}
 }
 
 // Write stages p and feeds it to the hashes.
@@ -268,6 +297,7 @@ func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
 	if w.md5 != nil {
 		info.MD5 = hex.EncodeToString(w.md5.Sum(nil))
 	}
+	w.leaveLanes()
 	if w.sha1 != nil {
 		info.SHA1 = hex.EncodeToString(w.sha1.Sum(nil))
 	}
@@ -344,6 +374,7 @@ func (w *Writer) Cancel(ctx context.Context) error {
 		return nil
 	}
 	w.done = true
+	w.leaveLanes()
 	return w.staged.Cancel(ctx)
 }
 
