@@ -36,12 +36,20 @@ class Server:
         return Conn(self)
 
 
+def connect(server):
+    # The mlflow client sends through requests and urllib3, whose
+    # connections write a file body 16 KiB at a time (http.client alone:
+    # 8 KiB, which held artifact uploads to ~580 MB/s against ~780 with
+    # 1 MiB writes, whatever the server).
+    return http.client.HTTPConnection(server.host, server.port, timeout=server.timeout, blocksize=16384)
+
+
 class Conn:
     """One persistent connection to a server."""
 
     def __init__(self, server):
         self.s = server
-        self.c = http.client.HTTPConnection(server.host, server.port, timeout=server.timeout)
+        self.c = connect(server)
 
     def close(self):
         self.c.close()
@@ -61,7 +69,7 @@ class Conn:
                 return r.status, r.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self.c.close()
-                self.c = http.client.HTTPConnection(self.s.host, self.s.port, timeout=self.s.timeout)
+                self.c = connect(self.s)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
