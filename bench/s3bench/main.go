@@ -47,6 +47,8 @@ var (
 	onlySmall   = flag.Int("only-small", 0, "only PUT then GET this many 4 KiB objects at -concurrency, then exit")
 	concurrency = flag.Int("concurrency", 16, "concurrency of -only-small")
 	onlyGet     = flag.Bool("only-small-get", true, "with -only-small, GET the objects after the PUTs")
+	onlyList    = flag.Bool("only-list", false, "only fill the listing bucket (-list-keys) and measure the listings, then exit")
+	listWait    = flag.Duration("list-wait", 0, "with -only-list, wait this long between the fill and the listings")
 	objSize     = flag.Int("only-size", 4<<10, "object size of -only-small (for profiling large PUTs: 67108864)")
 	jsonOut     = flag.String("json", "", "also write the results to this JSON file (for -report)")
 	report      = flag.String("report", "", "print a side-by-side table of the comma-separated JSON files of several runs (label:file,...; the first label is arca) and exit")
@@ -114,6 +116,10 @@ func main() {
 	}
 	if *onlySmall > 0 {
 		smallOnly(ctx, client)
+		return
+	}
+	if *onlyList {
+		listing(ctx, client)
 		return
 	}
 	fmt.Println("| hash (Go, in memory, 256 MiB) | MB/s |")
@@ -300,6 +306,7 @@ func listing(ctx context.Context, client *s3.Client) []listResult {
 	wg.Wait()
 	fill := time.Since(start)
 	fmt.Printf("Listing: %d keys in 100 prefixes, created with CopyObject at concurrency 32 in %s (%.0f keys/s).\n\n", *listKeys, fill.Round(time.Millisecond), float64(*listKeys)/fill.Seconds())
+	time.Sleep(*listWait)
 	fmt.Println("| ListObjectsV2 (20 runs each) | items | p50 | p99 |\n|---|---:|---:|---:|")
 	for _, tc := range []struct {
 		name string
