@@ -293,17 +293,24 @@ func BenchmarkPut64MiB(b *testing.B) {
 	})
 }
 
-// Concurrent large writes compute their MD5 in shared SIMD lanes: the
-// sums are crypto/md5's for every size and chunking, a write cancelled
-// midway (a client gone) gives its lane back, and nothing stays counted.
-func TestMD5Lanes(t *testing.T) {
+// laneStore is a store on a fresh directory with 64 KiB pipeline buffers,
+// so that a few MiB make many buffers; it is closed when t ends.
+func laneStore(t *testing.T) *blob.Store {
 	drv, err := fs.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := blob.New(drv, nil)
-	defer s.Close()
+	t.Cleanup(s.Close)
 	blob.SetBufSize(s, 64<<10)
+	return s
+}
+
+// Concurrent large writes compute their MD5 in shared SIMD lanes: the
+// sums are crypto/md5's for every size and chunking, a write cancelled
+// midway (a client gone) gives its lane back, and nothing stays counted.
+func TestMD5Lanes(t *testing.T) {
+	s := laneStore(t)
 	ctx := context.Background()
 	const writers = 12
 	errc := make(chan error, writers)
@@ -358,13 +365,7 @@ func TestMD5Lanes(t *testing.T) {
 // A write whose MD5 went to the lanes cannot save its hash states: Suspend
 // says so (instead of panicking) and gives its place back.
 func TestMD5LanesRefuseSuspend(t *testing.T) {
-	drv, err := fs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := blob.New(drv, nil)
-	defer s.Close()
-	blob.SetBufSize(s, 64<<10)
+	s := laneStore(t)
 	blob.SetLaneThreshold(s, 1)
 	ctx := context.Background()
 	w, err := s.Create(ctx, blob.MD5)
