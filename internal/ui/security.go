@@ -101,7 +101,9 @@ func (h *Handler) artifactReport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := h.auth.Authorize(ctx, auth.From(ctx), rp, auth.Read); err != nil {
-		return err
+		// As for a report by id: a repository the user may not read is not
+		// told apart from one that does not exist.
+		return errs.E(errs.NotFound, "no report of %s in %s", q.Get("name"), q.Get("repository"))
 	}
 	rep, err := h.Scans.Find(ctx, scan.Target{Kind: rp.Format, Repository: rp.Name, Name: q.Get("name"), Ref: q.Get("ref")})
 	if err != nil {
