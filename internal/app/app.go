@@ -28,6 +28,7 @@ import (
 	"github.com/arcaproject/arca/internal/cleanup"
 	"github.com/arcaproject/arca/internal/config"
 	"github.com/arcaproject/arca/internal/errs"
+	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/goproxy"
 	"github.com/arcaproject/arca/internal/helm"
 	"github.com/arcaproject/arca/internal/httpx"
@@ -206,6 +207,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		Auth:  auth.New(db, keys, authOpts),
 		LDAP:  ldapDir,
 	}
+	// Small objects live in the database (blob/inline.go). Every release
+	// from this one reads them; only SQLite, which one server opens at a
+	// time, writes them in this release, since a PostgreSQL database may
+	// have replicas of the previous release beside this one.
+	inlineMax := 0
+	if db.Dialect == meta.SQLite {
+		inlineMax = cfg.Blob.InlineMax
+	}
+	a.Blobs.SetInline(gc.InlineBlobs{DB: db}, inlineMax)
 	a.Tokens, err = auth.NewRegistryTokens(ctx, a.Auth, cfg.OCI.Service, time.Duration(cfg.OCI.TokenTTL))
 	if err != nil {
 		db.Close()

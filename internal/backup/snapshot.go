@@ -143,6 +143,9 @@ func collect(table string, cols []string, row []any, c *Contents) {
 	}
 	switch table {
 	case "blobs":
+		if get("data") != nil {
+			return // kept in the row itself: the snapshot carries the bytes
+		}
 		d, _ := get("digest").(string)
 		size, _ := get("size").(int64)
 		c.Blobs = append(c.Blobs, BlobRef{Digest: d, Size: size})

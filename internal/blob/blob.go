@@ -69,6 +69,11 @@ type Info struct {
 	MD5    string
 	SHA1   string
 	SHA512 string
+	// Inline holds the bytes of a write the store kept for the metadata
+	// database (CreateInline) instead of the driver; nil otherwise. The
+	// caller records them with gc.Record in the transaction that refers to
+	// the blob, or they are lost.
+	Inline []byte
 }
 
 // Stat is what a driver knows about a stored blob.

@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"cmp"
 	"hash"
 	"io"
 	"sync"
@@ -53,20 +54,50 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	size := w.store.bufSize
-	first := getBuf(size)
-	n, rerr := readFull(r, *first)
+	first := getBuf(w.store.bufSize)
+	var total int64
+	n, rerr := 0, error(nil)
+	if w.staged == nil {
+		// An inline write (inline.go) reads no more than one byte past
+		// its limit before it knows whether it stays in memory.
+		for {
+			room := w.store.inlineMax - len(w.small)
+			p := (*first)[:min(room+1, len(*first))]
+			n, rerr = readFull(r, p)
+			if n > room {
+				break // past the limit: staged below, then as any write
+			}
+			_, werr := w.Write(p[:n])
+			total += int64(n)
+			if werr != nil || rerr != nil || n < len(p) {
+				putBuf(first)
+				return total, cmp.Or(werr, rerr)
+			}
+		}
+		if err := w.stage(); err != nil {
+			putBuf(first)
+			return total, err
+		}
+		if rerr == nil {
+			m, err := readFull(r, (*first)[n:])
+			n, rerr = n+m, err
+		}
+	} else {
+		n, rerr = readFull(r, *first)
+	}
 	if rerr != nil || n < len(*first) {
 		// The whole body (or all of it before an error) fits in one
 		// buffer: no goroutines.
 		_, werr := w.Write((*first)[:n])
 		putBuf(first)
+		total += int64(n)
 		if werr != nil {
-			return int64(n), werr
+			return total, werr
 		}
-		return int64(n), rerr
+		return total, rerr
 	}
-	return w.pipeline(r, first)
+	m, err := w.pipeline(r, first)
+	return total + m, err
 }
 
 // readFull reads into p until it is full, r ends (nil error, short count)

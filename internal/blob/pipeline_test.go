@@ -16,11 +16,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/blob/fs"
+	"github.com/arcaproject/arca/internal/errs"
 )
 
 // chunky returns its data in pieces of random sizes, as a network body
@@ -86,14 +88,24 @@ func readBack(t testing.TB, s *blob.Store, d blob.Digest) []byte {
 // FuzzPipelinedWriter: for any data, buffer size, chunking of the body and
 // set of extra digests, the pipelined writer (Writer.ReadFrom, what
 // io.Copy of a request body uses) stores the same bytes under the same
-// digests as the simple one (Writer.Write, one buffer at a time) and as
-// the hash functions computed directly.
+// digests as the simple one (Writer.Write, one buffer at a time), as the
+// inline writer (CreateInline, which keeps writes within its limit out of
+// the driver and stages the others) and as the hash functions computed
+// directly.
 func FuzzPipelinedWriter(f *testing.F) {
 	f.Add([]byte("hello"), uint64(1), uint16(3), uint8(1), uint32(0))
 	f.Add([]byte{}, uint64(2), uint16(1), uint8(7), uint32(0))
 	f.Add(bytes.Repeat([]byte("abc"), 100), uint64(3), uint16(16), uint8(2), uint32(0))
 	f.Add([]byte("x"), uint64(4), uint16(4096), uint8(5), uint32(3<<20))
 	drv, err := fs.New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	inlDrv, err := fs.New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	emptyDrv, err := fs.New(f.TempDir()) // never written to
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -138,13 +150,64 @@ func FuzzPipelinedWriter(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if exp := want(data, extra); piped != exp || simple != exp {
-			t.Fatalf("pipelined %+v, simple %+v, want %+v", piped, simple, exp)
+		// The inline writer, with a limit below, at or above the size.
+		inl := blob.New(inlDrv, nil)
+		blob.SetBufSize(inl, 1+int(bufSize))
+		src := memInline{}
+		limit := rnd.IntN(2*len(data) + 2)
+		inl.SetInline(src, limit)
+		w, err = inl.CreateInline(ctx, extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = &chunky{data: data, rnd: rnd, max: 1 + rnd.IntN(3*int(bufSize)+2), failAt: -1}
+		if n, err := io.Copy(w, body); err != nil || n != int64(len(data)) {
+			t.Fatalf("inline io.Copy = %d, %v; want %d bytes", n, err, len(data))
+		}
+		inline, err := w.Commit(ctx, blob.Expect{Size: int64(len(data)), SizeKnown: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (inline.Inline != nil) != (limit > 0 && len(data) <= limit) { // a limit of 0 turns inline writes off
+			t.Fatalf("%d bytes with an inline limit of %d: Info.Inline is %d bytes (nil: %v)", len(data), limit, len(inline.Inline), inline.Inline == nil)
+		}
+		if inline.Inline != nil {
+			if !bytes.Equal(inline.Inline, data) {
+				t.Fatalf("Info.Inline holds %d bytes that differ from the %d written", len(inline.Inline), len(data))
+			}
+			src[inline.Digest] = inline.Inline
+			// A store whose driver never saw the bytes reads them from
+			// the inline source alone.
+			only := blob.New(emptyDrv, nil)
+			only.SetInline(src, 0)
+			if got := readBack(t, only, inline.Digest); !bytes.Equal(got, data) {
+				t.Fatalf("inline blob read back as %d bytes that differ from the %d written", len(got), len(data))
+			}
+			if st, err := only.Stat(ctx, inline.Digest); err != nil || st.Size != int64(len(data)) {
+				t.Fatalf("Stat of an inline blob = %+v, %v", st, err)
+			}
+		} else if got := readBack(t, inl, inline.Digest); !bytes.Equal(got, data) {
+			t.Fatalf("stored %d bytes differ from the %d written", len(got), len(data))
+		}
+		inline.Inline = nil
+		if exp := want(data, extra); !reflect.DeepEqual(piped, exp) || !reflect.DeepEqual(simple, exp) || !reflect.DeepEqual(inline, exp) {
+			t.Fatalf("pipelined %+v, simple %+v, inline %+v, want %+v", piped, simple, inline, exp)
 		}
 		if got := readBack(t, s, piped.Digest); !bytes.Equal(got, data) {
 			t.Fatalf("stored %d bytes differ from the %d written", len(got), len(data))
 		}
 	})
+}
+
+// memInline is an InlineSource over a map, standing in for the blobs
+// table that gc.Record fills.
+type memInline map[blob.Digest][]byte
+
+func (m memInline) Inline(_ context.Context, d blob.Digest) ([]byte, time.Time, error) {
+	if b, ok := m[d]; ok {
+		return b, time.Now(), nil
+	}
+	return nil, time.Time{}, errs.E(errs.NotFound, "no inline blob %s", d)
 }
 
 // published lists what a store under dir holds: committed blobs and
@@ -341,7 +404,7 @@ func TestMD5Lanes(t *testing.T) {
 				return
 			}
 			info, err := w.Commit(ctx, blob.Expect{})
-			if exp := want(data, blob.MD5|blob.SHA1); err != nil || info != exp {
+			if exp := want(data, blob.MD5|blob.SHA1); err != nil || !reflect.DeepEqual(info, exp) {
 				errc <- fmt.Errorf("writer %d: %+v, %v; want %+v", i, info, err, exp)
 				return
 			}

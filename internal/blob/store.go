@@ -29,6 +29,10 @@ type Store struct {
 	observe Observer
 	bufSize int      // of the pipelined writer's buffers (pipeline.go)
 	lanes   md5Lanes // MD5 of concurrent large writes (md5lanes.go)
+	// inline finds blobs whose bytes live in the metadata database;
+	// inlineMax is the largest write CreateInline keeps for it (inline.go).
+	inline    InlineSource
+	inlineMax int
 }
 
 // New returns a Store over d. observe may be nil.
@@ -56,7 +60,13 @@ func (s *Store) Create(ctx context.Context, extra Hashes) (*Writer, error) {
 }
 
 func newWriter(s *Store, sw StagedWriter, extra Hashes) *Writer {
-	w := &Writer{store: s, staged: sw, sha256: sha256.New(), started: time.Now(), extra: extra}
+	return newWriterCtx(nil, s, sw, extra)
+}
+
+// newWriterCtx is newWriter for a write that stages lazily (sw nil): ctx is
+// the context of the Stage call it makes when it outgrows memory.
+func newWriterCtx(ctx context.Context, s *Store, sw StagedWriter, extra Hashes) *Writer {
+	w := &Writer{ctx: ctx, store: s, staged: sw, sha256: sha256.New(), started: time.Now(), extra: extra}
 	if extra&MD5 != 0 {
 		w.md5 = md5.New()
 	}
@@ -98,6 +108,9 @@ func (w *Writer) Suspend(ctx context.Context) (WriterState, error) {
 	}
 	if w.err != nil {
 		return WriterState{}, w.err
+	}
+	if err := w.stage(); err != nil {
+		return WriterState{}, err
 	}
 	w.done = true
 	defer w.leaveLanes()
@@ -186,6 +199,15 @@ func readError(err error) error {
 // Open returns a reader of the whole blob that can seek, for range requests.
 func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 	st, err := s.driver.Stat(ctx, d)
+	if errs.Is(err, errs.NotFound) && s.inline != nil {
+		data, at, ierr := s.inline.Inline(ctx, d)
+		if ierr == nil {
+			return &Reader{ctx: ctx, store: s, digest: d, size: int64(len(data)), ModTime: at, data: data, inline: true}, nil
+		}
+		if !errs.Is(ierr, errs.NotFound) {
+			err = ierr
+		}
+	}
 	if err != nil {
 		s.observe("open", err, 0, 0)
 		return nil, err
@@ -197,6 +219,14 @@ func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 func (s *Store) Stat(ctx context.Context, d Digest) (Stat, error) {
 	start := time.Now()
 	st, err := s.driver.Stat(ctx, d)
+	if errs.Is(err, errs.NotFound) && s.inline != nil {
+		data, at, ierr := s.inline.Inline(ctx, d)
+		if ierr == nil {
+			st, err = Stat{Digest: d, Size: int64(len(data)), ModTime: at}, nil
+		} else if !errs.Is(ierr, errs.NotFound) {
+			err = ierr
+		}
+	}
 	s.observe("stat", ignoreNotFound(err), 0, time.Since(start))
 	return st, err
 }
@@ -231,8 +261,10 @@ func ignoreNotFound(err error) error {
 
 // Writer hashes bytes on their way into a staged write.
 type Writer struct {
+	ctx     context.Context // of a lazy Stage (CreateInline), else nil
 	store   *Store
-	staged  StagedWriter
+	staged  StagedWriter // nil while the bytes are held in small
+	small   []byte       // the bytes of an inline write so far (inline.go)
 	hashes  io.Writer
 	sha256  hash.Hash
 	md5     hash.Hash
@@ -264,6 +296,17 @@ func (w *Writer) leaveLanes() {
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.staged == nil {
+		if len(w.small)+len(p) <= w.store.inlineMax {
+			w.small = append(w.small, p...)
+			w.hashes.Write(p)
+			w.size += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.stage(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := w.staged.Write(p)
 	w.hashes.Write(p[:n])
@@ -322,9 +365,16 @@ func (w *Writer) Commit(ctx context.Context, want Expect) (Info, error) {
 		err = w.verifyStaged(ctx, info)
 	}
 	if err != nil {
-		w.staged.Cancel(context.WithoutCancel(ctx))
+		if w.staged != nil {
+			w.staged.Cancel(context.WithoutCancel(ctx))
+		}
 		w.store.observe("put", err, w.size, time.Since(w.started))
 		return Info{}, err
+	}
+	if w.staged == nil {
+		info.Inline = w.small
+		w.store.observe("put", nil, w.size, time.Since(w.started))
+		return info, nil
 	}
 	if err := w.staged.Commit(ctx, info.Digest); err != nil {
 		w.staged.Cancel(context.WithoutCancel(ctx))
@@ -361,7 +411,7 @@ func (w *Writer) verifyStaged(ctx context.Context, want Info) error {
 	if check.sha512 != nil {
 		got.SHA512 = hex.EncodeToString(check.sha512.Sum(nil))
 	}
-	if got != want {
+	if got.Digest != want.Digest || got.Size != want.Size || got.MD5 != want.MD5 || got.SHA1 != want.SHA1 || got.SHA512 != want.SHA512 {
 		return errs.E(errs.Invalid, "the staged bytes (%d, %s) differ from what was recorded as written (%d, %s); upload again",
 			got.Size, got.Digest, want.Size, want.Digest).WithCode("DIGEST_INVALID")
 	}
@@ -375,6 +425,10 @@ func (w *Writer) Cancel(ctx context.Context) error {
 	}
 	w.done = true
 	w.leaveLanes()
+	if w.staged == nil {
+		w.small = nil
+		return nil
+	}
 	return w.staged.Cancel(ctx)
 }
 
@@ -387,6 +441,9 @@ type Reader struct {
 	digest  Digest
 	size    int64
 	ModTime time.Time
+
+	data   []byte // the bytes of an inline blob (inline set)
+	inline bool
 
 	rc     io.ReadCloser
 	file   *os.File // rc, when handed out by Content
@@ -405,6 +462,15 @@ func (r *Reader) Digest() Digest { return r.digest }
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.offset >= r.size {
 		return 0, io.EOF
+	}
+	if r.inline {
+		if r.start.IsZero() {
+			r.start = time.Now()
+		}
+		n := copy(p, r.data[r.offset:])
+		r.offset += int64(n)
+		r.read += int64(n)
+		return n, nil
 	}
 	if r.rc != nil && r.rcAt != r.offset {
 		if s, ok := r.rc.(io.Seeker); ok {
@@ -463,6 +529,9 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 func (r *Reader) Content() io.ReadSeeker {
 	if r.file != nil {
 		return r.file
+	}
+	if r.inline {
+		return r
 	}
 	if r.rc == nil {
 		rc, err := r.store.driver.Open(r.ctx, r.digest, 0)

@@ -182,6 +182,12 @@ type Blob struct {
 	// StagedMaxAge is how old an abandoned staged write must be before it
 	// is purged.
 	StagedMaxAge Duration `yaml:"staged_max_age"`
+	// InlineMax is the size in bytes up to which an S3 object's bytes are
+	// kept in the metadata database instead of the blob store, saving the
+	// file and its two syncs; 0 keeps every object in the blob store. On
+	// PostgreSQL this release keeps them in the blob store regardless, so
+	// that replicas of the previous release beside it read every object.
+	InlineMax int `yaml:"inline_max"`
 }
 
 // BlobS3 configures the S3 blob driver.
@@ -289,7 +295,7 @@ func Default() Config {
 		},
 		Metrics:  Metrics{Auth: "none"},
 		OCI:      OCI{TokenTTL: Duration(5 * time.Minute), Service: "arca"},
-		Blob:     Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
+		Blob:     Blob{Driver: "fs", StagedMaxAge: Duration(24 * time.Hour), InlineMax: 16 << 10, S3: BlobS3{Region: "us-east-1", PartSize: 16 << 20}},
 		S3:       S3{Region: "us-east-1", UploadMaxAge: Duration(7 * 24 * time.Hour), CreateBucketRole: "developer"},
 		GC:       GC{Interval: Duration(24 * time.Hour), Grace: Duration(time.Hour)},
 		Jobs:     Jobs{Workers: 2, Timeout: Duration(time.Hour), Retention: Duration(7 * 24 * time.Hour)},
@@ -403,6 +409,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		problems = append(problems, fmt.Sprintf("log.format %q: want text or json", c.Log.Format))
+	}
+	if c.Blob.InlineMax < 0 || c.Blob.InlineMax > 1<<20 {
+		problems = append(problems, fmt.Sprintf("blob.inline_max %d: want 0 to 1048576 bytes", c.Blob.InlineMax))
 	}
 	switch c.Blob.Driver {
 	case "fs":

@@ -93,7 +93,7 @@ func (c *Collector) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 		return rep, err
 	}
 	rep.Blobs = len(stored)
-	rows, err := c.DB.QueryContext(ctx, `SELECT digest, size FROM blobs`)
+	rows, err := c.DB.QueryContext(ctx, `SELECT digest, size, data FROM blobs`)
 	if err != nil {
 		return rep, meta.Err(err)
 	}
@@ -101,13 +101,21 @@ func (c *Collector) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 	for rows.Next() {
 		var d string
 		var size int64
-		if err := rows.Scan(&d, &size); err != nil {
+		var data []byte
+		if err := rows.Scan(&d, &size, &data); err != nil {
 			rows.Close()
 			return rep, meta.Err(err)
 		}
 		rep.Rows++
 		got, ok := stored[d]
 		delete(stored, d)
+		if data != nil || (!ok && size == 0 && inlineEmpty(ctx, c.DB, d)) {
+			// Kept in the row (inline.go): checked against the digest.
+			if p := checkInline(d, size, data); p != "" {
+				missing = append(missing, MissingBlob{Digest: d, Problem: p})
+			}
+			continue
+		}
 		switch {
 		case !ok:
 			missing = append(missing, MissingBlob{Digest: d, Problem: "missing"})

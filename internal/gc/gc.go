@@ -132,6 +132,9 @@ func (c *Collector) Run(ctx context.Context, dryRun bool, progress func(Result))
 	if err != nil {
 		return res, err
 	}
+	if err := c.collectInline(ctx, cutoff, dryRun, &res); err != nil {
+		return res, err
+	}
 	if !dryRun {
 		if res.StagedPurged, err = c.Blobs.PurgeStaged(ctx, start.Add(-c.StagedMaxAge)); err != nil {
 			return res, err

@@ -21,9 +21,12 @@ import (
 // blob's tombstone; the bytes go only after that commits. The rule and why
 // it holds on SQLite and PostgreSQL are in docs/architecture.md.
 
-// Stater is the part of the blob store that Record needs.
+// Stater is the part of the blob store that Record needs: what its driver
+// holds (blob.Store.StatStored), not blobs kept in the database, which
+// Record finds in the row and which a lookup through the pool from inside
+// the transaction must not look for (meta's pool guard).
 type Stater interface {
-	Stat(ctx context.Context, d blob.Digest) (blob.Stat, error)
+	StatStored(ctx context.Context, d blob.Digest) (blob.Stat, error)
 }
 
 // Blob is what Record notes about committed bytes: their sha256 digest and
@@ -33,11 +36,14 @@ type Blob struct {
 	Digest            string
 	Size              int64
 	MD5, SHA1, SHA512 string
+	// Inline is the bytes of a write the blob store kept for the database
+	// (blob.Info.Inline): Record stores them in the blob's row.
+	Inline []byte
 }
 
 // BlobOf describes a committed write.
 func BlobOf(info blob.Info) Blob {
-	return Blob{Digest: string(info.Digest), Size: info.Size, MD5: info.MD5, SHA1: info.SHA1, SHA512: info.SHA512}
+	return Blob{Digest: string(info.Digest), Size: info.Size, MD5: info.MD5, SHA1: info.SHA1, SHA512: info.SHA512, Inline: info.Inline}
 }
 
 // Record notes in tx that the caller has committed b's bytes to blobs and
@@ -54,28 +60,36 @@ func BlobOf(info blob.Info) Blob {
 //     has finished (its tombstone is gone), so a blob present now stays.
 //     Missing bytes fail the write with errs.Unavailable; nothing refers
 //     to them.
+//
+// Bytes the store kept for the database (b.Inline not nil) go into a new
+// row; a row that was there already has the same bytes, in the store or in
+// the row.
 func Record(ctx context.Context, tx meta.Querier, blobs Stater, b Blob) error {
 	now := meta.Now()
 	var created int64
+	var data any // NULL: the bytes are in the blob store
+	if b.Inline != nil {
+		data = append([]byte{}, b.Inline...) // never nil: zero bytes are not NULL
+	}
 	err := tx.QueryRowContext(ctx,
-		`INSERT INTO blobs (digest, size, md5, sha1, sha512, created_at, touched_at) VALUES ($1, $2, $3, $4, $5, $6, $6)
+		`INSERT INTO blobs (digest, size, md5, sha1, sha512, created_at, touched_at, data) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
 		 ON CONFLICT (digest) DO UPDATE SET
 		   touched_at = excluded.touched_at,
 		   md5 = CASE WHEN blobs.md5 = '' THEN excluded.md5 ELSE blobs.md5 END,
 		   sha1 = CASE WHEN blobs.sha1 = '' THEN excluded.sha1 ELSE blobs.sha1 END,
 		   sha512 = CASE WHEN blobs.sha512 = '' THEN excluded.sha512 ELSE blobs.sha512 END
 		 RETURNING created_at`,
-		b.Digest, b.Size, b.MD5, b.SHA1, b.SHA512, now).Scan(&created)
+		b.Digest, b.Size, b.MD5, b.SHA1, b.SHA512, now, data).Scan(&created)
 	if err != nil {
 		return meta.Err(err)
 	}
 	if err := checkTombstone(ctx, tx, b.Digest); err != nil {
 		return err
 	}
-	if created != now {
-		return nil // the row was there: its bytes are, too
+	if created != now || b.Inline != nil {
+		return nil // the row was there (its bytes are, too), or holds them
 	}
-	if _, err := blobs.Stat(ctx, blob.Digest(b.Digest)); errs.Is(err, errs.NotFound) {
+	if _, err := blobs.StatStored(ctx, blob.Digest(b.Digest)); errs.Is(err, errs.NotFound) {
 		return errs.E(errs.Unavailable, "blob %s was collected while it was being stored; send it again", b.Digest)
 	} else if err != nil {
 		return errs.Wrap(err, errs.Unavailable, "blob store unavailable")

@@ -141,7 +141,7 @@ func (h *Handler) receive(r *http.Request, q *request, alg string) (received, er
 		return received{}, err
 	}
 	ctx := r.Context()
-	w, err := h.blobs.Create(ctx, blob.MD5)
+	w, err := h.blobs.CreateInline(ctx, blob.MD5) // put and putPart record Info.Inline
 	if err != nil {
 		return received{}, err
 	}

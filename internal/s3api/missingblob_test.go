@@ -23,7 +23,7 @@ import (
 func TestGetObjectMissingBlob(t *testing.T) {
 	srv := startS3(t, "")
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("lost content "), 1000)
+	data := bytes.Repeat([]byte("lost content "), 3000) // past blob.inline_max: in the blob store, not the database
 	if _, err := srv.Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("lost")}); err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request, q *request)
 		return err
 	}
 	p := &part{Number: n, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5, Checksums: rec.sums, Modified: meta.Now()}
-	if err := h.objects.putPart(ctx, u.ID, p, blobWrite{fresh: true, md5: rec.info.MD5}); err != nil {
+	if err := h.objects.putPart(ctx, u.ID, p, freshBlob(rec.info)); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", quote(p.ETag))

@@ -115,7 +115,7 @@ func (a *Objects) Put(ctx context.Context, bucket, key string, body io.Reader, s
 	o := &object{Key: key, Digest: string(info.Digest), Size: info.Size, ETag: putETag(sum), ContentType: contentType,
 		Checksums: checksums{Type: typeFullObject, Values: map[string]string{algSHA256: base64.StdEncoding.EncodeToString(sum)}},
 		CreatedBy: auth.From(ctx).String(), Modified: meta.Now()}
-	if _, err := a.h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true}, writeCond{}); err != nil {
+	if _, err := a.h.objects.put(ctx, rp.ID, o, freshBlob(info), writeCond{}); err != nil {
 		return ObjectInfo{}, err
 	}
 	return infoOf(o), nil
@@ -138,7 +138,7 @@ func (a *Objects) receive(ctx context.Context, body io.Reader, size int64, extra
 	if size > max {
 		return blob.Info{}, s3Error("EntityTooLarge", "an upload of %d bytes exceeds the maximum allowed size of %d bytes", size, max)
 	}
-	w, err := a.h.blobs.Create(ctx, extra)
+	w, err := a.h.blobs.CreateInline(ctx, extra) // put and putPart record Info.Inline
 	if err != nil {
 		return blob.Info{}, err
 	}
@@ -271,7 +271,7 @@ func (a *Objects) UploadPart(ctx context.Context, bucket, uploadID string, n int
 		return "", err
 	}
 	p := &part{Number: n, Digest: string(info.Digest), Size: info.Size, ETag: info.MD5, Modified: meta.Now()}
-	if err := a.h.objects.putPart(ctx, u.ID, p, blobWrite{fresh: true, md5: info.MD5}); err != nil {
+	if err := a.h.objects.putPart(ctx, u.ID, p, freshBlob(info)); err != nil {
 		return "", err
 	}
 	return p.ETag, nil

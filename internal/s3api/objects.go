@@ -85,7 +85,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, q *request) 
 		CreatedBy: q.principal().String(), Modified: meta.Now(), Tags: tags}
 	// The event (and the index job it calls for) commits with the object.
 	var recorded func()
-	_, err = h.objects.putThen(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCondOf(r.Header), func(tx *sql.Tx, replaced bool) {
+	_, err = h.objects.putThen(ctx, rp.ID, o, freshBlob(rec.info), writeCondOf(r.Header), func(tx *sql.Tx, replaced bool) {
 		action := "s3.put"
 		if replaced {
 			action = "s3.replace"

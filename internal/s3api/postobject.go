@@ -246,7 +246,7 @@ func (h *Handler) postObject(w http.ResponseWriter, r *http.Request, q *request)
 	o := &object{Key: key, Digest: string(rec.info.Digest), Size: rec.info.Size, ETag: rec.info.MD5,
 		ContentType: contentType(hdr), Headers: headers, Checksums: rec.sums,
 		CreatedBy: pq.principal().String(), Modified: meta.Now(), Tags: tags}
-	replaced, err := h.objects.put(ctx, rp.ID, o, blobWrite{fresh: true, md5: rec.info.MD5}, writeCond{})
+	replaced, err := h.objects.put(ctx, rp.ID, o, freshBlob(rec.info), writeCond{})
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (h *Handler) postObject(w http.ResponseWriter, r *http.Request, q *request)
 // at most hi bytes, matching the form's checksum when it has one. On any
 // error nothing is stored.
 func (h *Handler) receiveFile(ctx context.Context, file io.Reader, claim checksumClaim, lo, hi int64) (received, error) {
-	w, err := h.blobs.Create(ctx, blob.MD5)
+	w, err := h.blobs.CreateInline(ctx, blob.MD5) // put records Info.Inline
 	if err != nil {
 		return received{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/arcaproject/arca/internal/blob"
 	"github.com/arcaproject/arca/internal/gc"
 	"github.com/arcaproject/arca/internal/meta"
 )
@@ -95,8 +96,15 @@ func (c countingTags) Scan(dest ...any) error { return c.row.Scan(append(dest, c
 // just written (fresh, with the md5 to record), or bytes already stored (a
 // copy, or a single-part upload's part).
 type blobWrite struct {
-	fresh bool
-	md5   string
+	fresh  bool
+	md5    string
+	inline []byte // the bytes of a fresh write kept for the database (blob.Info.Inline)
+}
+
+// freshBlob is how an object comes by the blob the request has just
+// written.
+func freshBlob(info blob.Info) blobWrite {
+	return blobWrite{fresh: true, md5: info.MD5, inline: info.Inline}
 }
 
 // put records o (and its blob) in one transaction; it reports whether an
@@ -124,7 +132,7 @@ func (s store) putThen(ctx context.Context, repoID int64, o *object, how blobWri
 
 func (s store) putTx(ctx context.Context, tx *sql.Tx, repoID int64, o *object, how blobWrite, c writeCond) (bool, error) {
 	if how.fresh {
-		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: o.Digest, Size: o.Size, MD5: how.md5}); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: o.Digest, Size: o.Size, MD5: how.md5, Inline: how.inline}); err != nil {
 			return false, err
 		}
 	} else if err := gc.Claim(ctx, tx, o.Digest); err != nil {

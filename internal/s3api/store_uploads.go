@@ -75,7 +75,7 @@ func (s store) getUpload(ctx context.Context, repoID int64, key, id string) (*up
 func (s store) putPart(ctx context.Context, uploadID string, p *part, how blobWrite) error {
 	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
 		if how.fresh {
-			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: p.Digest, Size: p.Size, MD5: how.md5}); err != nil {
+			if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: p.Digest, Size: p.Size, MD5: how.md5, Inline: how.inline}); err != nil {
 				return err
 			}
 		} else if err := gc.Claim(ctx, tx, p.Digest); err != nil {

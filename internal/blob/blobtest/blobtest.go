@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -144,7 +145,7 @@ func testExtraHashes(t *testing.T, s *blob.Store) {
 		SHA1:   "f572d396fae9206628714fb2ce00f72e94f2258f",
 		SHA512: "e7c22b994c59d9cf2b48e549b1e24666636045930d3da7c1acb299d1c3b7f931f94aae41edda2c2b207a36e10f8bcb8d45223e54878f5b316e7ce3b6bc019629",
 	}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("Info = %+v\nwant   %+v", info, want)
 	}
 	// Without extra hashes only sha256 is computed.
