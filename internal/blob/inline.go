@@ -2,6 +2,7 @@ package blob
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/arcaproject/arca/internal/errs"
@@ -53,6 +54,21 @@ func (s *Store) CreateInline(ctx context.Context, extra Hashes) (*Writer, error)
 	w := newWriterCtx(ctx, s, nil, extra)
 	w.small = make([]byte, 0, min(s.inlineMax, 4096))
 	return w, nil
+}
+
+// PutInline is Put through CreateInline: the caller records the returned
+// Info with gc.Record (gc.BlobOf carries Info.Inline) in the transaction
+// that refers to the blob.
+func (s *Store) PutInline(ctx context.Context, r io.Reader, want Expect, extra Hashes) (Info, error) {
+	w, err := s.CreateInline(ctx, extra|want.hashes())
+	if err != nil {
+		return Info{}, err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Cancel(context.WithoutCancel(ctx))
+		return Info{}, readError(err)
+	}
+	return w.Commit(ctx, want)
 }
 
 // stage moves a write held in memory to the driver, once it outgrows the

@@ -20,14 +20,16 @@ import (
 // bytes in the same transaction, so they need no tombstone.
 
 // InlineBlobs reads blobs kept in the database; it is the blob store's
-// blob.InlineSource.
+// blob.InlineSource. Its reads may come from inside a transaction's
+// function (a blob read while indexing, say), so they go through the
+// database's read pool (meta.DB.Reads).
 type InlineBlobs struct{ DB *meta.DB }
 
 // Inline returns d's bytes when its row holds them.
 func (s InlineBlobs) Inline(ctx context.Context, d blob.Digest) ([]byte, time.Time, error) {
 	var data []byte
 	var created int64
-	err := s.DB.QueryRowContext(ctx, `SELECT data, created_at FROM blobs WHERE digest = $1 AND data IS NOT NULL`, string(d)).Scan(&data, &created)
+	err := s.DB.Reads().QueryRowContext(ctx, `SELECT data, created_at FROM blobs WHERE digest = $1 AND data IS NOT NULL`, string(d)).Scan(&data, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, errs.E(errs.NotFound, "blob %s not found", d)
 	} else if err != nil {

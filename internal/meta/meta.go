@@ -48,6 +48,22 @@ type DB struct {
 	guard           *txGuard // SQLite: no pool use inside a transaction (txguard.go)
 	batch           *batcher // SQLite: the group-commit writer (batch.go)
 	turn            *writeTurn
+	reads           *sql.DB // SQLite: read-only connections of their own (Reads)
+}
+
+// Reads is the pool for reads that may be made from inside a transaction's
+// function by code that reaches the database through an interface that
+// carries no tx: the blob store's reads of blobs kept in the database
+// (gc.InlineBlobs), which the search indexer, for one, makes inside its
+// transactions. On SQLite it is a pool of its own whose connections are
+// read-only: they never wait for the write lock, so they cannot stall
+// behind the writer that uses them, which the pool guard (txguard.go)
+// exists to prevent. On PostgreSQL it is the shared pool.
+func (db *DB) Reads() *sql.DB {
+	if db.reads != nil {
+		return db.reads
+	}
+	return db.DB
 }
 
 // Querier is what *sql.DB and *sql.Tx share; store code takes a Querier so it
@@ -121,6 +137,9 @@ func (db *DB) Close() error {
 		db.stopCheckpoints = nil
 	}
 	err := db.DB.Close()
+	if db.reads != nil {
+		db.reads.Close()
+	}
 	if db.turn != nil && db.turn.procs != nil {
 		db.turn.procs.close()
 	}
@@ -185,7 +204,17 @@ func connect(databaseURL, dataDir string, o options) (*DB, error) {
 		// enough connections that a queue of them leaves readers some.
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(16)
-		return &DB{DB: sqlDB, Dialect: SQLite, guard: guard, turn: turn}, nil
+		ro := url.Values{}
+		ro.Add("_pragma", "busy_timeout(10000)")
+		ro.Add("_pragma", "query_only(1)")
+		reads, err := o.open("sqlite", "file:"+path+"?"+ro.Encode(), SQLite, nil, nil)
+		if err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+		reads.SetMaxOpenConns(8)
+		reads.SetMaxIdleConns(2)
+		return &DB{DB: sqlDB, Dialect: SQLite, guard: guard, turn: turn, reads: reads}, nil
 	default:
 		scheme, _, _ := strings.Cut(databaseURL, ":")
 		return nil, fmt.Errorf("unsupported database URL scheme %q: want postgres://, sqlite:// or empty for the embedded default", scheme)

@@ -73,7 +73,7 @@ func (h *Handler) PushReferrer(ctx context.Context, rp *repo.Repository, image s
 	if err != nil {
 		return "", err
 	}
-	info, err := h.blobs.Put(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512)
+	info, err := h.blobs.PutInline(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512) // putManifest records Info.Inline
 	if err != nil {
 		return "", err
 	}

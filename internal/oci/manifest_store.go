@@ -73,7 +73,8 @@ func (s store) manifestByTag(ctx context.Context, repoID int64, image, tag strin
 }
 
 // putManifest records a manifest whose bytes are already in the blob
-// store, what it references, and its tags, in one transaction, at the end
+// store (or in info.Inline, which its blob's row keeps: blob.PutInline),
+// what it references, and its tags, in one transaction, at the end
 // of which also runs (when not nil: the push's audit event, recorded with
 // it).
 func (s store) putManifest(ctx context.Context, repoID int64, image string, info blob.Info, m manifestRow, refs []blob.Digest, tags []string,
@@ -85,7 +86,7 @@ func (s store) putManifest(ctx context.Context, repoID int64, image string, info
 	}
 	now := meta.Now()
 	return s.db.WithBatchTx(ctx, func(tx *sql.Tx) error {
-		if err := gc.Record(ctx, tx, s.blobs, gc.Blob{Digest: string(info.Digest), Size: info.Size, SHA512: info.SHA512}); err != nil {
+		if err := gc.Record(ctx, tx, s.blobs, gc.BlobOf(info)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx,

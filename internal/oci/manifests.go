@@ -188,7 +188,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, v vars) er
 			return errs.E(errs.Invalid, "manifest references %s, which %s does not have", dg, n).WithCode(codeManifestBlobUnknown)
 		}
 	}
-	info, err := h.blobs.Put(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512)
+	info, err := h.blobs.PutInline(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512) // putManifest records Info.Inline
 	if err != nil {
 		return err
 	}

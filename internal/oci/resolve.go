@@ -187,7 +187,7 @@ func (h *Handler) fetchManifest(ctx context.Context, rp *repo.Repository, up *up
 	if err != nil {
 		return manifestRow{}, Digest{}, errs.Wrap(err, errs.Unavailable, "upstream sent an invalid manifest")
 	}
-	info, err := h.blobs.Put(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512)
+	info, err := h.blobs.PutInline(ctx, bytes.NewReader(body), blob.Expect{}, blob.SHA512) // putManifest records Info.Inline
 	if err != nil {
 		return manifestRow{}, Digest{}, err
 	}
