@@ -25,6 +25,11 @@ var envVars = []struct {
 	{"ARCA_LOG_FORMAT", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"ARCA_BLOB_DIR", func(c *Config, v string) error { c.Blob.Dir = v; return nil }},
 	{"ARCA_BLOB_DRIVER", func(c *Config, v string) error { c.Blob.Driver = v; return nil }},
+	{"ARCA_BLOB_INLINE_MAX", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Blob.InlineMax = n
+		return err
+	}},
 	{"ARCA_BLOB_S3_ENDPOINT", func(c *Config, v string) error { c.Blob.S3.Endpoint = v; return nil }},
 	{"ARCA_BLOB_S3_BUCKET", func(c *Config, v string) error { c.Blob.S3.Bucket = v; return nil }},
 	{"ARCA_BLOB_S3_REGION", func(c *Config, v string) error { c.Blob.S3.Region = v; return nil }},
