@@ -223,30 +223,38 @@ func published(t *testing.T, s *blob.Store, dir string) (blobs, staged int) {
 }
 
 // A body that ends with an error at any point — before the first buffer
-// is full, on a buffer boundary, in the middle of the pipeline — stores
-// nothing: Put fails, no blob is visible and no staged bytes remain.
+// is full, on a buffer boundary, in the middle of the pipeline, within or
+// past an inline write's limit — stores nothing: Put fails, no blob is
+// visible and no staged bytes remain.
 func TestBrokenBodyPublishesNothing(t *testing.T) {
-	dir := t.TempDir()
-	drv, err := fs.New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := blob.New(drv, nil)
 	const buf = 64
-	blob.SetBufSize(s, buf)
 	data := make([]byte, 20*buf+7)
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	for _, extra := range []blob.Hashes{0, blob.MD5, blob.MD5 | blob.SHA1 | blob.SHA512} {
-		for _, cut := range []int{0, 1, buf - 1, buf, buf + 1, 2 * buf, 5*buf + 3, 19 * buf, len(data) - 1} {
-			body := &chunky{data: data, rnd: rand.New(rand.NewPCG(uint64(cut), 1)), max: 50, failAt: cut, failErr: io.ErrUnexpectedEOF}
-			_, err := s.Put(context.Background(), body, blob.Expect{}, extra)
-			if err == nil {
-				t.Fatalf("cut at %d: Put succeeded", cut)
-			}
-			if b, st := published(t, s, dir); b != 0 || st != 0 {
-				t.Fatalf("cut at %d (extra %d): %d blobs and %d staged files left", cut, extra, b, st)
+	for _, inline := range []bool{false, true} {
+		dir := t.TempDir()
+		drv, err := fs.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := blob.New(drv, nil)
+		blob.SetBufSize(s, buf)
+		put := s.Put
+		if inline {
+			s.SetInline(memInline{}, 3*buf+5)
+			put = s.PutInline
+		}
+		for _, extra := range []blob.Hashes{0, blob.MD5, blob.MD5 | blob.SHA1 | blob.SHA512} {
+			for _, cut := range []int{0, 1, buf - 1, buf, buf + 1, 2 * buf, 3*buf + 5, 3*buf + 6, 5*buf + 3, 19 * buf, len(data) - 1} {
+				body := &chunky{data: data, rnd: rand.New(rand.NewPCG(uint64(cut), 1)), max: 50, failAt: cut, failErr: io.ErrUnexpectedEOF}
+				info, err := put(context.Background(), body, blob.Expect{}, extra)
+				if err == nil || info.Inline != nil {
+					t.Fatalf("cut at %d (inline %v): Put succeeded", cut, inline)
+				}
+				if b, st := published(t, s, dir); b != 0 || st != 0 {
+					t.Fatalf("cut at %d (extra %d, inline %v): %d blobs and %d staged files left", cut, extra, inline, b, st)
+				}
 			}
 		}
 	}
