@@ -64,11 +64,7 @@ func (s *Store) PutInline(ctx context.Context, r io.Reader, want Expect, extra H
 	if err != nil {
 		return Info{}, err
 	}
-	if _, err := io.Copy(w, r); err != nil {
-		w.Cancel(context.WithoutCancel(ctx))
-		return Info{}, readError(err)
-	}
-	return w.Commit(ctx, want)
+	return w.commitFrom(ctx, r, want)
 }
 
 // stage moves a write held in memory to the driver, once it outgrows the

@@ -175,6 +175,12 @@ func (s *Store) Put(ctx context.Context, r io.Reader, want Expect, extra Hashes)
 	if err != nil {
 		return Info{}, err
 	}
+	return w.commitFrom(ctx, r, want)
+}
+
+// commitFrom streams r into w and commits the bytes against want; a read
+// error cancels the write.
+func (w *Writer) commitFrom(ctx context.Context, r io.Reader, want Expect) (Info, error) {
 	if _, err := io.Copy(w, r); err != nil {
 		w.Cancel(context.WithoutCancel(ctx))
 		return Info{}, readError(err)
