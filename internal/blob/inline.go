@@ -67,6 +67,12 @@ func (s *Store) PutInline(ctx context.Context, r io.Reader, want Expect, extra H
 	return w.commitFrom(ctx, r, want)
 }
 
+// InlineReader reads data, the bytes of blob d that its caller read from
+// the blob's row itself (an S3 GET reads them with the object's row).
+func (s *Store) InlineReader(ctx context.Context, d Digest, data []byte, modTime time.Time) *Reader {
+	return &Reader{ctx: ctx, store: s, digest: d, size: int64(len(data)), ModTime: modTime, data: data, inline: true}
+}
+
 // stage moves a write held in memory to the driver, once it outgrows the
 // inline limit or is suspended.
 func (w *Writer) stage() error {

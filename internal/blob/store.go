@@ -208,7 +208,7 @@ func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 	if errs.Is(err, errs.NotFound) && s.inline != nil {
 		data, at, ierr := s.inline.Inline(ctx, d)
 		if ierr == nil {
-			return &Reader{ctx: ctx, store: s, digest: d, size: int64(len(data)), ModTime: at, data: data, inline: true}, nil
+			return s.InlineReader(ctx, d, data, at), nil
 		}
 		if !errs.Is(ierr, errs.NotFound) {
 			err = ierr

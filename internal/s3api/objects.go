@@ -141,7 +141,11 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
-	o, err := h.lookup(ctx, rp, q.key, q.query.Get("versionId"), w.Header())
+	inlineMax := 0
+	if r.Method != http.MethodHead {
+		inlineMax = h.blobs.InlineMax()
+	}
+	o, err := h.lookupWith(ctx, rp, q.key, q.query.Get("versionId"), w.Header(), inlineMax)
 	if err != nil {
 		return err
 	}
@@ -154,7 +158,9 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, q *request) 
 		if err != nil {
 			return errs.Wrap(err, errs.Internal, "corrupt metadata")
 		}
-		if rd, err = h.blobs.Open(ctx, d); err != nil {
+		if o.Inline != nil {
+			rd = h.blobs.InlineReader(ctx, d, o.Inline, time.UnixMilli(o.Modified))
+		} else if rd, err = h.blobs.Open(ctx, d); err != nil {
 			if errs.Is(err, errs.NotFound) {
 				return errs.Wrap(err, errs.Internal, "stored object is missing its content")
 			}
@@ -369,8 +375,14 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, q *request)
 // latest version; either way hdr (when not nil) tells the client it met a
 // marker, as S3 does.
 func (h *Handler) lookup(ctx context.Context, rp *repo.Repository, key, vid string, hdr http.Header) (*object, error) {
+	return h.lookupWith(ctx, rp, key, vid, hdr, 0)
+}
+
+// lookupWith is lookup that also reads the bytes of a current object of at
+// most inlineMax bytes kept in its blob's row (store.getWith).
+func (h *Handler) lookupWith(ctx context.Context, rp *repo.Repository, key, vid string, hdr http.Header, inlineMax int) (*object, error) {
 	if vid == "" {
-		o, err := h.objects.get(ctx, rp.ID, key)
+		o, err := h.objects.getWith(ctx, rp.ID, key, inlineMax)
 		if errs.Is(err, errs.NotFound) && hdr != nil {
 			if m, merr := h.objects.latestMarker(ctx, rp.ID, key); merr == nil && m != nil {
 				hdr.Set("x-amz-delete-marker", "true")

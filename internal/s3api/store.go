@@ -36,6 +36,9 @@ type object struct {
 	// reports only their number in TagCount.
 	Tags     []tag
 	TagCount int
+	// Inline is the object's bytes when getWith read them from its blob's
+	// row (blob/inline.go); nil otherwise.
+	Inline []byte
 }
 
 // store is the S3 tables.
@@ -71,26 +74,35 @@ func encodeJSON(v any, empty bool) string {
 }
 
 func (s store) get(ctx context.Context, repoID int64, key string) (*object, error) {
+	return s.getWith(ctx, repoID, key, 0)
+}
+
+// getWith is get that also reads the bytes of an object of at most
+// inlineMax bytes when its blob's row keeps them (object.Inline), so that
+// a GET of a small object is one query and no file.
+func (s store) getWith(ctx context.Context, repoID int64, key string, inlineMax int) (*object, error) {
 	var tagCount int
-	o, err := scanObject(countingTags{s.db.QueryRowContext(ctx,
-		`SELECT `+objectColumns+`, (SELECT COUNT(*) FROM s3_object_tags t WHERE t.repository_id = $1 AND t.key = $2)
-		   FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key), &tagCount})
+	var data []byte
+	o, err := scanObject(withColumns{s.db.QueryRowContext(ctx,
+		`SELECT `+objectColumns+`, (SELECT COUNT(*) FROM s3_object_tags t WHERE t.repository_id = $1 AND t.key = $2),
+		   CASE WHEN size <= $3 THEN (SELECT b.data FROM blobs b WHERE b.digest = s3_objects.digest) END
+		   FROM s3_objects WHERE repository_id = $1 AND key = $2`, repoID, key, inlineMax), []any{&tagCount, &data}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, s3Error("NoSuchKey", "the specified key does not exist")
 	}
 	if o != nil {
-		o.TagCount = tagCount
+		o.TagCount, o.Inline = tagCount, data
 	}
 	return o, meta.Err(err)
 }
 
-// countingTags scans a row of objectColumns followed by a tag count.
-type countingTags struct {
-	row interface{ Scan(...any) error }
-	n   *int
+// withColumns scans a row of objectColumns followed by more columns.
+type withColumns struct {
+	row  interface{ Scan(...any) error }
+	more []any
 }
 
-func (c countingTags) Scan(dest ...any) error { return c.row.Scan(append(dest, c.n)...) }
+func (c withColumns) Scan(dest ...any) error { return c.row.Scan(append(dest, c.more...)...) }
 
 // blobWrite says how an object came by its blob: bytes the request has
 // just written (fresh, with the md5 to record), or bytes already stored (a
