@@ -183,14 +183,29 @@ func (s *Service) reindexGroups(ctx context.Context, rp *repo.Repository, src so
 				}
 			}
 		}
-		for _, g := range groups {
+		// Groups in chunks: one delete and one query of the format's
+		// tables per chunk (a drain after a burst of S3 PUTs rebuilds
+		// thousands of one-key groups). MLflow's source reads a group at
+		// a time.
+		chunk := groupChunk
+		if rp.Format == "mlflow" {
+			chunk = 1
+		}
+		for len(groups) > 0 {
+			some := groups[:min(chunk, len(groups))]
+			groups = groups[len(some):]
 			if err := w.flush(); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp = $3`, rp.ID, rp.Format, g); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp IN (`+placeholders(3, len(some))+`)`,
+				append([]any{rp.ID, rp.Format}, anys(some)...)...); err != nil {
 				return meta.Err(err)
 			}
-			if err := src(ctx, sourceCtx{s: s, tx: read, rp: rp, group: g}, w.add); err != nil {
+			c := sourceCtx{s: s, tx: read, rp: rp, groups: some}
+			if len(some) == 1 {
+				c.group, c.groups = some[0], nil
+			}
+			if err := src(ctx, c, w.add); err != nil {
 				return err
 			}
 		}
@@ -199,6 +214,18 @@ func (s *Service) reindexGroups(ctx context.Context, rp *repo.Repository, src so
 		return err
 	})
 	return n, err
+}
+
+// groupChunk is how many groups reindexGroups rebuilds with one delete and
+// one query.
+const groupChunk = 200
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // reindexWhole rebuilds a whole repository in transactions of wholeBatch

@@ -33,6 +33,9 @@ type sourceCtx struct {
 	tx    meta.Querier
 	rp    *repo.Repository
 	group string
+	// groups, when set, narrows the query to several groups at once (a
+	// drain of many changed S3 keys: one query, not one per key).
+	groups []string
 }
 
 // doc starts a document of c's repository.
@@ -53,6 +56,14 @@ func (c sourceCtx) query(ctx context.Context, q, cols string) (*sql.Rows, error)
 		key := groupKey(c.rp.Format, c.group)
 		q += " AND (" + cols + ") = (" + placeholders(2, len(key)) + ")"
 		args = append(args, key...)
+	case len(c.groups) > 0:
+		var in []string
+		for _, g := range c.groups {
+			key := groupKey(c.rp.Format, g)
+			in = append(in, "("+placeholders(len(args)+1, len(key))+")")
+			args = append(args, key...)
+		}
+		q += " AND (" + cols + ") IN (" + strings.Join(in, ", ") + ")"
 	}
 	rows, err := c.tx.QueryContext(ctx, q, args...)
 	return rows, meta.Err(err)
