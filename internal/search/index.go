@@ -157,7 +157,7 @@ func (s *Service) reindexRepoGroups(ctx context.Context, rp *repo.Repository, gr
 func (s *Service) reindexGroups(ctx context.Context, rp *repo.Repository, src source, wanted []string) (int, error) {
 	n := 0
 	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		w := &writer{ctx: ctx, tx: tx, at: meta.Now()}
+		w := &writer{ctx: ctx, tx: tx, dialect: s.DB.Dialect, at: meta.Now()}
 		// The format tables are read through the transaction on SQLite:
 		// this goroutine holds the write lock, and waiting for a pool
 		// connection meanwhile deadlocks once every connection is held
@@ -197,7 +197,7 @@ func (s *Service) reindexGroups(ctx context.Context, rp *repo.Repository, src so
 			if err := w.flush(); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp IN (`+placeholders(3, len(some))+`)`,
+			if _, err := tx.ExecContext(ctx, `DELETE FROM search_docs WHERE repository_id = $1 AND format = $2 AND grp IN (`+s.DB.Dialect.Args(3, len(some))+`)`,
 				append([]any{rp.ID, rp.Format}, anys(some)...)...); err != nil {
 				return meta.Err(err)
 			}
@@ -237,7 +237,7 @@ func anys(ss []string) []any {
 func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src source) (int, error) {
 	start := meta.Now()
 	w := &writer{ctx: ctx, at: start, commit: func(docs []Doc) error {
-		if err := s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, start) }); err != nil {
+		if err := s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, s.DB.Dialect, docs, start) }); err != nil {
 			return err
 		}
 		if s.DB.Dialect == meta.SQLite {
@@ -286,12 +286,13 @@ func (s *Service) reindexWhole(ctx context.Context, rp *repo.Repository, src sou
 
 // writer batches inserts: into tx, or each batch through commit.
 type writer struct {
-	ctx    context.Context
-	tx     *sql.Tx
-	commit func([]Doc) error
-	at     int64 // indexed_at of what it writes
-	batch  []Doc
-	n      int
+	ctx     context.Context
+	tx      *sql.Tx
+	dialect meta.Dialect
+	commit  func([]Doc) error
+	at      int64 // indexed_at of what it writes
+	batch   []Doc
+	n       int
 }
 
 // Documents per insert statement, and per transaction of a whole
@@ -318,7 +319,7 @@ func (w *writer) flush() error {
 	if w.commit != nil {
 		err = w.commit(w.batch)
 	} else {
-		err = insertDocs(w.ctx, w.tx, w.batch, w.at)
+		err = insertDocs(w.ctx, w.tx, w.dialect, w.batch, w.at)
 	}
 	w.n += len(w.batch)
 	w.batch = w.batch[:0]
@@ -328,9 +329,9 @@ func (w *writer) flush() error {
 // insertDocs writes docs (in statements of batchSize), indexed at at; a
 // document already there (same repository, group, kind, name and version)
 // is replaced.
-func insertDocs(ctx context.Context, tx *sql.Tx, docs []Doc, at int64) error {
+func insertDocs(ctx context.Context, tx *sql.Tx, dialect meta.Dialect, docs []Doc, at int64) error {
 	for len(docs) > batchSize {
-		if err := insertDocs(ctx, tx, docs[:batchSize], at); err != nil {
+		if err := insertDocs(ctx, tx, dialect, docs[:batchSize], at); err != nil {
 			return err
 		}
 		docs = docs[batchSize:]
@@ -349,14 +350,7 @@ func insertDocs(ctx context.Context, tx *sql.Tx, docs []Doc, at int64) error {
 		if len(args) > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		for i := range cols {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("$" + strconv.Itoa(len(args)+i+1))
-		}
-		b.WriteByte(')')
+		b.WriteString("(" + dialect.Args(len(args)+1, cols) + ")")
 		args = append(args, k, d.Format, d.RepositoryID, d.Repository, d.Group, d.Kind, d.Name, strings.ToLower(d.Name), d.Version,
 			strings.Join(d.Digests, " "), clip(d.Summary, maxSummary), clip(d.Body, maxBody), d.ScopeKind, d.ScopeID, d.UpdatedAt, at)
 	}
@@ -388,5 +382,5 @@ func (s *Service) Empty(ctx context.Context) (bool, error) {
 // InsertForBenchmark writes docs directly, for bench/ and tests that
 // need a large index quickly.
 func (s *Service) InsertForBenchmark(ctx context.Context, docs []Doc) error {
-	return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, docs, meta.Now()) })
+	return s.DB.WithTx(ctx, func(tx *sql.Tx) error { return insertDocs(ctx, tx, s.DB.Dialect, docs, meta.Now()) })
 }

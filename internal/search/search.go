@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/arcaproject/arca/internal/auth"
 	"github.com/arcaproject/arca/internal/blob"
@@ -60,7 +61,16 @@ type Service struct {
 	engine Engine
 	// pageSize is the groups a whole reindex reads at once.
 	pageSize int
+	// labels caches imageLabels by manifest digest: an image's group is
+	// rebuilt whole when any of its tags changes, and a manifest's labels
+	// never change (its digest names its bytes), so a push to an image of
+	// a thousand tags reads one manifest and one config, not a thousand.
+	labelsMu sync.Mutex
+	labels   map[string]map[string]string
 }
+
+// maxCachedLabels bounds Service.labels; the cache starts over when full.
+const maxCachedLabels = 8192
 
 // New returns the service, with the engine of the database in use.
 func New(d Deps) *Service {

@@ -60,7 +60,7 @@ func (c sourceCtx) query(ctx context.Context, q, cols string) (*sql.Rows, error)
 		var in []string
 		for _, g := range c.groups {
 			key := groupKey(c.rp.Format, g)
-			in = append(in, "("+placeholders(len(args)+1, len(key))+")")
+			in = append(in, "("+c.s.DB.Dialect.Args(len(args)+1, len(key))+")")
 			args = append(args, key...)
 		}
 		q += " AND (" + cols + ") IN (" + strings.Join(in, ", ") + ")"
@@ -176,13 +176,38 @@ func (s *Service) imageLabels(ctx context.Context, manifest string) map[string]s
 	if s.Blobs == nil {
 		return nil
 	}
+	s.labelsMu.Lock()
+	l, ok := s.labels[manifest]
+	s.labelsMu.Unlock()
+	if ok {
+		return l
+	}
+	l, ok = s.readLabels(ctx, manifest)
+	if ok {
+		s.labelsMu.Lock()
+		if s.labels == nil || len(s.labels) >= maxCachedLabels {
+			s.labels = map[string]map[string]string{}
+		}
+		s.labels[manifest] = l
+		s.labelsMu.Unlock()
+	}
+	return l
+}
+
+// readLabels reads a manifest's labels (its config's, and its own
+// annotations); ok is false when a blob could not be read, which is not
+// cached.
+func (s *Service) readLabels(ctx context.Context, manifest string) (map[string]string, bool) {
 	var m v1.Manifest
-	if !s.readJSON(ctx, manifest, maxManifestRead, &m) || m.Config.Digest == "" {
-		return nil
+	if !s.readJSON(ctx, manifest, maxManifestRead, &m) {
+		return nil, false
+	}
+	if m.Config.Digest == "" {
+		return nil, true
 	}
 	var img v1.Image
 	if !s.readJSON(ctx, string(m.Config.Digest), maxConfigRead, &img) {
-		return nil
+		return nil, false
 	}
 	out := img.Config.Labels
 	for k, v := range m.Annotations {
@@ -193,7 +218,7 @@ func (s *Service) imageLabels(ctx context.Context, manifest string) map[string]s
 			out[k] = v
 		}
 	}
-	return out
+	return out, true
 }
 
 func (s *Service) readJSON(ctx context.Context, digest string, limit int64, v any) bool {
