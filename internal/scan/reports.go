@@ -154,20 +154,28 @@ func (s *Scanner) Find(ctx context.Context, t Target) (*Report, error) { return 
 // arca's own, else the registered adapter's of that name.
 func (s *Scanner) FindBy(ctx context.Context, t Target, scanner string) (*Report, error) {
 	tb := tablesOf(scanner)
-	var id int64
-	err := s.DB.QueryRowContext(ctx, `SELECT s.id FROM `+tb.reports+` s JOIN repositories r ON r.id = s.repository_id
-		WHERE r.name = $1 AND s.kind = $2 AND s.name = $3 AND (s.ref = $4 OR s.digest = $4) AND ($5 = '' OR s.scanner = $5) ORDER BY s.id LIMIT 1`,
-		t.Repository, t.Kind, t.Name, t.Ref, adapterName(scanner)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		if tb == adapterTables {
-			return nil, errs.E(errs.NotFound, "%s has no report of scanner %q", t, scanner)
+	for attempt := 1; ; attempt++ {
+		var id int64
+		err := s.DB.QueryRowContext(ctx, `SELECT s.id FROM `+tb.reports+` s JOIN repositories r ON r.id = s.repository_id
+			WHERE r.name = $1 AND s.kind = $2 AND s.name = $3 AND (s.ref = $4 OR s.digest = $4) AND ($5 = '' OR s.scanner = $5) ORDER BY s.id LIMIT 1`,
+			t.Repository, t.Kind, t.Name, t.Ref, adapterName(scanner)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			if tb == adapterTables {
+				return nil, errs.E(errs.NotFound, "%s has no report of scanner %q", t, scanner)
+			}
+			return nil, errs.E(errs.NotFound, "%s has not been scanned", t)
 		}
-		return nil, errs.E(errs.NotFound, "%s has not been scanned", t)
+		if err != nil {
+			return nil, meta.Err(err)
+		}
+		rep, err := s.getIn(ctx, tb, id)
+		if errs.Is(err, errs.NotFound) && attempt < 5 {
+			// A rescan replaced the report (and its id) between the two
+			// reads: the artifact has a report, the new one.
+			continue
+		}
+		return rep, err
 	}
-	if err != nil {
-		return nil, meta.Err(err)
-	}
-	return s.getIn(ctx, tb, id)
 }
 
 // adapterName is the scanner column's filter: "" for arca's own table,
