@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/arcaproject/arca/internal/meta"
@@ -136,21 +135,9 @@ func (ins *inserter) flush(ctx context.Context) error {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteByte('(')
-		for j, v := range row {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			args = append(args, v)
-			// SQLite finds $N arguments by a linear search; bare ? are
-			// numbered in order (docs/architecture.md).
-			if ins.dialect == meta.SQLite {
-				b.WriteByte('?')
-			} else {
-				b.WriteString("$" + strconv.Itoa(len(args)))
-			}
-		}
-		b.WriteByte(')')
+		// Bare ? on SQLite (meta.Dialect.Args, docs/architecture.md).
+		b.WriteString("(" + ins.dialect.Args(len(args)+1, len(row)) + ")")
+		args = append(args, row...)
 	}
 	ins.rows = ins.rows[:0]
 	if _, err := ins.tx.ExecContext(ctx, b.String(), args...); err != nil {

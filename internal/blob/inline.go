@@ -95,6 +95,27 @@ func (w *Writer) stage() error {
 	return nil
 }
 
+// orInline looks d up among the blobs kept in the database when the
+// driver answered driverErr NotFound: it returns their bytes (never nil
+// then), or driverErr, or the lookup's own failure.
+func (s *Store) orInline(ctx context.Context, d Digest, driverErr error) ([]byte, time.Time, error) {
+	if !errs.Is(driverErr, errs.NotFound) || s.inline == nil {
+		return nil, time.Time{}, driverErr
+	}
+	data, at, err := s.inline.Inline(ctx, d)
+	switch {
+	case err == nil:
+		if data == nil {
+			data = []byte{}
+		}
+		return data, at, nil
+	case errs.Is(err, errs.NotFound):
+		return nil, time.Time{}, driverErr
+	default:
+		return nil, time.Time{}, err
+	}
+}
+
 // StatStored is Stat of the driver alone: it does not look for d among
 // the blobs kept in the database (which costs a query on the database's
 // pool, not allowed inside a transaction).

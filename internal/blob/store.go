@@ -205,14 +205,9 @@ func readError(err error) error {
 // Open returns a reader of the whole blob that can seek, for range requests.
 func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 	st, err := s.driver.Stat(ctx, d)
-	if errs.Is(err, errs.NotFound) && s.inline != nil {
-		data, at, ierr := s.inline.Inline(ctx, d)
-		if ierr == nil {
-			return s.InlineReader(ctx, d, data, at), nil
-		}
-		if !errs.Is(ierr, errs.NotFound) {
-			err = ierr
-		}
+	data, at, err := s.orInline(ctx, d, err)
+	if data != nil {
+		return s.InlineReader(ctx, d, data, at), nil
 	}
 	if err != nil {
 		s.observe("open", err, 0, 0)
@@ -223,18 +218,13 @@ func (s *Store) Open(ctx context.Context, d Digest) (*Reader, error) {
 
 // Stat returns what the store knows about d, or an errs.NotFound error.
 func (s *Store) Stat(ctx context.Context, d Digest) (Stat, error) {
-	start := time.Now()
-	st, err := s.driver.Stat(ctx, d)
-	if errs.Is(err, errs.NotFound) && s.inline != nil {
-		data, at, ierr := s.inline.Inline(ctx, d)
-		if ierr == nil {
-			st, err = Stat{Digest: d, Size: int64(len(data)), ModTime: at}, nil
-		} else if !errs.Is(ierr, errs.NotFound) {
-			err = ierr
-		}
+	st, err := s.StatStored(ctx, d)
+	if data, at, err := s.orInline(ctx, d, err); data != nil {
+		return Stat{Digest: d, Size: int64(len(data)), ModTime: at}, nil
+	} else if err != nil {
+		return Stat{}, err
 	}
-	s.observe("stat", ignoreNotFound(err), 0, time.Since(start))
-	return st, err
+	return st, nil
 }
 
 // Delete removes d. Callers must first make sure no metadata refers to it.

@@ -93,7 +93,7 @@ func (c *Collector) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 		return rep, err
 	}
 	rep.Blobs = len(stored)
-	rows, err := c.DB.QueryContext(ctx, `SELECT digest, size, data FROM blobs`)
+	rows, err := c.DB.QueryContext(ctx, `SELECT digest, size, data, data IS NOT NULL FROM blobs`)
 	if err != nil {
 		return rep, meta.Err(err)
 	}
@@ -102,14 +102,15 @@ func (c *Collector) Fsck(ctx context.Context, repair bool) (FsckReport, error) {
 		var d string
 		var size int64
 		var data []byte
-		if err := rows.Scan(&d, &size, &data); err != nil {
+		var inline bool
+		if err := rows.Scan(&d, &size, &data, &inline); err != nil {
 			rows.Close()
 			return rep, meta.Err(err)
 		}
 		rep.Rows++
 		got, ok := stored[d]
 		delete(stored, d)
-		if data != nil || (!ok && size == 0 && inlineEmpty(ctx, c.DB, d)) {
+		if inline {
 			// Kept in the row (inline.go): checked against the digest.
 			if p := checkInline(d, size, data); p != "" {
 				missing = append(missing, MissingBlob{Digest: d, Problem: p})

@@ -136,11 +136,3 @@ func checkInline(d string, size int64, data []byte) string {
 	}
 	return ""
 }
-
-// inlineEmpty reports whether d's row holds zero bytes inline (a database
-// driver may scan an empty BLOB as nil).
-func inlineEmpty(ctx context.Context, db *meta.DB, d string) bool {
-	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM blobs WHERE digest = $1 AND data IS NOT NULL`, d).Scan(&n)
-	return err == nil && n > 0
-}

@@ -69,7 +69,7 @@ func Record(ctx context.Context, tx meta.Querier, blobs Stater, b Blob) error {
 	var created int64
 	var data any // NULL: the bytes are in the blob store
 	if b.Inline != nil {
-		data = append([]byte{}, b.Inline...) // never nil: zero bytes are not NULL
+		data = b.Inline // never nil (blob.Info.Inline): zero bytes are not NULL
 	}
 	err := tx.QueryRowContext(ctx,
 		`INSERT INTO blobs (digest, size, md5, sha1, sha512, created_at, touched_at, data) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
